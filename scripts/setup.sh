@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bird2 frr gobgpd exabgp openbgpd tshark tcpdump iperf3 ipset iptables iproute2 arptables ebtables
+APT_PACKAGES=(iputils-ping netcat-openbsd socat bird2 frr gobgpd exabgp openbgpd tshark tcpdump iperf3 ipset iptables iproute2 arptables ebtables
   user-mode-linux kmod procps psmisc jq)
 
 missing=()

@@ -26,6 +26,8 @@ export function run(cmd: string, args: readonly string[], input?: string): Promi
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command that exits without reading its input would otherwise raise EPIPE here.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
