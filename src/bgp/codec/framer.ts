@@ -1,0 +1,102 @@
+// Incremental framing of the BGP byte stream (RFC 4271 §4.1): socket chunks in, whole messages out.
+// Like pg-protocol's Parser it tolerates a split at every byte, but instead of dispatching it hands
+// out raw frames so the session can deal with KEEPALIVE / NOTIFICATION before decoding a backlog
+// of UPDATEs. Frames are views of memory the reader never writes again, so they stay valid after
+// later push() calls (a frame may be queued and decoded later).
+
+import { decodeHeader } from './messages.ts';
+import { BGP_HEADER_LENGTH, BGP_MAX_MESSAGE_LENGTH, type CodecError } from './types.ts';
+
+export class BgpFrameReader {
+  /** 4096, or 65535 after RFC 8654 extended messages are negotiated (set it after the OPENs). */
+  maxMessageLength: number;
+  private buffer: Buffer = Buffer.alloc(0);
+  private offset = 0;
+  private end = 0;
+  private failure: CodecError | null = null;
+
+  constructor(maxMessageLength = BGP_MAX_MESSAGE_LENGTH) {
+    this.maxMessageLength = maxMessageLength;
+  }
+
+  /** The header error that stopped framing (send its NOTIFICATION and close), or null. */
+  get error(): CodecError | null {
+    return this.failure;
+  }
+
+  /** Octets received but not yet returned as frames. */
+  get bufferedBytes(): number {
+    return this.end - this.offset;
+  }
+
+  /** Appends a socket chunk. The chunk is used in place when nothing is pending (no copy). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.failure !== null) return;
+    const pending = this.end - this.offset;
+    const incoming = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (pending === 0) {
+      this.buffer = incoming;
+      this.offset = 0;
+      this.end = incoming.length;
+      return;
+    }
+    // Append after the pending bytes. Never compact in place: earlier frames may still view the
+    // old memory, so a fresh buffer takes the pending tail plus the chunk. The tail is at most
+    // one partial message, so this copies little.
+    if (this.end + incoming.length <= this.buffer.length && this.ownsBuffer) {
+      incoming.copy(this.buffer, this.end);
+      this.end += incoming.length;
+      return;
+    }
+    const need = pending + incoming.length;
+    const next = Buffer.allocUnsafe(Math.max(need, Math.min(2 * need, need + this.maxMessageLength)));
+    this.buffer.copy(next, 0, this.offset, this.end);
+    incoming.copy(next, pending);
+    this.buffer = next;
+    this.ownsBuffer = true;
+    this.offset = 0;
+    this.end = need;
+  }
+
+  // Whether buffer was allocated here (so the free space after end is ours to write); a buffer
+  // adopted from push() belongs to the caller.
+  private ownsBuffer = false;
+
+  /**
+   * The next whole message (header included) as a view, or null when more bytes are needed or
+   * framing has failed (see error). Only the header is validated here (RFC 4271 §6.1); decode the
+   * frame with decodeMessage.
+   */
+  next(): Buffer | null {
+    if (this.failure !== null) return null;
+    const avail = this.end - this.offset;
+    if (avail < BGP_HEADER_LENGTH) return null;
+    const h = decodeHeader(this.buffer, this.offset, this.maxMessageLength);
+    if (!h.ok) {
+      this.failure = h.error;
+      return null;
+    }
+    // decodeHeader guarantees 19 <= length <= the maximum, so framing always advances
+    const length = h.value.length;
+    if (avail < length) return null;
+    const frame = this.buffer.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    if (this.offset === this.end) {
+      // everything consumed: drop the reference so the memory can be freed with its frames
+      this.buffer = EMPTY_BUFFER;
+      this.offset = 0;
+      this.end = 0;
+      this.ownsBuffer = false;
+    }
+    return frame;
+  }
+
+  /** Type octet of a frame returned by next() (1 OPEN, 2 UPDATE, 3 NOTIFICATION, 4 KEEPALIVE, 5 ROUTE-REFRESH). */
+  static frameType(frame: Uint8Array): number {
+    return frame[18] ?? 0;
+  }
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);

@@ -1,0 +1,195 @@
+// The UPDATE packer: as few messages as the size allows, every prefix exactly once, sizes respected.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { asPathFromSequence, formatAsPath } from './aspath.ts';
+import { decodeMessage, encodeEndOfRib, endOfRibFamily } from './messages.ts';
+import { packUpdates } from './packer.ts';
+import { PrefixListBuilder, prefixListToStrings } from './prefix.ts';
+import { arbCodecOptions, arbPrefixList } from './testing/arbitraries.ts';
+import { type CodecOptions, Family, type PathAttributes, type UpdateMessage } from './types.ts';
+
+const V4: PathAttributes = {
+  origin: 0,
+  asPath: asPathFromSequence([65001, 65002]),
+  nextHop: 0xc0000201,
+  med: 5,
+};
+const V6: PathAttributes = { origin: 0, asPath: asPathFromSequence([65001]) };
+const NH6 = new Uint8Array(16).fill(0x20);
+
+function decodeAll(messages: Buffer[], opts: CodecOptions): UpdateMessage[] {
+  return messages.map((m) => {
+    const d = decodeMessage(m, opts);
+    if (!d.ok) assert.fail(d.error.reason);
+    assert.equal(d.value.type, 'update');
+    return d.value as UpdateMessage;
+  });
+}
+
+function manyV4(n: number): ReturnType<PrefixListBuilder['finish']> {
+  const b = new PrefixListBuilder(1);
+  for (let i = 0; i < n; i++) b.addIPv4((0x0a000000 + i * 256) >>> 0, 24);
+  return b.finish();
+}
+
+describe('packUpdates', () => {
+  test('packs /24s into the minimum number of 4096-octet UPDATEs', () => {
+    const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+    const prefixes = manyV4(5000);
+    const out = packUpdates([{ family: Family.IPv4Unicast, attributes: V4, prefixes }], [], opts);
+    const attrLen = 4 + 13 + 7 + 7; // ORIGIN, AS_PATH (2 x 4-octet), NEXT_HOP, MED
+    const perMsg = Math.floor((4096 - 23 - attrLen) / 4);
+    assert.equal(out.messages.length, Math.ceil(5000 / perMsg));
+    assert.equal(out.prefixCount, 5000);
+    for (const m of out.messages) assert.ok(m.length <= 4096);
+    // every message but the last is full: one more /24 (4 octets) would not fit
+    for (const m of out.messages.slice(0, -1))
+      assert.ok(m.length + 4 > 4096, `message of ${m.length} is not full`);
+    const decoded = decodeAll(out.messages, opts);
+    assert.deepStrictEqual(
+      decoded.flatMap((u) => prefixListToStrings(u.nlri)),
+      prefixListToStrings(prefixes),
+    );
+    for (const u of decoded) assert.equal(formatAsPath(u.attributes.asPath!), '65001 65002');
+  });
+
+  test('extended messages (RFC 8654) allow 65535-octet UPDATEs', () => {
+    const opts: CodecOptions = { fourOctetAs: true, extendedMessage: true, addPath: new Set() };
+    const out = packUpdates(
+      [{ family: Family.IPv4Unicast, attributes: V4, prefixes: manyV4(40000) }],
+      [],
+      opts,
+    );
+    assert.equal(out.messages.length, 3);
+    for (const m of out.messages) assert.ok(m.length <= 65535);
+  });
+
+  test('IPv6 goes in MP_REACH / MP_UNREACH; IPv4 withdrawals in the Withdrawn Routes field', () => {
+    const opts: CodecOptions = {
+      fourOctetAs: false,
+      extendedMessage: false,
+      addPath: new Set([Family.IPv6Unicast]),
+    };
+    const b = new PrefixListBuilder(2, true);
+    for (let i = 0; i < 3000; i++) b.addIPv6(0x20010db8, i, 0, 0, 48, i);
+    const v6 = b.finish();
+    const out = packUpdates(
+      [{ family: Family.IPv6Unicast, attributes: V6, prefixes: v6, mpNextHop: NH6 }],
+      [
+        { family: Family.IPv6Unicast, prefixes: v6 },
+        { family: Family.IPv4Unicast, prefixes: manyV4(2000) },
+      ],
+      opts,
+    );
+    const decoded = decodeAll(out.messages, opts);
+    const withdrawn6 = decoded.flatMap((u) =>
+      u.attributes.mpUnreach?.nlri ? prefixListToStrings(u.attributes.mpUnreach.nlri, true) : [],
+    );
+    const reach6 = decoded.flatMap((u) =>
+      u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
+    );
+    const withdrawn4 = decoded.flatMap((u) => prefixListToStrings(u.withdrawn));
+    assert.deepStrictEqual(withdrawn6, prefixListToStrings(v6, true));
+    assert.deepStrictEqual(reach6, prefixListToStrings(v6, true));
+    assert.equal(withdrawn4.length, 2000);
+    assert.equal(out.prefixCount, 8000);
+    for (const m of out.messages) assert.ok(m.length <= 4096);
+  });
+
+  test('2-octet peers get AS_TRANS + AS4_PATH, decoded back to the 4-octet path', () => {
+    const opts: CodecOptions = { fourOctetAs: false, extendedMessage: false, addPath: new Set() };
+    const attrs = { ...V4, asPath: asPathFromSequence([4200000000, 65001]) };
+    const out = packUpdates(
+      [{ family: Family.IPv4Unicast, attributes: attrs, prefixes: manyV4(3) }],
+      [],
+      opts,
+    );
+    assert.equal(out.messages.length, 1);
+    const raw = out.messages[0]!;
+    assert.ok(
+      raw.includes(Buffer.from([0x40, 0x02, 0x06, 0x02, 0x02, 0x5b, 0xa0, 0xfd, 0xe9])),
+      'AS_PATH with AS_TRANS',
+    );
+    assert.ok(raw.includes(Buffer.from([0xc0, 0x11, 0x0a, 0x02, 0x02, 0xfa, 0x56, 0xea, 0x00])), 'AS4_PATH');
+    const [u] = decodeAll(out.messages, opts);
+    assert.equal(formatAsPath(u!.attributes.asPath!), '4200000000 65001');
+    assert.equal(u!.attributes.as4Path, undefined);
+  });
+
+  test('an attribute set too large for one message is reported, not thrown', () => {
+    const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+    const attrs = { ...V4, communities: new Uint32Array(1100) };
+    const out = packUpdates(
+      [{ family: Family.IPv4Unicast, attributes: attrs, prefixes: manyV4(1) }],
+      [],
+      opts,
+    );
+    assert.equal(out.messages.length, 0);
+    assert.equal(out.failed.length, 1);
+  });
+
+  test('property: every prefix is sent once, in order, within the size limit', () => {
+    fc.assert(
+      fc.property(
+        arbCodecOptions.chain((opts) =>
+          fc.tuple(
+            fc.constant(opts),
+            arbPrefixList(1, opts.addPath.has(Family.IPv4Unicast), 400),
+            arbPrefixList(2, opts.addPath.has(Family.IPv6Unicast), 400),
+          ),
+        ),
+        ([opts, v4, v6]) => {
+          const out = packUpdates(
+            [
+              { family: Family.IPv4Unicast, attributes: V4, prefixes: v4 },
+              { family: Family.IPv6Unicast, attributes: V6, prefixes: v6, mpNextHop: NH6 },
+            ],
+            [{ family: Family.IPv4Unicast, prefixes: v4 }],
+            opts,
+          );
+          const max = opts.extendedMessage ? 65535 : 4096;
+          // chunks hold exactly the messages, in order
+          assert.equal(out.messageCount, out.messages.length);
+          assert.deepStrictEqual(Buffer.concat(out.chunks), Buffer.concat(out.messages));
+          for (const m of out.messages) assert.ok(m.length <= max);
+          const decoded = decodeAll(out.messages, opts);
+          assert.deepStrictEqual(
+            decoded.flatMap((u) => prefixListToStrings(u.nlri, true)),
+            prefixListToStrings(v4, true),
+          );
+          assert.deepStrictEqual(
+            decoded.flatMap((u) => prefixListToStrings(u.withdrawn, true)),
+            prefixListToStrings(v4, true),
+          );
+          assert.deepStrictEqual(
+            decoded.flatMap((u) =>
+              u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
+            ),
+            prefixListToStrings(v6, true),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('End-of-RIB (RFC 4724 §2)', () => {
+  test('encode and detect for IPv4 and IPv6 unicast', () => {
+    const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+    for (const fam of [Family.IPv4Unicast, Family.IPv6Unicast, Family.IPv4Multicast]) {
+      const bytes = encodeEndOfRib(fam, opts);
+      const d = decodeMessage(bytes, opts);
+      assert.ok(d.ok && d.value.type === 'update');
+      assert.equal(endOfRibFamily(d.value), fam);
+    }
+    assert.equal(encodeEndOfRib(Family.IPv4Unicast, opts).length, 23);
+    const [u] = decodeAll(
+      packUpdates([{ family: Family.IPv4Unicast, attributes: V4, prefixes: manyV4(1) }], [], opts).messages,
+      opts,
+    );
+    assert.equal(endOfRibFamily(u!), null);
+  });
+});

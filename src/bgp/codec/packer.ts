@@ -1,0 +1,309 @@
+// The UPDATE packer: prefixes that share an attribute set go into as few UPDATEs as the
+// negotiated maximum message size allows (4096, or 65535 with RFC 8654), like BIRD's export
+// buckets. IPv4 unicast uses the Withdrawn Routes / NLRI fields; every other family (and IPv4
+// with an RFC 8950 IPv6 next hop) uses MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760), which is
+// placed first in the attribute block (RFC 7606 §5.1).
+
+import { encodePathAttributesWithin, pathAttributesLength } from './attributes.ts';
+import { encodePrefixes } from './prefix.ts';
+import {
+  AttributeCode,
+  AttributeFlag,
+  type CodecOptions,
+  Family,
+  familyAfi,
+  familyName,
+  familySafi,
+  isPrefixFamily,
+  MessageType,
+  maxMessageLength,
+  type PackedUpdates,
+  type PathAttributes,
+  type PrefixList,
+  type UpdateGroup,
+  type WithdrawGroup,
+} from './types.ts';
+
+/** Output blocks hold many messages; chunks are the filled parts of blocks. */
+const BLOCK_SIZE = 1 << 20;
+
+class Output {
+  readonly chunks: Buffer[] = [];
+  /** length of every message, in order, to cut chunks into messages on demand */
+  readonly lengths: number[] = [];
+  /** the block the next message goes into, at pos */
+  block: Buffer = Buffer.allocUnsafe(0);
+  pos = 0;
+  private chunkStart = 0;
+
+  /** Makes room for a message of up to size octets at block[pos]. */
+  reserve(size: number): void {
+    if (this.block.length - this.pos < size) {
+      this.closeChunk();
+      this.block = Buffer.allocUnsafe(Math.max(BLOCK_SIZE, size));
+      this.pos = 0;
+      this.chunkStart = 0;
+    }
+  }
+
+  commit(length: number): void {
+    this.lengths.push(length);
+    this.pos += length;
+  }
+
+  closeChunk(): void {
+    if (this.pos > this.chunkStart) this.chunks.push(this.block.subarray(this.chunkStart, this.pos));
+    this.chunkStart = this.pos;
+  }
+}
+
+class Packed implements PackedUpdates {
+  private cut: Buffer[] | null = null;
+  constructor(
+    readonly chunks: Buffer[],
+    private readonly lengths: number[],
+    readonly prefixCount: number,
+    readonly failed: { group: UpdateGroup; reason: string }[],
+  ) {}
+
+  get messageCount(): number {
+    return this.lengths.length;
+  }
+
+  get messages(): Buffer[] {
+    if (this.cut === null) {
+      const out: Buffer[] = [];
+      let m = 0;
+      for (const chunk of this.chunks) {
+        let at = 0;
+        while (at < chunk.length) {
+          const len = this.lengths[m++]!;
+          out.push(chunk.subarray(at, at + len));
+          at += len;
+        }
+      }
+      this.cut = out;
+    }
+    return this.cut;
+  }
+}
+
+/** Scratch for one group's attribute block (never larger than an extended message). */
+const SCRATCH = Buffer.allocUnsafe(65536);
+
+function writeUpdateHeader(buf: Uint8Array, at: number, length: number): void {
+  buf.fill(0xff, at, at + 16);
+  buf[at + 16] = length >>> 8;
+  buf[at + 17] = length;
+  buf[at + 18] = MessageType.Update;
+}
+
+/**
+ * How many entries from `from` fit in `room` octets; sizes follow RFC 4271 §4.3 (+4 per path id).
+ */
+function fitPrefixes(list: PrefixList, from: number, room: number, withPathIds: boolean): number {
+  const lengths = list.lengths;
+  const fixed = withPathIds ? 5 : 1;
+  const n = list.count;
+  let j = from;
+  while (j < n) {
+    const sz = fixed + ((lengths[j]! + 7) >>> 3);
+    if (sz > room) break;
+    room -= sz;
+    j++;
+  }
+  return j;
+}
+
+function attributesWithoutMp(attrs: PathAttributes): PathAttributes {
+  if (attrs.mpReach === undefined && attrs.mpUnreach === undefined) return attrs;
+  const copy = { ...attrs };
+  delete copy.mpReach;
+  delete copy.mpUnreach;
+  return copy;
+}
+
+/** Writes an MP attribute header for a value of valueLength; returns the new offset. */
+function writeMpHeader(buf: Uint8Array, p: number, code: number, valueLength: number): number {
+  if (valueLength > 255) {
+    buf[p] = AttributeFlag.Optional | AttributeFlag.ExtendedLength;
+    buf[p + 1] = code;
+    buf[p + 2] = valueLength >>> 8;
+    buf[p + 3] = valueLength;
+    return p + 4;
+  }
+  buf[p] = AttributeFlag.Optional;
+  buf[p + 1] = code;
+  buf[p + 2] = valueLength;
+  return p + 3;
+}
+
+/**
+ * Packs withdrawals, then announcements, into UPDATE messages of at most the negotiated size.
+ * Withdrawals of IPv4 unicast use the Withdrawn Routes field; others MP_UNREACH_NLRI. Each group's
+ * attribute block is encoded once and copied into each of its messages. Groups that cannot be
+ * sent (their attributes alone exceed the message size, or the family has no prefix NLRI) are
+ * reported in failed, not thrown.
+ */
+export function packUpdates(
+  groups: readonly UpdateGroup[],
+  withdrawals: readonly WithdrawGroup[],
+  opts: CodecOptions,
+): PackedUpdates {
+  const out = new Output();
+  const max = maxMessageLength(opts);
+  const failed: { group: UpdateGroup; reason: string }[] = [];
+  let prefixCount = 0;
+
+  for (const w of withdrawals) {
+    const list = w.prefixes;
+    if (list.count === 0) continue;
+    const withIds = opts.addPath.has(w.family);
+    if (w.family === Family.IPv4Unicast) {
+      let i = 0;
+      while (i < list.count) {
+        const j = fitPrefixes(list, i, max - 23, withIds);
+        out.reserve(max);
+        const buf = out.block;
+        const at = out.pos;
+        const end = encodePrefixes(list, i, j, withIds, buf, at + 21);
+        const wlen = end - at - 21;
+        buf[at + 19] = wlen >>> 8;
+        buf[at + 20] = wlen;
+        buf[end] = 0;
+        buf[end + 1] = 0;
+        writeUpdateHeader(buf, at, end + 2 - at);
+        out.commit(end + 2 - at);
+        prefixCount += j - i;
+        i = j;
+      }
+      continue;
+    }
+    // MP_UNREACH_NLRI: header(<= 4) + AFI(2) + SAFI(1) + NLRI
+    let i = 0;
+    while (i < list.count) {
+      const j = fitPrefixes(list, i, max - 23 - 4 - 3, withIds);
+      out.reserve(max);
+      const buf = out.block;
+      const at = out.pos;
+      // write the NLRI after a provisional 4-octet header, then fix up
+      const valueStart = at + 23 + 4;
+      const end = encodePrefixes(list, i, j, withIds, buf, valueStart + 3);
+      const valueLength = end - valueStart;
+      let p = at + 23;
+      if (valueLength <= 255) {
+        buf.copyWithin(valueStart - 1 + 3, valueStart + 3, end);
+        p = writeMpHeader(buf, p, AttributeCode.MpUnreachNlri, valueLength);
+      } else p = writeMpHeader(buf, p, AttributeCode.MpUnreachNlri, valueLength);
+      buf[p] = familyAfi(w.family) >>> 8;
+      buf[p + 1] = familyAfi(w.family);
+      buf[p + 2] = familySafi(w.family);
+      const msgEnd = p + valueLength;
+      const attrLen = msgEnd - at - 23;
+      buf[at + 19] = 0;
+      buf[at + 20] = 0;
+      buf[at + 21] = attrLen >>> 8;
+      buf[at + 22] = attrLen;
+      writeUpdateHeader(buf, at, msgEnd - at);
+      out.commit(msgEnd - at);
+      prefixCount += j - i;
+      i = j;
+    }
+  }
+
+  for (const g of groups) {
+    const list = g.prefixes;
+    if (list.count === 0) continue;
+    if (!isPrefixFamily(g.family) || list.afi !== familyAfi(g.family)) {
+      failed.push({ group: g, reason: `family ${familyName(g.family)} cannot carry these prefixes` });
+      continue;
+    }
+    const withIds = opts.addPath.has(g.family);
+    const attrs = attributesWithoutMp(g.attributes);
+    const attrLen = encodePathAttributesWithin(attrs, opts, SCRATCH, 0, max - 23);
+    if (attrLen < 0) {
+      failed.push({
+        group: g,
+        reason: `attribute set of ${pathAttributesLength(attrs, opts)} octets does not fit a ${max}-octet UPDATE`,
+      });
+      continue;
+    }
+
+    if (g.family === Family.IPv4Unicast && g.mpNextHop === undefined) {
+      const room = max - 23 - attrLen;
+      let i = 0;
+      while (i < list.count) {
+        const j = fitPrefixes(list, i, room, withIds);
+        if (j === i) {
+          failed.push({ group: g, reason: `attribute set of ${attrLen} octets leaves no room for a prefix` });
+          break;
+        }
+        out.reserve(max);
+        const buf = out.block;
+        const at = out.pos;
+        buf[at + 19] = 0;
+        buf[at + 20] = 0;
+        buf[at + 21] = attrLen >>> 8;
+        buf[at + 22] = attrLen;
+        for (let k = 0; k < attrLen; k++) buf[at + 23 + k] = SCRATCH[k]!;
+        const end = encodePrefixes(list, i, j, withIds, buf, at + 23 + attrLen);
+        writeUpdateHeader(buf, at, end - at);
+        out.commit(end - at);
+        prefixCount += j - i;
+        i = j;
+      }
+      continue;
+    }
+
+    // MP_REACH_NLRI: header(<= 4) + AFI(2) + SAFI(1) + NH len(1) + NH + reserved(1) + NLRI
+    const nh = g.mpNextHop;
+    if (nh === undefined) {
+      failed.push({ group: g, reason: `family ${familyName(g.family)} needs mpNextHop` });
+      continue;
+    }
+    const mpFixed = 5 + nh.length;
+    const room = max - 23 - attrLen - 4 - mpFixed;
+    let i = 0;
+    while (i < list.count) {
+      const j = room > 0 ? fitPrefixes(list, i, room, withIds) : i;
+      if (j === i) {
+        failed.push({ group: g, reason: `attribute set of ${attrLen} octets leaves no room for a prefix` });
+        break;
+      }
+      out.reserve(max);
+      const buf = out.block;
+      const at = out.pos;
+      const valueStart = at + 23 + 4;
+      const nlriStart = valueStart + mpFixed;
+      const nlriEnd = encodePrefixes(list, i, j, withIds, buf, nlriStart);
+      const valueLength = nlriEnd - valueStart;
+      let p: number;
+      if (valueLength <= 255) {
+        // a 3-octet header suffices: slide the NLRI one octet left
+        buf.copyWithin(nlriStart - 1, nlriStart, nlriEnd);
+        p = writeMpHeader(buf, at + 23, AttributeCode.MpReachNlri, valueLength);
+      } else p = writeMpHeader(buf, at + 23, AttributeCode.MpReachNlri, valueLength);
+      const afi = familyAfi(g.family);
+      buf[p] = afi >>> 8;
+      buf[p + 1] = afi;
+      buf[p + 2] = familySafi(g.family);
+      buf[p + 3] = nh.length;
+      buf.set(nh, p + 4);
+      buf[p + 4 + nh.length] = 0;
+      const mpEnd = p + valueLength;
+      for (let k = 0; k < attrLen; k++) buf[mpEnd + k] = SCRATCH[k]!;
+      const msgEnd = mpEnd + attrLen;
+      const totalAttr = msgEnd - at - 23;
+      buf[at + 19] = 0;
+      buf[at + 20] = 0;
+      buf[at + 21] = totalAttr >>> 8;
+      buf[at + 22] = totalAttr;
+      writeUpdateHeader(buf, at, msgEnd - at);
+      out.commit(msgEnd - at);
+      prefixCount += j - i;
+      i = j;
+    }
+  }
+  out.closeChunk();
+  return new Packed(out.chunks, out.lengths, prefixCount, failed);
+}
