@@ -1,0 +1,275 @@
+// Adj-RIB-In (RFC 4271 §3.2): the routes one peer advertised to us, unprocessed by policy. Kept
+// compact: per family a PrefixTable from (prefix, path id) to an interned attribute-set id; no object
+// per route. Every change is also queued as an entry of a batch that the Speaker publishes on its
+// change stream, which the RIB (best path, policy, reflection) consumes.
+
+import {
+  endOfRibFamily,
+  Family,
+  type FamilyKey,
+  familyAfi,
+  familyKey,
+  type PathAttributes,
+  type PrefixList,
+  PrefixListBuilder,
+  type UpdateMessage,
+} from '../codec/index.ts';
+import { type AttributeStore, attributeKey } from './attr-store.ts';
+import { PrefixTable } from './prefix-table.ts';
+
+/** A peer's key: its address text ('192.0.2.1', '2001:db8::1'). */
+export type PeerKey = string;
+
+export type AdjRibInEntry =
+  /** These prefixes now have the attribute set `attrId` (replacing what the peer sent before). */
+  | {
+      readonly kind: 'announce';
+      readonly family: FamilyKey;
+      readonly attrId: number;
+      readonly prefixes: PrefixList;
+    }
+  /** These prefixes were withdrawn (only prefixes that were present are listed). */
+  | { readonly kind: 'withdraw'; readonly family: FamilyKey; readonly prefixes: PrefixList }
+  /** The peer finished its initial table for the family (RFC 4724 §2 End-of-RIB). */
+  | { readonly kind: 'end-of-rib'; readonly family: FamilyKey };
+
+/**
+ * One batch of changes from one peer, in the order they happened. Attribute ids in `announce`
+ * entries are valid at least until the subscriber returns; a consumer that keeps an id past that
+ * must take a reference with AttributeStore.ref() and drop it later with unref().
+ */
+export interface AdjRibInBatch {
+  readonly peer: PeerKey;
+  readonly entries: readonly AdjRibInEntry[];
+}
+
+/** What happened to one UPDATE, for counters and logs. */
+export interface UpdateOutcome {
+  announced: number;
+  withdrawn: number;
+  /** Prefixes of families that were not negotiated, ignored (FRR and BIRD do the same). */
+  ignored: number;
+  endOfRib: FamilyKey | null;
+}
+
+/** Read-only view for consumers (the RIB engineer, `show routes`). */
+export interface AdjRibInView {
+  readonly peer: PeerKey;
+  families(): FamilyKey[];
+  size(family?: FamilyKey): number;
+  /** Attribute id of a prefix, or -1. `words` holds the address at `off` (1 word IPv4, 4 IPv6). */
+  lookup(family: FamilyKey, words: Uint32Array, off: number, length: number, pathId?: number): number;
+  /** Every route of a family; the words array is only valid during the call. */
+  forEach(
+    family: FamilyKey,
+    fn: (words: Uint32Array, off: number, length: number, pathId: number, attrId: number) => void,
+  ): void;
+}
+
+export class AdjRibIn implements AdjRibInView {
+  readonly peer: PeerKey;
+  private readonly store: AttributeStore;
+  private readonly tables = new Map<FamilyKey, PrefixTable>();
+  private pending: AdjRibInEntry[] = [];
+
+  constructor(peer: PeerKey, store: AttributeStore) {
+    this.peer = peer;
+    this.store = store;
+  }
+
+  families(): FamilyKey[] {
+    return [...this.tables.keys()];
+  }
+
+  size(family?: FamilyKey): number {
+    if (family !== undefined) return this.tables.get(family)?.size ?? 0;
+    let n = 0;
+    for (const t of this.tables.values()) n += t.size;
+    return n;
+  }
+
+  /** Bytes held by the prefix tables (excluding the shared attribute store). */
+  get byteLength(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.byteLength;
+    return n;
+  }
+
+  lookup(family: FamilyKey, words: Uint32Array, off: number, length: number, pathId = 0): number {
+    return this.tables.get(family)?.get(words, off, length, pathId) ?? -1;
+  }
+
+  forEach(
+    family: FamilyKey,
+    fn: (words: Uint32Array, off: number, length: number, pathId: number, attrId: number) => void,
+  ): void {
+    this.tables.get(family)?.forEach(fn);
+  }
+
+  private table(family: FamilyKey): PrefixTable {
+    let t = this.tables.get(family);
+    if (!t) {
+      t = new PrefixTable(familyAfi(family) === 2 ? 2 : 1);
+      this.tables.set(family, t);
+    }
+    return t;
+  }
+
+  /**
+   * Applies one decoded UPDATE. `frame` is the raw message (for the attribute interning key),
+   * `families` the negotiated ones. RFC 7606 treat-as-withdraw turns every announced prefix into
+   * a withdrawal.
+   */
+  applyUpdate(
+    msg: UpdateMessage,
+    frame: Uint8Array,
+    fourOctetAs: boolean,
+    families: ReadonlySet<FamilyKey>,
+  ): UpdateOutcome {
+    const out: UpdateOutcome = { announced: 0, withdrawn: 0, ignored: 0, endOfRib: null };
+    const a = msg.attributes;
+    const eor = endOfRibFamily(msg);
+    if (eor !== null) {
+      out.endOfRib = eor;
+      this.pending.push({ kind: 'end-of-rib', family: eor });
+      return out;
+    }
+    // Withdrawals first: a prefix both withdrawn and announced in one UPDATE ends up announced.
+    if (msg.withdrawn.count > 0) this.withdraw(Family.IPv4Unicast, msg.withdrawn, families, out);
+    if (a.mpUnreach?.nlri) {
+      this.withdraw(familyKey(a.mpUnreach.afi, a.mpUnreach.safi), a.mpUnreach.nlri, families, out);
+    }
+    const reachV4 = msg.nlri.count > 0 ? msg.nlri : null;
+    const reachMp = a.mpReach?.nlri && a.mpReach.nlri.count > 0 ? a.mpReach.nlri : null;
+    if (reachV4 === null && reachMp === null) return out;
+    const mpFamily = a.mpReach ? familyKey(a.mpReach.afi, a.mpReach.safi) : 0;
+    if (msg.treatAsWithdraw) {
+      if (reachV4) this.withdraw(Family.IPv4Unicast, reachV4, families, out);
+      if (reachMp) this.withdraw(mpFamily, reachMp, families, out);
+      return out;
+    }
+    const key = attributeKey(frame, fourOctetAs) ?? `x${this.peer}`;
+    const attrs: PathAttributes = a;
+    const id = this.store.intern(key, () => ({
+      attributes: attrs,
+      mpNextHop: attrs.mpReach?.nextHop.slice() ?? null,
+    }));
+    // Hold the set while it is being used, so an UPDATE that changes nothing does not leak it.
+    this.store.ref(id);
+    if (reachV4) this.announce(Family.IPv4Unicast, reachV4, id, families, out);
+    if (reachMp) this.announce(mpFamily, reachMp, id, families, out);
+    this.store.unref(id);
+    return out;
+  }
+
+  private withdraw(
+    family: FamilyKey,
+    list: PrefixList,
+    families: ReadonlySet<FamilyKey>,
+    out: UpdateOutcome,
+  ): void {
+    if (!families.has(family)) {
+      out.ignored += list.count;
+      return;
+    }
+    const t = this.tables.get(family);
+    if (!t || t.size === 0) return;
+    const stride = list.afi === 1 ? 1 : 4;
+    let removed: PrefixListBuilder | null = null;
+    let allRemoved = true;
+    for (let i = 0; i < list.count; i++) {
+      const pathId = list.pathIds ? list.pathIds[i]! : 0;
+      const prev = t.delete(list.words, i * stride, list.lengths[i]!, pathId);
+      if (prev >= 0) {
+        this.store.unref(prev);
+        out.withdrawn++;
+        if (removed) removed.addFrom(list, i);
+      } else if (allRemoved) {
+        // First prefix that was not present: from here on collect the removed ones explicitly.
+        allRemoved = false;
+        removed = new PrefixListBuilder(list.afi, list.pathIds !== null, list.count);
+        for (let j = 0; j < i; j++) removed.addFrom(list, j);
+      }
+    }
+    const prefixes = allRemoved ? list : removed!.finish();
+    if (prefixes.count > 0) this.pending.push({ kind: 'withdraw', family, prefixes });
+  }
+
+  private announce(
+    family: FamilyKey,
+    list: PrefixList,
+    id: number,
+    families: ReadonlySet<FamilyKey>,
+    out: UpdateOutcome,
+  ): void {
+    if (!families.has(family)) {
+      out.ignored += list.count;
+      return;
+    }
+    const t = this.table(family);
+    const stride = list.afi === 1 ? 1 : 4;
+    let changed: PrefixListBuilder | null = null;
+    let allChanged = true;
+    let refs = 0;
+    for (let i = 0; i < list.count; i++) {
+      const pathId = list.pathIds ? list.pathIds[i]! : 0;
+      const prev = t.set(list.words, i * stride, list.lengths[i]!, pathId, id);
+      if (prev !== id) {
+        refs++;
+        if (prev >= 0) this.store.unref(prev);
+        out.announced++;
+        if (changed) changed.addFrom(list, i);
+      } else if (allChanged) {
+        allChanged = false;
+        changed = new PrefixListBuilder(list.afi, list.pathIds !== null, list.count);
+        for (let j = 0; j < i; j++) changed.addFrom(list, j);
+      }
+    }
+    if (refs > 0) this.store.ref(id, refs);
+    const prefixes = allChanged ? list : changed!.finish();
+    if (prefixes.count > 0) {
+      // The pending entry holds its own reference until the batch is released.
+      this.store.ref(id);
+      this.pending.push({ kind: 'announce', family, attrId: id, prefixes });
+    }
+  }
+
+  /**
+   * Removes every route (session down, RFC 4271 §8.2.2 "deletes all routes"), queueing them as
+   * withdrawals so the RIB sees each one go.
+   */
+  clear(): number {
+    let n = 0;
+    for (const [family, t] of this.tables) {
+      if (t.size === 0) continue;
+      const afi = familyAfi(family) === 2 ? 2 : 1;
+      const b = new PrefixListBuilder(afi, true, t.size);
+      t.forEach((words, off, length, pathId, attrId) => {
+        if (afi === 1) b.addIPv4(words[off]!, length, pathId);
+        else b.addIPv6(words[off]!, words[off + 1]!, words[off + 2]!, words[off + 3]!, length, pathId);
+        this.store.unref(attrId);
+      });
+      n += t.size;
+      t.clear();
+      this.pending.push({ kind: 'withdraw', family, prefixes: b.finish() });
+    }
+    return n;
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Takes the queued changes as one batch (or null when there are none). */
+  drain(): AdjRibInBatch | null {
+    if (this.pending.length === 0) return null;
+    const entries = this.pending;
+    this.pending = [];
+    return { peer: this.peer, entries };
+  }
+
+  /** Drops the references a drained batch held; call after the batch was delivered. */
+  release(batch: AdjRibInBatch): void {
+    for (const e of batch.entries) if (e.kind === 'announce') this.store.unref(e.attrId);
+  }
+}

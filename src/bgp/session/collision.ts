@@ -1,0 +1,45 @@
+// Connection collision detection, RFC 4271 §6.8, as a pure decision. A peer may have two
+// connections at once (the one we initiated and the one it initiated); each runs its own FSM.
+// When an OPEN arrives on one of them while the other is in OpenConfirm (or in OpenSent with the
+// peer's BGP Identifier already known from that OPEN), one must be closed with a Cease
+// "Connection Collision Resolution" (RFC 4486 subcode 7).
+
+import type { FsmState } from './fsm.ts';
+
+export type ConnectionDirection = 'outgoing' | 'incoming';
+
+export interface CollisionInput {
+  /** Our BGP Identifier and the peer's, as unsigned 32-bit integers (§6.8 compares them so). */
+  localId: number;
+  remoteId: number;
+  /** AS numbers break a tie of equal identifiers (RFC 6286 §2.3, eBGP only). */
+  localAs: number;
+  remoteAs: number;
+  /** The state of the *other* connection when the OPEN arrived on this one. */
+  otherState: FsmState;
+  /** Which connection the OPEN arrived on. */
+  thisDirection: ConnectionDirection;
+}
+
+/**
+ * Which connection to dump, or undefined when there is no collision. An Established session
+ * always wins (§6.8: "a connection collision with an existing BGP connection that is in the
+ * Established state causes closing of the newly created connection").
+ */
+export function resolveCollision(c: CollisionInput): ConnectionDirection | undefined {
+  const other: ConnectionDirection = c.thisDirection === 'outgoing' ? 'incoming' : 'outgoing';
+  if (c.otherState === 'Established') return c.thisDirection;
+  if (c.otherState !== 'OpenConfirm' && c.otherState !== 'OpenSent') return undefined;
+  // §6.8: if the local identifier is lower, close the connection we initiated; otherwise close
+  // the one the peer initiated. Identifiers compare as unsigned integers (RFC 6286 §2.3).
+  const local = c.localId >>> 0;
+  const remote = c.remoteId >>> 0;
+  let dumpDirection: ConnectionDirection;
+  if (local !== remote) {
+    dumpDirection = local < remote ? 'outgoing' : 'incoming';
+  } else {
+    // RFC 6286 §2.3: with equal identifiers the connection initiated by the larger AS is kept.
+    dumpDirection = c.localAs >>> 0 > c.remoteAs >>> 0 ? 'incoming' : 'outgoing';
+  }
+  return dumpDirection === c.thisDirection ? c.thisDirection : other;
+}

@@ -1,0 +1,1142 @@
+// The imperative shell around the pure FSM: one Peer per configured (or accepted dynamic)
+// neighbour. It owns sockets, timers, the receive queue and the Adj-RIB-In, turns I/O into FSM
+// events and FSM actions into I/O.
+//
+// Liveness (the reason for most of the structure here): a peer sending a full table at line rate
+// must not starve keepalives or timers of this or any other session. So:
+// - frames are cut from the byte stream as they arrive; OPEN, KEEPALIVE and NOTIFICATION are
+//   handled at once, UPDATE frames are only queued;
+// - any received message restarts the hold timer when it is framed, not when it is processed;
+// - queued UPDATEs are decoded in time slices of SLICE_MS, each scheduled with setImmediate so
+//   timers and other sockets run between slices;
+// - when a peer's queue holds more than QUEUE_HIGH bytes its socket stops being read (TCP
+//   back-pressure reaches the sender), and reading resumes below QUEUE_LOW, so memory stays
+//   bounded whatever the peer sends;
+// - keepalives and NOTIFICATIONs are written straight to the socket; bulk UPDATE output goes
+//   through a drain-aware queue so it never buries them under megabytes of buffered writes.
+
+import type { Socket } from 'node:net';
+import type Logger from 'bunyan';
+import {
+  type BgpMessage,
+  type Capability,
+  type CodecOptions,
+  DEFAULT_CODEC_OPTIONS,
+  encodeShutdownCommunication,
+  Family,
+  type FamilyKey,
+  familyAfi,
+  familyKey,
+  familyName,
+  type NotificationContent,
+  type OpenMessage,
+} from '../codec/index.ts';
+import { AdjRibIn, type AdjRibInBatch } from './adj-rib-in.ts';
+import type { AttributeStore } from './attr-store.ts';
+import { type ConnectionDirection, resolveCollision } from './collision.ts';
+import {
+  defaultFsmConfig,
+  type FsmAction,
+  type FsmConfig,
+  type FsmEvent,
+  type FsmSnapshot,
+  type FsmState,
+  initialSnapshot,
+  jitter,
+  transition,
+} from './fsm.ts';
+import { buildOpen, type LocalOpenConfig, type Negotiated, validateOpen } from './open.ts';
+import { normalizeAddress, type SocketFactory, uint32ToIPv4 } from './transport.ts';
+import type {
+  ExportPeer,
+  ExportSource,
+  ExportUpdate,
+  FamilyName,
+  MessageCounters,
+  NotificationRecord,
+  PeerConfig,
+  PeerStatus,
+  SpeakerEvent,
+} from './types.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  endOfRib,
+  FrameReader,
+  KEEPALIVE,
+  notificationText,
+  packUpdates,
+} from './wire.ts';
+
+/** Receive queue bounds per peer (bytes of undecoded UPDATE frames). */
+export const QUEUE_HIGH = 4 * 1024 * 1024;
+export const QUEUE_LOW = 1024 * 1024;
+/** Longest stretch of UPDATE processing before yielding to the event loop. */
+export const SLICE_MS = 8;
+/** Output is handed to the socket while its buffer holds less than this. */
+const OUT_HIGH = 1024 * 1024;
+/**
+ * A session that stayed Established this long has its failure count forgotten before the next
+ * failure is counted, so one flap after a long uptime restarts quickly (BIRD's "error forget time").
+ */
+const ERROR_FORGET_MS = 300_000;
+/** How long a closing socket may take to flush a NOTIFICATION before it is destroyed. */
+const FLUSH_TIMEOUT_MS = 2000;
+
+export const familyKeys: Record<FamilyName, FamilyKey> = {
+  'ipv4-unicast': Family.IPv4Unicast,
+  'ipv6-unicast': Family.IPv6Unicast,
+};
+
+/** Shared services the Speaker gives each Peer. */
+export interface SpeakerContext {
+  readonly localAs: number;
+  readonly routerId: number;
+  readonly log: Logger;
+  readonly store: AttributeStore;
+  readonly sockets: SocketFactory;
+  exportSource(): ExportSource;
+  emit(e: SpeakerEvent): void;
+  publish(batch: AdjRibInBatch): void;
+  random(): number;
+}
+
+function zeroCounters(): MessageCounters {
+  return { open: 0, update: 0, notification: 0, keepalive: 0, routeRefresh: 0 };
+}
+
+function counterKey(type: number): keyof MessageCounters | null {
+  switch (type) {
+    case 1:
+      return 'open';
+    case 2:
+      return 'update';
+    case 3:
+      return 'notification';
+    case 4:
+      return 'keepalive';
+    case 5:
+      return 'routeRefresh';
+    default:
+      return null;
+  }
+}
+
+/** One FSM instance and the connection it runs on (RFC 4271 §6.8: a peer may briefly have two). */
+class Session {
+  fsm: FsmSnapshot = initialSnapshot;
+  socket: Socket | null = null;
+  direction: ConnectionDirection | null = null;
+  reader: FrameReader = new FrameReader(DEFAULT_CODEC_OPTIONS);
+  negotiated: Negotiated | null = null;
+  remoteOpen: OpenMessage | null = null;
+  connectRetryTimer: NodeJS.Timeout | null = null;
+  keepaliveTimer: NodeJS.Timeout | null = null;
+  delayOpenTimer: NodeJS.Timeout | null = null;
+  idleHoldTimer: NodeJS.Timeout | null = null;
+  holdTimer: NodeJS.Timeout | null = null;
+  holdTimerAt = 0;
+  holdDeadline = 0;
+  holdSeconds = 0;
+  // Receive queue of UPDATE frames: an array with a moving head, compacted as it drains.
+  queue: Uint8Array[] = [];
+  queueHead = 0;
+  queueBytes = 0;
+  paused = false;
+  scheduled = false;
+  // Output queue for bulk UPDATEs.
+  out: Buffer[] = [];
+  outHead = 0;
+  waitingDrain = false;
+  establishedAt = 0;
+  disposed = false;
+  queuePeak = 0;
+  pauses = 0;
+
+  constructor(readonly label: 'main' | 'collision') {}
+
+  clearTimers(): void {
+    for (const t of [
+      this.connectRetryTimer,
+      this.keepaliveTimer,
+      this.delayOpenTimer,
+      this.idleHoldTimer,
+      this.holdTimer,
+    ]) {
+      if (t) clearTimeout(t);
+    }
+    this.connectRetryTimer =
+      this.keepaliveTimer =
+      this.delayOpenTimer =
+      this.idleHoldTimer =
+      this.holdTimer =
+        null;
+  }
+
+  clearQueues(): void {
+    this.queue = [];
+    this.queueHead = 0;
+    this.queueBytes = 0;
+    this.out = [];
+    this.outHead = 0;
+  }
+}
+
+export class Peer {
+  readonly id: string;
+  cfg: PeerConfig;
+  /** For a session accepted from a dynamic range: the range neighbour's key. */
+  readonly dynamicParent: string | undefined;
+  readonly adjRibIn: AdjRibIn;
+  adminDown: boolean;
+  private readonly ctx: SpeakerContext;
+  private readonly log: Logger;
+  private main = new Session('main');
+  private extra: Session | null = null;
+  private fsmConfig: FsmConfig;
+  private localOpen: LocalOpenConfig;
+  private readonly sent: MessageCounters = zeroCounters();
+  private readonly received: MessageCounters = zeroCounters();
+  private lastSent: NotificationRecord | undefined;
+  private lastReceived: NotificationRecord | undefined;
+  private since = Date.now();
+  private reason: string | undefined;
+  private detachExport: (() => void) | null = null;
+  private maxPrefixTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void>[] = [];
+  /** Called when a dynamic session ends, so the Speaker can forget it. */
+  onGone: ((peer: Peer) => void) | null = null;
+
+  constructor(cfg: PeerConfig, ctx: SpeakerContext, opts: { id?: string; dynamicParent?: string } = {}) {
+    this.cfg = cfg;
+    this.ctx = ctx;
+    this.id = opts.id ?? cfg.key;
+    this.dynamicParent = opts.dynamicParent;
+    this.adminDown = cfg.shutdown ?? false;
+    this.log = ctx.log.child({ peer: this.id, ...(cfg.name ? { peerName: cfg.name } : {}) });
+    this.adjRibIn = new AdjRibIn(this.id, ctx.store);
+    this.fsmConfig = Peer.fsmConfigFor(cfg, this.dynamicParent !== undefined);
+    this.localOpen = Peer.localOpenFor(cfg, ctx);
+  }
+
+  static fsmConfigFor(cfg: PeerConfig, dynamic: boolean): FsmConfig {
+    return {
+      ...defaultFsmConfig,
+      passive: dynamic || cfg.range !== undefined || (cfg.passive ?? false),
+      delayOpen: (cfg.delayOpenTime ?? 0) > 0,
+      delayOpenTime: cfg.delayOpenTime ?? defaultFsmConfig.delayOpenTime,
+      connectRetryTime: cfg.connectRetryTime ?? defaultFsmConfig.connectRetryTime,
+      connectRetryTimeMax: Math.max(cfg.connectRetryTime ?? 0, defaultFsmConfig.connectRetryTimeMax),
+    };
+  }
+
+  static localOpenFor(cfg: PeerConfig, ctx: Pick<SpeakerContext, 'localAs' | 'routerId'>): LocalOpenConfig {
+    const families = (cfg.families ?? ['ipv4-unicast']).map((f) => familyKeys[f]);
+    const addPath = new Map<FamilyKey, 'receive' | 'send' | 'both'>();
+    for (const [f, d] of Object.entries(cfg.addPath ?? {}))
+      if (d) addPath.set(familyKeys[f as FamilyName], d);
+    return {
+      localAs: ctx.localAs,
+      routerId: ctx.routerId,
+      holdTime: cfg.holdTime ?? 90,
+      families,
+      addPath,
+      extendedMessage: cfg.extendedMessage ?? false,
+      enhancedRouteRefresh: cfg.enhancedRouteRefresh ?? false,
+      ...(cfg.gracefulRestart ? { gracefulRestart: cfg.gracefulRestart } : {}),
+      ...(cfg.requiredCapabilities ? { requiredCapabilities: cfg.requiredCapabilities } : {}),
+    };
+  }
+
+  get state(): FsmState {
+    return this.main.fsm.state;
+  }
+
+  get negotiated(): Negotiated | null {
+    return this.main.negotiated;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Administrative control
+
+  /** ManualStart (passive peers: with PassiveTcpEstablishment). */
+  start(): void {
+    if (this.adminDown) return;
+    this.dispatch(this.main, {
+      type: this.fsmConfig.passive ? 'ManualStart_with_PassiveTcpEstablishment' : 'ManualStart',
+    });
+  }
+
+  /** ManualStop with a Cease (RFC 4486 subcode, RFC 9003 message); resolves when flushed. */
+  async stop(subcode: number, message?: string): Promise<void> {
+    const data = message ? encodeShutdownCommunication(message) : new Uint8Array(0);
+    const notification = { code: 6, subcode, data };
+    if (this.extra) this.dispatch(this.extra, { type: 'ManualStop', notification });
+    this.dispatch(this.main, { type: 'ManualStop', notification });
+    await this.flushed();
+  }
+
+  async shutdown(message: string): Promise<void> {
+    this.adminDown = true;
+    await this.stop(2, message);
+  }
+
+  enable(): void {
+    this.adminDown = false;
+    if (this.main.fsm.state === 'Idle') this.start();
+  }
+
+  async reset(message: string, subcode = 4): Promise<void> {
+    await this.stop(subcode, message);
+    this.start();
+  }
+
+  /** Resolves once every closing socket has flushed or been destroyed. */
+  async flushed(): Promise<void> {
+    while (this.closing.length > 0) await Promise.all(this.closing.splice(0));
+  }
+
+  /** Forget everything: timers off, sockets destroyed (after stop()). */
+  dispose(): void {
+    for (const s of [this.main, this.extra]) {
+      if (!s) continue;
+      s.disposed = true;
+      s.clearTimers();
+      s.socket?.destroy();
+      s.socket = null;
+    }
+    if (this.maxPrefixTimer) clearTimeout(this.maxPrefixTimer);
+    this.detachExport?.();
+    this.detachExport = null;
+    this.adjRibIn.clear();
+    this.publish();
+  }
+
+  /**
+   * Applies a changed configuration. Returns the fields whose change needs a session reset; the
+   * caller decides to reset. Fields that go into our OPEN or decide whom we talk to force one:
+   * address, remoteAs, localAddress, port, families, holdTime, addPath, extendedMessage,
+   * enhancedRouteRefresh, gracefulRestart, requiredCapabilities. Everything else (name,
+   * description, passive, keepaliveTime, connectRetryTime, delayOpenTime, maxPrefixes) applies in
+   * place, from the next timer or connection attempt on.
+   */
+  update(cfg: PeerConfig): string[] {
+    const old = this.cfg;
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const resetFields = (
+      [
+        'address',
+        'range',
+        'remoteAs',
+        'localAddress',
+        'port',
+        'families',
+        'holdTime',
+        'addPath',
+        'extendedMessage',
+        'enhancedRouteRefresh',
+        'gracefulRestart',
+        'requiredCapabilities',
+      ] as const
+    ).filter((k) => !same(old[k], cfg[k]));
+    this.cfg = cfg;
+    this.fsmConfig = Peer.fsmConfigFor(cfg, this.dynamicParent !== undefined);
+    this.localOpen = Peer.localOpenFor(cfg, this.ctx);
+    if (cfg.maxPrefixes !== undefined) this.checkMaxPrefixes();
+    // No longer passive: a session waiting in Active starts connecting now (§8.2.2 Active,
+    // ConnectRetryTimer_Expires), instead of waiting for the peer forever.
+    if (
+      !this.fsmConfig.passive &&
+      this.main.fsm.state === 'Active' &&
+      !this.main.socket &&
+      !this.main.connectRetryTimer
+    ) {
+      this.dispatch(this.main, { type: 'ConnectRetryTimer_Expires' });
+    }
+    return resetFields;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Incoming connections (from the Speaker's listeners)
+
+  /** Offers an accepted socket; returns false when the peer refuses it (socket left to caller). */
+  accept(socket: Socket): boolean {
+    const main = this.main;
+    if (this.adminDown) return false;
+    const st = main.fsm.state;
+    if (st === 'Idle') {
+      // §8.2.2 Idle refuses connections. A passive peer waiting out its idle hold is restarted
+      // early instead: the peer is calling, so there is nothing to damp on our side.
+      if (!this.fsmConfig.passive) return false;
+      this.dispatch(main, { type: 'AutomaticStart_with_PassiveTcpEstablishment' });
+    }
+    if (main.fsm.state === 'Connect' || main.fsm.state === 'Active') {
+      // The incoming connection replaces a pending outgoing attempt (§8.2.2 Connect, Event 17).
+      if (main.socket) this.dropSocket(main, 'replaced by an incoming connection');
+      this.bind(main, socket, 'incoming');
+      this.dispatch(main, { type: 'TcpConnectionConfirmed' });
+      return true;
+    }
+    if (this.extra) return false;
+    // A second connection while the first is past Active: run it alongside; §6.8 decides.
+    const extra = new Session('collision');
+    extra.fsm = { ...initialSnapshot, state: 'Active' };
+    this.extra = extra;
+    this.bind(extra, socket, 'incoming');
+    this.dispatch(extra, { type: 'TcpConnectionConfirmed' });
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // FSM plumbing
+
+  private dispatch(s: Session, e: FsmEvent): void {
+    if (s.disposed) return;
+    const from = s.fsm.state;
+    if (
+      from === 'Established' &&
+      s.fsm.connectRetryCounter > 0 &&
+      Date.now() - s.establishedAt > ERROR_FORGET_MS
+    ) {
+      s.fsm = { ...s.fsm, connectRetryCounter: 0 };
+    }
+    const r = transition(s.fsm, e, this.fsmConfig);
+    s.fsm = r.snapshot;
+    for (const a of r.actions) this.execute(s, a);
+    const to = s.fsm.state;
+    if (s === this.main && from !== to) {
+      this.since = Date.now();
+      this.reason = r.reason;
+      const fields = { from, to, reason: r.reason, event: e.type };
+      // One line per state change, with the reason (as BIRD logs them).
+      this.log.info(fields, `${from} -> ${to} (${r.reason})`);
+      this.ctx.emit({
+        type: 'state',
+        peer: this.id,
+        name: this.cfg.name ?? this.id,
+        address: this.remoteAddress(),
+        from,
+        to,
+        reason: r.reason,
+        at: this.since,
+      });
+      // (A main session dumped in favour of the collision connection is replaced, not gone.)
+      // A dynamic session that lost its connection (Idle, or Active without a socket after a
+      // failure in OpenSent) is over: the peer calls again if it wants another.
+      const ended = to === 'Idle' || (to === 'Active' && from === 'OpenSent' && !s.socket);
+      if (ended && this.dynamicParent !== undefined && !(r.reason === 'CollisionResolution' && this.extra)) {
+        // A dynamic session is not restarted by us; the peer calls again.
+        s.clearTimers();
+        this.onGone?.(this);
+      }
+    }
+    if (s === this.extra && to === 'Idle') {
+      s.clearTimers();
+      s.disposed = true;
+      this.extra = null;
+    }
+  }
+
+  private execute(s: Session, a: FsmAction): void {
+    switch (a.type) {
+      case 'InitiateTcp':
+        this.connect(s);
+        return;
+      case 'DropTcp':
+        this.dropSocket(s, a.reason);
+        return;
+      case 'StartConnectRetryTimer':
+        if (s.connectRetryTimer) clearTimeout(s.connectRetryTimer);
+        s.connectRetryTimer = this.timer(a.seconds, true, () => {
+          s.connectRetryTimer = null;
+          this.dispatch(s, { type: 'ConnectRetryTimer_Expires' });
+        });
+        return;
+      case 'StopConnectRetryTimer':
+        if (s.connectRetryTimer) clearTimeout(s.connectRetryTimer);
+        s.connectRetryTimer = null;
+        return;
+      case 'StartHoldTimer':
+        this.armHold(s, a.seconds);
+        return;
+      case 'StopHoldTimer':
+        if (s.holdTimer) clearTimeout(s.holdTimer);
+        s.holdTimer = null;
+        s.holdDeadline = 0;
+        return;
+      case 'StartKeepaliveTimer':
+        if (s.keepaliveTimer) clearTimeout(s.keepaliveTimer);
+        s.keepaliveTimer = this.timer(a.seconds, true, () => {
+          s.keepaliveTimer = null;
+          this.dispatch(s, { type: 'KeepaliveTimer_Expires' });
+        });
+        return;
+      case 'StopKeepaliveTimer':
+        if (s.keepaliveTimer) clearTimeout(s.keepaliveTimer);
+        s.keepaliveTimer = null;
+        return;
+      case 'StartDelayOpenTimer':
+        if (s.delayOpenTimer) clearTimeout(s.delayOpenTimer);
+        s.delayOpenTimer = this.timer(a.seconds, false, () => {
+          s.delayOpenTimer = null;
+          this.dispatch(s, { type: 'DelayOpenTimer_Expires' });
+        });
+        return;
+      case 'StopDelayOpenTimer':
+        if (s.delayOpenTimer) clearTimeout(s.delayOpenTimer);
+        s.delayOpenTimer = null;
+        return;
+      case 'StartIdleHoldTimer':
+        if (s !== this.main || this.dynamicParent !== undefined || this.adminDown) return;
+        if (s.idleHoldTimer) clearTimeout(s.idleHoldTimer);
+        s.idleHoldTimer = this.timer(a.seconds, true, () => {
+          s.idleHoldTimer = null;
+          if (!this.adminDown) this.dispatch(s, { type: 'IdleHoldTimer_Expires' });
+        });
+        return;
+      case 'StopIdleHoldTimer':
+        if (s.idleHoldTimer) clearTimeout(s.idleHoldTimer);
+        s.idleHoldTimer = null;
+        return;
+      case 'SendOpen':
+        this.sendMessage(s, 1, encodeMessage(buildOpen(this.localOpen), DEFAULT_CODEC_OPTIONS));
+        return;
+      case 'SendKeepalive':
+        this.sendMessage(s, 4, KEEPALIVE);
+        return;
+      case 'SendNotification':
+        this.sendNotification(s, {
+          code: a.notification.code,
+          subcode: a.notification.subcode,
+          data: a.notification.data ?? new Uint8Array(0),
+        });
+        return;
+      case 'ReleaseResources':
+        this.release(s);
+        return;
+      case 'SessionEstablished':
+        this.established(s);
+        return;
+    }
+  }
+
+  private timer(seconds: number, jittered: boolean, fn: () => void): NodeJS.Timeout {
+    const s = jittered ? jitter(seconds, this.ctx.random()) : seconds;
+    return setTimeout(fn, Math.max(1, Math.round(s * 1000)));
+  }
+
+  /**
+   * The hold timer is a deadline: restarting it (on every received message) only moves the
+   * deadline; the one timer re-arms itself when it fires early. No timer churn per UPDATE.
+   */
+  private armHold(s: Session, seconds: number): void {
+    s.holdSeconds = seconds;
+    s.holdDeadline = Date.now() + seconds * 1000;
+    if (s.holdTimer && s.holdTimerAt <= s.holdDeadline) return;
+    if (s.holdTimer) clearTimeout(s.holdTimer);
+    this.scheduleHold(s, s.holdDeadline);
+  }
+
+  private scheduleHold(s: Session, at: number): void {
+    s.holdTimerAt = at;
+    s.holdTimer = setTimeout(() => this.onHoldTimer(s), Math.max(1, at - Date.now()));
+  }
+
+  private onHoldTimer(s: Session): void {
+    s.holdTimer = null;
+    if (s.holdDeadline === 0 || s.disposed) return;
+    const now = Date.now();
+    if (now < s.holdDeadline) {
+      this.scheduleHold(s, s.holdDeadline);
+      return;
+    }
+    if (s.paused) {
+      // We stopped reading this socket ourselves (back-pressure): the peer's messages are
+      // waiting in our receive buffer, so silence is ours, not the peer's.
+      s.holdDeadline = now + s.holdSeconds * 1000;
+      this.scheduleHold(s, s.holdDeadline);
+      return;
+    }
+    this.dispatch(s, { type: 'HoldTimer_Expires' });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sockets
+
+  private remoteAddress(): string | undefined {
+    return this.cfg.address;
+  }
+
+  private connect(s: Session): void {
+    const address = this.cfg.address;
+    if (!address) return;
+    if (s.socket) this.dropSocket(s, 'new connection attempt');
+    const socket = this.ctx.sockets.connect({
+      remoteAddress: address,
+      remotePort: this.cfg.port ?? 179,
+      localAddress: this.cfg.localAddress,
+    });
+    this.bind(s, socket, 'outgoing');
+    socket.once('connect', () => {
+      if (s.socket !== socket) return;
+      this.log.debug({ local: `${socket.localAddress}:${socket.localPort}` }, 'TCP connection established');
+      this.dispatch(s, { type: 'Tcp_CR_Acked' });
+    });
+  }
+
+  private bind(s: Session, socket: Socket, direction: ConnectionDirection): void {
+    s.socket = socket;
+    s.direction = direction;
+    s.reader = new FrameReader(DEFAULT_CODEC_OPTIONS);
+    s.negotiated = null;
+    s.remoteOpen = null;
+    s.paused = false;
+    s.queuePeak = 0;
+    s.pauses = 0;
+    s.clearQueues();
+    socket.on('data', (chunk: Buffer) => {
+      if (s.socket === socket) this.onData(s, chunk);
+    });
+    socket.on('drain', () => {
+      if (s.socket === socket) this.pumpOut(s);
+    });
+    socket.on('error', (err: Error) => {
+      if (s.socket !== socket) return;
+      this.log.debug({ err: err.message }, 'socket error');
+      this.reason = err.message;
+    });
+    socket.on('close', () => {
+      if (s.socket !== socket) return;
+      s.socket = null;
+      this.dispatch(s, { type: 'TcpConnectionFails' });
+    });
+    if (direction === 'incoming') socket.resume();
+  }
+
+  private dropSocket(s: Session, why: string): void {
+    const socket = s.socket;
+    s.socket = null;
+    s.clearQueues();
+    s.paused = false;
+    if (!socket) return;
+    this.log.debug({ why }, 'closing connection');
+    if (socket.destroyed) return;
+    if (socket.connecting) {
+      socket.destroy();
+      return;
+    }
+    // Let a just-written NOTIFICATION reach the peer (end() flushes), but never wait forever.
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => socket.destroy(), FLUSH_TIMEOUT_MS);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.closing.push(done);
+    socket.end();
+    socket.resume();
+  }
+
+  private write(s: Session, bytes: Uint8Array): void {
+    const socket = s.socket;
+    if (!socket || socket.destroyed || !socket.writable) return;
+    socket.write(bytes);
+  }
+
+  private sendMessage(s: Session, type: number, bytes: Uint8Array): void {
+    if (!s.socket) return;
+    this.write(s, bytes);
+    const k = counterKey(type);
+    if (k) this.sent[k]++;
+  }
+
+  private sendNotification(s: Session, n: NotificationContent): void {
+    if (!s.socket) return;
+    this.sendMessage(
+      s,
+      3,
+      encodeMessage(
+        { type: 'notification', code: n.code, subcode: n.subcode, data: n.data },
+        DEFAULT_CODEC_OPTIONS,
+      ),
+    );
+    const rec: NotificationRecord = {
+      direction: 'sent',
+      code: n.code,
+      subcode: n.subcode,
+      text: notificationText(n.code, n.subcode, n.data),
+      at: Date.now(),
+    };
+    this.lastSent = rec;
+    this.log.warn(
+      { notification: rec.text, code: n.code, subcode: n.subcode },
+      `sent NOTIFICATION: ${rec.text}`,
+    );
+    this.ctx.emit({ type: 'notification', peer: this.id, name: this.cfg.name ?? this.id, notification: rec });
+  }
+
+  /** Queues bulk UPDATE output and writes while the socket accepts it. */
+  private queueOut(s: Session, messages: readonly Buffer[]): void {
+    for (const m of messages) s.out.push(m);
+    this.sent.update += messages.length;
+    this.pumpOut(s);
+  }
+
+  private pumpOut(s: Session): void {
+    const socket = s.socket;
+    if (!socket) return;
+    while (s.outHead < s.out.length && socket.writableLength < OUT_HIGH) {
+      socket.write(s.out[s.outHead]!);
+      s.out[s.outHead++] = undefined as unknown as Buffer;
+    }
+    if (s.outHead === s.out.length) {
+      s.out = [];
+      s.outHead = 0;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Receiving
+
+  private onData(s: Session, chunk: Buffer): void {
+    s.reader.push(chunk);
+    for (;;) {
+      if (s.disposed || s.socket === null) return;
+      const f = s.reader.next();
+      if (f === null) break;
+      if (!f.ok) {
+        this.dispatch(s, { type: 'BGPHeaderErr', notification: f.error.notification });
+        return;
+      }
+      const frame = f.frame;
+      const type = frame[18]!;
+      const k = counterKey(type);
+      if (k) this.received[k]++;
+      // Any message shows the peer is alive: restart the hold timer on arrival (RFC 4271 §6.5
+      // names KEEPALIVE and UPDATE; a ROUTE-REFRESH proves it as well).
+      if (s.holdDeadline !== 0 && s.negotiated && s.holdSeconds > 0) {
+        s.holdDeadline = Date.now() + s.holdSeconds * 1000;
+      }
+      if (type === 2) {
+        if (s.fsm.state === 'Established') {
+          s.queue.push(frame);
+          s.queueBytes += frame.length;
+          if (s.queueBytes > s.queuePeak) s.queuePeak = s.queueBytes;
+          this.dispatch(s, { type: 'UpdateMsg' });
+          this.scheduleProcessing(s);
+          continue;
+        }
+        this.dispatch(s, { type: 'UpdateMsg' });
+        continue;
+      }
+      this.onControlFrame(s, frame);
+    }
+    if (s.queueBytes > QUEUE_HIGH && !s.paused && s.socket) {
+      s.paused = true;
+      s.pauses++;
+      s.socket.pause();
+    }
+  }
+
+  private onControlFrame(s: Session, frame: Uint8Array): void {
+    const opts = s.negotiated?.receiveOptions ?? DEFAULT_CODEC_OPTIONS;
+    const d = decodeMessage(frame, opts);
+    if (!d.ok) {
+      const type = frame[18];
+      const ev: FsmEvent =
+        type === 1
+          ? { type: 'BGPOpenMsgErr', notification: d.error.notification }
+          : d.error.notification.code === 1
+            ? { type: 'BGPHeaderErr', notification: d.error.notification }
+            : s.fsm.state === 'Established'
+              ? { type: 'UpdateMsgErr', notification: d.error.notification }
+              : { type: 'BGPHeaderErr', notification: d.error.notification };
+      this.log.warn({ reason: d.error.reason }, 'malformed message');
+      this.dispatch(s, ev);
+      return;
+    }
+    const msg: BgpMessage = d.value;
+    switch (msg.type) {
+      case 'open':
+        this.onOpen(s, msg);
+        return;
+      case 'keepalive':
+        this.dispatch(s, { type: 'KeepAliveMsg' });
+        return;
+      case 'notification': {
+        const rec: NotificationRecord = {
+          direction: 'received',
+          code: msg.code,
+          subcode: msg.subcode,
+          text: notificationText(msg.code, msg.subcode, msg.data),
+          at: Date.now(),
+        };
+        this.lastReceived = rec;
+        this.log.warn(
+          { notification: rec.text, code: msg.code, subcode: msg.subcode },
+          `received NOTIFICATION: ${rec.text}`,
+        );
+        this.ctx.emit({
+          type: 'notification',
+          peer: this.id,
+          name: this.cfg.name ?? this.id,
+          notification: rec,
+        });
+        const n = { code: msg.code, subcode: msg.subcode, data: msg.data };
+        // §8.1 Event 24: a NOTIFICATION with "Unsupported Version Number".
+        this.dispatch(
+          s,
+          msg.code === 2 && msg.subcode === 1
+            ? { type: 'NotifMsgVerErr', notification: n }
+            : { type: 'NotifMsg', notification: n },
+        );
+        return;
+      }
+      case 'route-refresh':
+        // RFC 2918 §4: re-send the Adj-RIB-Out for the family.
+        if (s.fsm.state === 'Established' && s.negotiated)
+          this.sendInitial(s, [((msg.afi & 0xffff) << 8) | (msg.safi & 0xff)], false);
+        return;
+      case 'update':
+        return;
+    }
+  }
+
+  private onOpen(s: Session, open: OpenMessage): void {
+    const v = validateOpen(open, this.localOpen, { remoteAs: this.expectedAs() });
+    if (!v.ok) {
+      this.log.warn({ reason: v.reason }, `OPEN refused: ${v.reason}`);
+      this.reason = v.reason;
+      this.dispatch(s, { type: 'BGPOpenMsgErr', notification: v.notification });
+      return;
+    }
+    // §6.8 collision detection against the other connection of this peer.
+    const other = s === this.main ? this.extra : this.main;
+    if (other?.socket && s.direction) {
+      const dump = resolveCollision({
+        localId: this.ctx.routerId,
+        remoteId: v.negotiated.peerId,
+        localAs: this.ctx.localAs,
+        remoteAs: v.negotiated.peerAs,
+        otherState: other.fsm.state,
+        thisDirection: s.direction,
+      });
+      if (dump !== undefined) {
+        const loser = dump === s.direction ? s : other;
+        this.log.info({ dump, kept: loser === s ? other.direction : s.direction }, 'connection collision');
+        this.dispatch(loser, { type: 'OpenCollisionDump' });
+        if (loser === s) return;
+      }
+    }
+    s.remoteOpen = open;
+    s.negotiated = v.negotiated;
+    s.reader.setOptions(v.negotiated.receiveOptions);
+    this.dispatch(s, {
+      type: 'BGPOpen',
+      holdTime: v.negotiated.holdTime,
+      ...(this.cfg.keepaliveTime ? { keepaliveTime: this.cfg.keepaliveTime } : {}),
+    });
+    if (s === this.extra && (this.main.fsm.state === 'Idle' || !this.main.socket)) this.promote();
+  }
+
+  /** The collision connection won: it becomes the peer's session. */
+  private promote(): void {
+    const old = this.main;
+    const winner = this.extra;
+    if (!winner) return;
+    old.clearTimers();
+    old.disposed = true;
+    this.extra = null;
+    const from = old.fsm.state;
+    this.main = Object.assign(winner, { label: 'main' as const });
+    this.since = Date.now();
+    this.ctx.emit({
+      type: 'state',
+      peer: this.id,
+      name: this.cfg.name ?? this.id,
+      address: this.remoteAddress(),
+      from,
+      to: winner.fsm.state,
+      reason: 'CollisionResolution',
+      at: this.since,
+    });
+  }
+
+  private expectedAs(): number | ((asn: number) => boolean) {
+    const r = this.cfg.remoteAs;
+    const local = this.ctx.localAs >>> 0;
+    if (r === 'internal') return local;
+    if (r === 'external') return (asn: number) => asn !== local;
+    return r;
+  }
+
+  private scheduleProcessing(s: Session): void {
+    if (s.scheduled) return;
+    s.scheduled = true;
+    setImmediate(() => this.processSlice(s));
+  }
+
+  /** Decodes queued UPDATEs for at most SLICE_MS, then yields. */
+  private processSlice(s: Session): void {
+    s.scheduled = false;
+    if (s.disposed || s.fsm.state !== 'Established' || !s.negotiated) return;
+    const opts: CodecOptions = s.negotiated.receiveOptions;
+    const families = new Set(s.negotiated.families);
+    const fourOctetAs = s.negotiated.fourOctetAs;
+    const start = performance.now();
+    let n = 0;
+    while (s.queueHead < s.queue.length) {
+      const frame = s.queue[s.queueHead]!;
+      s.queue[s.queueHead++] = undefined as unknown as Uint8Array;
+      s.queueBytes -= frame.length;
+      const d = decodeMessage(frame, opts);
+      if (!d.ok) {
+        // RFC 7606: only session-reset errors arrive here; treat-as-withdraw is on the message.
+        this.log.warn({ reason: d.error.reason }, 'UPDATE error, resetting session');
+        this.reason = d.error.reason;
+        this.dispatch(s, { type: 'UpdateMsgErr', notification: d.error.notification });
+        return;
+      }
+      if (d.value.type === 'update') {
+        const u = d.value;
+        if (u.errors.length > 0) {
+          this.log.warn(
+            { errors: u.errors.map((e) => `${e.action}: ${e.reason}`) },
+            'UPDATE attribute errors (RFC 7606)',
+          );
+        }
+        this.adjRibIn.applyUpdate(u, frame, fourOctetAs, families);
+      }
+      if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
+    }
+    if (s.queueHead === s.queue.length) {
+      s.queue = [];
+      s.queueHead = 0;
+    } else if (s.queueHead > 4096) {
+      s.queue = s.queue.slice(s.queueHead);
+      s.queueHead = 0;
+    }
+    this.publish();
+    if (!this.checkMaxPrefixes()) return;
+    if (s.paused && s.queueBytes < QUEUE_LOW && s.socket) {
+      s.paused = false;
+      s.socket.resume();
+    }
+    if (s.queueHead < s.queue.length) this.scheduleProcessing(s);
+  }
+
+  private publish(): void {
+    const batch = this.adjRibIn.drain();
+    if (!batch) return;
+    try {
+      this.ctx.publish(batch);
+    } finally {
+      this.adjRibIn.release(batch);
+    }
+  }
+
+  /** RFC 4486 subcode 1: returns false when the session was stopped. */
+  private checkMaxPrefixes(): boolean {
+    const limit = this.cfg.maxPrefixes;
+    if (limit === undefined || this.adjRibIn.size() <= limit) return true;
+    const data = new Uint8Array(7);
+    const fam = this.main.negotiated?.families[0] ?? Family.IPv4Unicast;
+    data[0] = familyAfi(fam) >> 8;
+    data[1] = familyAfi(fam) & 0xff;
+    data[2] = fam & 0xff;
+    new DataView(data.buffer).setUint32(3, limit >>> 0);
+    this.log.warn({ limit, received: this.adjRibIn.size() }, 'maximum prefixes exceeded');
+    this.dispatch(this.main, { type: 'AutomaticStop', notification: { code: 6, subcode: 1, data } });
+    const restart = this.cfg.maxPrefixesRestart;
+    if (restart !== undefined && this.dynamicParent === undefined) {
+      if (this.maxPrefixTimer) clearTimeout(this.maxPrefixTimer);
+      this.maxPrefixTimer = setTimeout(() => {
+        this.maxPrefixTimer = null;
+        if (!this.adminDown && this.main.fsm.state === 'Idle')
+          this.dispatch(this.main, { type: 'AutomaticStart' });
+      }, restart * 1000);
+    }
+    return false;
+  }
+
+  private release(s: Session): void {
+    s.clearQueues();
+    if (s !== this.main) return;
+    if (s.establishedAt !== 0) {
+      s.establishedAt = 0;
+      this.detachExport?.();
+      this.detachExport = null;
+    }
+    const n = this.adjRibIn.clear();
+    if (n > 0) this.log.info({ withdrawn: n }, 'session down: routes withdrawn');
+    this.publish();
+    s.negotiated = null;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sending routes
+
+  private exportPeer(s: Session): ExportPeer | null {
+    const n = s.negotiated;
+    const socket = s.socket;
+    if (!n || !socket) return null;
+    return {
+      id: this.id,
+      address: normalizeAddress(socket.remoteAddress),
+      localAs: this.ctx.localAs,
+      peerAs: n.peerAs,
+      internal: n.internal,
+      localAddress: normalizeAddress(socket.localAddress),
+      families: n.families,
+      negotiated: n,
+    };
+  }
+
+  private established(s: Session): void {
+    s.establishedAt = Date.now();
+    const n = s.negotiated;
+    if (!n) return;
+    this.log.info(
+      {
+        peerAs: n.peerAs,
+        holdTime: n.holdTime,
+        families: n.families.map(familyName),
+        fourOctetAs: n.fourOctetAs,
+        addPathReceive: [...n.addPathReceive].map(familyName),
+      },
+      'session established',
+    );
+    this.sendInitial(s, n.families, true);
+    const source = this.ctx.exportSource();
+    this.detachExport = source.attach((compute) => {
+      if (this.main !== s || s.fsm.state !== 'Established') return;
+      const peer = this.exportPeer(s);
+      if (!peer) return;
+      const update = compute(peer);
+      if (update) this.sendUpdate(s, update);
+    });
+  }
+
+  private sendInitial(s: Session, families: readonly FamilyKey[], endOfRibAfter: boolean): void {
+    const peer = this.exportPeer(s);
+    if (!peer) return;
+    const full = this.ctx.exportSource().initial(peer);
+    const wanted = new Set(families);
+    this.sendUpdate(s, {
+      announce: full.announce.filter((g) => wanted.has(g.family)),
+      withdraw: full.withdraw.filter((g) => wanted.has(g.family)),
+    });
+    // RFC 4724 §2: End-of-RIB per family once the initial table is out.
+    if (endOfRibAfter)
+      this.queueOut(
+        s,
+        families.map((f) => endOfRib(f)),
+      );
+  }
+
+  private sendUpdate(s: Session, update: ExportUpdate): void {
+    const n = s.negotiated;
+    if (!n) return;
+    const negotiated = new Set(n.families);
+    const announce = update.announce.filter((g) => negotiated.has(g.family));
+    const withdraw = update.withdraw.filter((g) => negotiated.has(g.family));
+    if (announce.length === 0 && withdraw.length === 0) return;
+    const packed = packUpdates(announce, withdraw, n.sendOptions);
+    for (const f of packed.failed) this.log.error({ reason: f.reason }, 'could not pack UPDATE');
+    this.queueOut(s, packed.messages);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Status
+
+  status(): PeerStatus {
+    const s = this.main;
+    const n = s.negotiated;
+    const socket = s.socket;
+    const byFamily: Record<string, number> = {};
+    for (const f of this.adjRibIn.families()) byFamily[familyName(f)] = this.adjRibIn.size(f);
+    const last = [this.lastSent, this.lastReceived]
+      .filter((x): x is NotificationRecord => x !== undefined)
+      .sort((a, b) => b.at - a.at)[0];
+    const exportPeer = s.fsm.state === 'Established' ? this.exportPeer(s) : null;
+    const source = this.ctx.exportSource();
+    const localCaps = buildOpen(this.localOpen).capabilities.map(capabilityName);
+    const remote = n?.peerCapabilities.map(capabilityName);
+    return {
+      key: this.cfg.key,
+      id: this.id,
+      name: this.cfg.name ?? this.id,
+      description: this.cfg.description,
+      address: this.cfg.address,
+      range: this.cfg.range,
+      dynamic: this.dynamicParent !== undefined,
+      localAs: this.ctx.localAs,
+      remoteAs: n?.peerAs ?? (typeof this.cfg.remoteAs === 'number' ? this.cfg.remoteAs : undefined),
+      state: s.fsm.state,
+      adminDown: this.adminDown,
+      since: this.since,
+      establishedAt: s.establishedAt || undefined,
+      reason: this.reason,
+      localAddress: socket ? normalizeAddress(socket.localAddress) : this.cfg.localAddress,
+      localPort: socket?.localPort,
+      remotePort: socket?.remotePort,
+      remoteRouterId: n ? uint32ToIPv4(n.peerId) : undefined,
+      timers: {
+        holdTime: this.localOpen.holdTime,
+        keepaliveTime: this.cfg.keepaliveTime ?? Math.floor(this.localOpen.holdTime / 3),
+        connectRetry: this.fsmConfig.connectRetryTime,
+        negotiatedHoldTime: n ? s.fsm.holdTime : undefined,
+        negotiatedKeepalive: n ? s.fsm.keepaliveTime : undefined,
+      },
+      capabilities: n
+        ? {
+            local: localCaps,
+            remote: remote ?? [],
+            negotiated: negotiatedCapabilities(n),
+          }
+        : undefined,
+      families: n ? n.families.map(familyName) : (this.cfg.families ?? ['ipv4-unicast']).slice(),
+      counters: { sent: { ...this.sent }, received: { ...this.received } },
+      prefixesReceived: this.adjRibIn.size(),
+      prefixesReceivedByFamily: byFamily,
+      prefixesSent: exportPeer && source.count ? source.count(exportPeer) : 0,
+      lastError: last,
+      lastErrorSent: this.lastSent,
+      lastErrorReceived: this.lastReceived,
+      connectRetryCounter: s.fsm.connectRetryCounter,
+      inputQueueBytes: s.queueBytes,
+      inputQueuePeakBytes: s.queuePeak,
+      inputPaused: s.paused,
+      inputPauses: s.pauses,
+    };
+  }
+}
+
+/** 'multiprotocol:ipv4-unicast', 'add-path:ipv4-unicast:receive', 'unknown-200', ... */
+function capabilityName(c: Capability): string {
+  switch (c.kind) {
+    case 'multiprotocol':
+      return `multiprotocol:${familyName(familyKey(c.afi, c.safi))}`;
+    case 'add-path':
+      return `add-path:${c.families.map((f) => `${familyName(familyKey(f.afi, f.safi))}:${['', 'receive', 'send', 'both'][f.mode] ?? f.mode}`).join(',')}`;
+    case 'graceful-restart':
+      return `graceful-restart:${c.restartTime}s`;
+    case 'unknown':
+      return `unknown-${c.code}`;
+    default:
+      return c.kind;
+  }
+}
+
+function negotiatedCapabilities(n: Negotiated): string[] {
+  const out: string[] = n.families.map((f) => `multiprotocol:${familyName(f)}`);
+  if (n.routeRefresh) out.push('route-refresh');
+  if (n.enhancedRouteRefresh) out.push('enhanced-route-refresh');
+  if (n.fourOctetAs) out.push('four-octet-as');
+  if (n.extendedMessage) out.push('extended-message');
+  for (const f of n.addPathReceive) out.push(`add-path-receive:${familyName(f)}`);
+  for (const f of n.addPathSend) out.push(`add-path-send:${familyName(f)}`);
+  if (n.peerGracefulRestart) out.push('graceful-restart');
+  return out;
+}
