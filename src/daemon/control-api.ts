@@ -1,0 +1,60 @@
+// Binds the control socket's methods to the daemon. Parameters are checked here, so a malformed
+// request gets a `bad-request` answer naming the parameter instead of reaching the daemon.
+import { ControlError } from '../control/protocol.ts';
+import type { Handlers } from '../control/server.ts';
+import type { Daemon } from './daemon.ts';
+
+function str(params: Record<string, unknown>, name: string, required: true): string;
+function str(params: Record<string, unknown>, name: string, required: false): string | undefined;
+function str(params: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const v = params[name];
+  if (v === undefined || v === null) {
+    if (required) throw new ControlError('bad-request', `parameter "${name}" is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new ControlError('bad-request', `parameter "${name}" must be a string`);
+  if (v.length > 1024) throw new ControlError('bad-request', `parameter "${name}" is too long`);
+  return v;
+}
+
+/** RFC 9003 limits the shutdown communication to 255 octets of UTF-8 (longer texts are truncated there). */
+function message(params: Record<string, unknown>): string | undefined {
+  const m = str(params, 'message', false);
+  if (m !== undefined && Buffer.byteLength(m, 'utf8') > 255) {
+    throw new ControlError('bad-request', 'the message is limited to 255 bytes of UTF-8 (RFC 9003 §2)');
+  }
+  return m;
+}
+
+export function daemonHandlers(daemon: Daemon): Handlers {
+  return {
+    'show.status': () => daemon.state(),
+    'show.neighbors': () => daemon.neighbors(),
+    'show.neighbor': (p) => daemon.neighbor(str(p, 'neighbor', true)),
+    'show.routes': (p) => {
+      const limit = p.limit;
+      if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) {
+        throw new ControlError('bad-request', 'parameter "limit" must be a positive integer');
+      }
+      return daemon.routes({ peer: str(p, 'peer', false), prefix: str(p, 'prefix', false), limit });
+    },
+    'show.mtu': () => {
+      const report = daemon.mtuReport();
+      if (report === undefined) {
+        throw new ControlError(
+          'unavailable',
+          'MTU detection is not running in this daemon (no mtu/ipip configuration)',
+        );
+      }
+      return report;
+    },
+    'neighbor.shutdown': (p) => daemon.shutdownNeighbor(str(p, 'neighbor', true), message(p)),
+    'neighbor.enable': (p) => daemon.enableNeighbor(str(p, 'neighbor', true)),
+    'neighbor.reset': (p) => daemon.resetNeighbor(str(p, 'neighbor', true), message(p)),
+    reload: async () => {
+      const result = await daemon.reload('tsbgp reload');
+      if (!result.ok) throw new ControlError('config', result.error, result.issues);
+      return result;
+    },
+  };
+}
