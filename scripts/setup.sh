@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iputils-ping netcat-openbsd socat bird2 frr gobgpd exabgp openbgpd tshark tcpdump iperf3 ipset iptables iproute2 arptables ebtables
-  user-mode-linux kmod procps psmisc jq)
+APT_PACKAGES=(iputils-ping netcat-openbsd socat bird2 frr gobgpd exabgp openbgpd tshark tcpdump bgpdump iperf3 ipset iptables iproute2 arptables ebtables
+  user-mode-linux kmod procps psmisc jq conntrack ethtool)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
