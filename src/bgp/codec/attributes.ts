@@ -729,8 +729,10 @@ export function decodePathAttributes(
     }
 
     let outcome: AttrDecodeOutcome;
-    if ((flags & (O | T)) !== spec.flags) {
-      // RFC 7606 §3 c: conflicting Optional/Transitive bits make the attribute malformed
+    // RFC 7606 §3 c: conflicting Optional/Transitive bits make the attribute malformed. Not so in
+    // an MRT dump (RFC 6396), which is a record of a table, not peer input: BIRD writes NEXT_HOP and
+    // LOCAL_PREF there with flags 0x00, and reference readers (bgpdump) accept them.
+    if (ctx.mrtFamily === undefined && (flags & (O | T)) !== spec.flags) {
       outcome = `${spec.name} flags 0x${flags.toString(16)} conflict with the expected 0x${spec.flags.toString(16)}`;
     } else {
       outcome = spec.decode(buf, valueStart, valueEnd, attrs, ctx);
