@@ -122,7 +122,8 @@ export class Lab {
     ] as const) {
       await runOk('ip', ['link', 'set', tmp, 'netns', this.nsName(end.node)]);
       await this.exec(end.node, 'ip', ['link', 'set', tmp, 'name', end.ifname]);
-      await this.exec(end.node, 'sysctl', ['-qw', `net.ipv6.conf.${end.ifname}.accept_dad=0`]);
+      // A kernel without IPv6 (the UML one) has no such sysctl; that is not an error here.
+      await this.tryExec(end.node, 'sysctl', ['-qw', `net.ipv6.conf.${end.ifname}.accept_dad=0`]);
       if (end.mtu) await this.exec(end.node, 'ip', ['link', 'set', end.ifname, 'mtu', String(end.mtu)]);
       for (const addr of end.addrs) {
         await this.exec(end.node, 'ip', [
@@ -162,8 +163,11 @@ export class Lab {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: env ?? process.env,
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Both streams write to one log, which is closed only when the process has gone: a tool that
+    // writes to stderr after closing stdout (tcpdump does) must not hit a closed stream.
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.on('close', () => log.end());
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const p = { child, logPath, exited };
     this.processes.push(p);
