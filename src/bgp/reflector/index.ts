@@ -1,0 +1,2 @@
+// Public API of route reflection (RFC 4456).
+export * from './reflector.ts';

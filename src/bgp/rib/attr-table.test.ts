@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AttrFlag, AttrTable } from './attr-table.ts';
+import { asSequence, storedFromUpdate } from './attrs.ts';
+
+describe('AttrTable', () => {
+  test('equal sets share one id; different sets get different ids', () => {
+    const t = new AttrTable();
+    const a = t.intern({
+      origin: 0,
+      asPath: asSequence(1, 2),
+      nextHop: 0x0a000001,
+      communities: Uint32Array.of(1, 2),
+    });
+    const b = t.intern({
+      origin: 0,
+      asPath: asSequence(1, 2),
+      nextHop: 0x0a000001,
+      communities: Uint32Array.of(1, 2),
+    });
+    const c = t.intern({
+      origin: 0,
+      asPath: asSequence(1, 2),
+      nextHop: 0x0a000001,
+      communities: Uint32Array.of(2, 1),
+    });
+    const d = t.intern({ origin: 0, asPath: asSequence(1, 2), nextHop: 0x0a000001, med: 0 });
+    const e = t.intern({ origin: 0, asPath: asSequence(1, 2), nextHop: 0x0a000001 });
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    assert.notEqual(d, e, 'MED 0 differs from no MED');
+    assert.equal(t.refCount(a), 2);
+    assert.equal(t.size, 4);
+  });
+
+  test('sets whose words differ only in their 16-bit halves do not collide', () => {
+    const t = new AttrTable();
+    const a = t.intern({ med: 0x00010000 });
+    const b = t.intern({ med: 0x00000001 });
+    const c = t.intern({ localPref: 0x00010000 });
+    assert.equal(new Set([a, b, c]).size, 3);
+    const mp1 = t.intern({ mpNextHop: Uint8Array.of(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1) });
+    const mp2 = t.intern({ mpNextHop: Uint8Array.of(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2) });
+    assert.notEqual(mp1, mp2);
+  });
+
+  test('ids are freed only on collect(), with onFree listeners told first, then reused', () => {
+    const t = new AttrTable();
+    const freed: number[] = [];
+    t.onFree((id) => freed.push(id));
+    const a = t.intern({ med: 5 });
+    t.unref(a);
+    // Not yet collected: interning the same set again revives the id.
+    assert.equal(t.intern({ med: 5 }), a);
+    t.unref(a);
+    assert.equal(t.collect(), 1);
+    assert.deepEqual(freed, [a]);
+    assert.equal(t.has(a), false);
+    const b = t.intern({ med: 6 });
+    assert.equal(b, a, 'freed id is reused');
+    assert.equal(t.get(b).med, 6);
+  });
+
+  test('the table copies arrays and freezes the stored object', () => {
+    const t = new AttrTable();
+    const comms = Uint32Array.of(7);
+    const id = t.intern({ communities: comms });
+    comms[0] = 8;
+    assert.equal(t.get(id).communities?.[0], 7);
+    assert.throws(() => {
+      (t.get(id) as { med?: number }).med = 1;
+    });
+  });
+
+  test('derived decision fields', () => {
+    const t = new AttrTable();
+    const id = t.intern({
+      origin: 1,
+      asPath: asSequence(7, 8, 9),
+      med: 30,
+      clusterList: Uint32Array.of(1, 2),
+    });
+    assert.equal(t.localPrefOf(id), 100);
+    assert.equal(t.asPathLengthOf(id), 3);
+    assert.equal(t.neighborAsOf(id), 7);
+    assert.equal(t.medOf(id), 30);
+    assert.equal(t.originOf(id), 1);
+    assert.equal(t.clusterListLengthOf(id), 2);
+    assert.equal(t.flagsOf(id) & AttrFlag.HasMed, AttrFlag.HasMed);
+    assert.equal(t.flagsOf(id) & AttrFlag.HasLocalPref, 0);
+  });
+
+  test('unref below zero is a clear error', () => {
+    const t = new AttrTable();
+    const id = t.intern({});
+    t.unref(id);
+    assert.throws(() => t.unref(id), /reference count below zero/);
+  });
+
+  test('storedFromUpdate keeps the MP next hop and drops the NLRI', () => {
+    const nh = Uint8Array.of(0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+    const s = storedFromUpdate({
+      origin: 0,
+      mpReach: { afi: 2, safi: 1, nextHop: nh, nlri: null, rawNlri: null },
+      mpUnreach: { afi: 2, safi: 1, nlri: null, rawNlri: null },
+    });
+    assert.deepEqual(Object.keys(s).sort(), ['mpNextHop', 'origin']);
+    assert.equal(s.mpNextHop, nh);
+  });
+});

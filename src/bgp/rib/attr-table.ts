@@ -1,0 +1,304 @@
+// Attribute interning: every distinct path-attribute set is stored once and named by a small
+// integer id. Routes (Loc-RIB paths, Adj-RIB-Out entries, policy caches) hold ids, never objects,
+// so a million routes sharing a few thousand sets cost a few thousand objects (BIRD's rta cache,
+// FRR's attrhash).
+//
+// The key is a canonical binary encoding of the set (each attribute tagged by its type code, in
+// a fixed order), packed into a string so that a plain Map does the hashing. Interning happens
+// once per UPDATE (one attribute set, many prefixes), not per prefix.
+//
+// Ids are reference counted. A set whose count drops to 0 is not freed at once: it stays
+// findable until collect() runs, so a flap that withdraws and re-announces the same set within a
+// batch re-uses the id, and caches keyed by id (policy results) stay valid. collect() tells the
+// onFree listeners before an id is reused.
+//
+// Per id the table also keeps the fields best-path selection reads, in typed arrays, so the
+// decision process never touches the objects (see best-path.ts).
+
+import { asPathLength, neighborAs, type StoredAttributes } from './attrs.ts';
+
+/** Id 0 never names a set: typed arrays use it as "none". */
+export const NO_ATTR = 0;
+
+/** Bits of AttrTable.flagsOf(). */
+export const AttrFlag = {
+  HasMed: 1,
+  HasLocalPref: 2,
+  HasOriginatorId: 4,
+  HasNextHop: 8,
+} as const;
+
+export type AttrFreeListener = (id: number) => void;
+
+export class AttrTable {
+  private byKey = new Map<string, number>();
+  private sets: (StoredAttributes | undefined)[] = [undefined];
+  private keys: (string | undefined)[] = [undefined];
+  private refs = new Int32Array(1024);
+  private freeIds: number[] = [];
+  private zeroRef: number[] = [];
+  private listeners: AttrFreeListener[] = [];
+  private live = 0;
+  // Derived decision fields, indexed by id.
+  private dLocalPref = new Uint32Array(1024);
+  private dMed = new Uint32Array(1024);
+  private dAsPathLen = new Uint32Array(1024);
+  private dNeighborAs = new Uint32Array(1024);
+  private dOriginatorId = new Uint32Array(1024);
+  private dClusterLen = new Uint16Array(1024);
+  private dOrigin = new Uint8Array(1024);
+  private dFlags = new Uint8Array(1024);
+  private scratch = new Uint32Array(256);
+  private scratchLen = 0;
+
+  /** Number of distinct sets currently interned (including those awaiting collect()). */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Returns the id of the set, adding it when new; the caller owns one reference. */
+  intern(attrs: StoredAttributes): number {
+    const key = this.keyOf(attrs);
+    const found = this.byKey.get(key);
+    if (found !== undefined) {
+      this.refs[found]!++;
+      return found;
+    }
+    const id = this.allocate();
+    const stored = copyAttributes(attrs);
+    this.sets[id] = Object.freeze(stored);
+    this.keys[id] = key;
+    this.byKey.set(key, id);
+    this.refs[id] = 1;
+    this.live++;
+    this.derive(id, stored);
+    return id;
+  }
+
+  /** The set named by id. Treat it as immutable: it is shared by every route that uses it. */
+  get(id: number): StoredAttributes {
+    const a = this.sets[id];
+    if (a === undefined) throw new Error(`attribute set ${id} is not interned`);
+    return a;
+  }
+
+  has(id: number): boolean {
+    return this.sets[id] !== undefined;
+  }
+
+  ref(id: number, n = 1): void {
+    this.refs[id]! += n;
+  }
+
+  unref(id: number, n = 1): void {
+    const r = this.refs[id]! - n;
+    this.refs[id] = r;
+    if (r === 0) this.zeroRef.push(id);
+    else if (r < 0) throw new Error(`attribute set ${id}: reference count below zero`);
+  }
+
+  refCount(id: number): number {
+    return this.refs[id] ?? 0;
+  }
+
+  /** Called with an id just before it is freed (and may be reused for another set). */
+  onFree(listener: AttrFreeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Frees the sets nobody references any more; returns how many. Runs until nothing more can be
+   * freed: a listener that drops a cached result may release the last reference to another set.
+   */
+  collect(): number {
+    let freed = 0;
+    while (this.zeroRef.length > 0) {
+      const pending = this.zeroRef;
+      this.zeroRef = [];
+      for (const id of pending) {
+        if (this.refs[id] !== 0 || this.sets[id] === undefined) continue;
+        for (const l of this.listeners) l(id);
+        // A listener may have taken a reference (it should not, but stay safe).
+        if (this.refs[id] !== 0) continue;
+        this.byKey.delete(this.keys[id]!);
+        this.sets[id] = undefined;
+        this.keys[id] = undefined;
+        this.freeIds.push(id);
+        this.live--;
+        freed++;
+      }
+    }
+    return freed;
+  }
+
+  // --- derived fields (hot path of the decision process) ---
+  localPrefOf(id: number): number {
+    return this.dLocalPref[id]!;
+  }
+  medOf(id: number): number {
+    return this.dMed[id]!;
+  }
+  asPathLengthOf(id: number): number {
+    return this.dAsPathLen[id]!;
+  }
+  neighborAsOf(id: number): number {
+    return this.dNeighborAs[id]!;
+  }
+  originatorIdOf(id: number): number {
+    return this.dOriginatorId[id]!;
+  }
+  clusterListLengthOf(id: number): number {
+    return this.dClusterLen[id]!;
+  }
+  originOf(id: number): number {
+    return this.dOrigin[id]!;
+  }
+  flagsOf(id: number): number {
+    return this.dFlags[id]!;
+  }
+
+  private allocate(): number {
+    const reused = this.freeIds.pop();
+    if (reused !== undefined) return reused;
+    const id = this.sets.length;
+    this.sets.push(undefined);
+    this.keys.push(undefined);
+    if (id >= this.refs.length) this.grow(this.refs.length * 2);
+    return id;
+  }
+
+  private grow(n: number): void {
+    const g32 = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(n);
+      b.set(a);
+      return b;
+    };
+    const r = new Int32Array(n);
+    r.set(this.refs);
+    this.refs = r;
+    this.dLocalPref = g32(this.dLocalPref);
+    this.dMed = g32(this.dMed);
+    this.dAsPathLen = g32(this.dAsPathLen);
+    this.dNeighborAs = g32(this.dNeighborAs);
+    this.dOriginatorId = g32(this.dOriginatorId);
+    const c = new Uint16Array(n);
+    c.set(this.dClusterLen);
+    this.dClusterLen = c;
+    const o = new Uint8Array(n);
+    o.set(this.dOrigin);
+    this.dOrigin = o;
+    const f = new Uint8Array(n);
+    f.set(this.dFlags);
+    this.dFlags = f;
+  }
+
+  private derive(id: number, a: StoredAttributes): void {
+    let flags = 0;
+    if (a.med !== undefined) flags |= AttrFlag.HasMed;
+    if (a.localPref !== undefined) flags |= AttrFlag.HasLocalPref;
+    if (a.originatorId !== undefined) flags |= AttrFlag.HasOriginatorId;
+    if (a.nextHop !== undefined || a.mpNextHop !== undefined) flags |= AttrFlag.HasNextHop;
+    this.dFlags[id] = flags;
+    // RFC 4271 §9.1.1: a route without LOCAL_PREF (eBGP) is ranked with the configured default,
+    // which import applies; 100 is the common default (BIRD, FRR, Cisco) when nothing did.
+    this.dLocalPref[id] = a.localPref ?? 100;
+    this.dMed[id] = a.med ?? 0;
+    this.dAsPathLen[id] = asPathLength(a.asPath);
+    this.dNeighborAs[id] = neighborAs(a.asPath);
+    this.dOriginatorId[id] = a.originatorId ?? 0;
+    this.dClusterLen[id] = Math.min(a.clusterList?.length ?? 0, 0xffff);
+    this.dOrigin[id] = a.origin ?? 2;
+  }
+
+  // --- canonical key ---
+  private push(a: number, b?: number, c?: number): void {
+    this.pushWord(a);
+    if (b !== undefined) this.pushWord(b);
+    if (c !== undefined) this.pushWord(c);
+  }
+
+  private pushWord(v: number): void {
+    if (this.scratchLen === this.scratch.length) {
+      const b = new Uint32Array(this.scratch.length * 2);
+      b.set(this.scratch);
+      this.scratch = b;
+    }
+    this.scratch[this.scratchLen++] = v;
+  }
+
+  private pushArray(tag: number, arr: Uint32Array): void {
+    this.push((tag << 24) | arr.length);
+    for (let i = 0; i < arr.length; i++) this.pushWord(arr[i]!);
+  }
+
+  private pushBytes(tag: number, bytes: Uint8Array): void {
+    this.push((tag << 24) | bytes.length);
+    let w = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      w = (w << 8) | bytes[i]!;
+      if ((i & 3) === 3) {
+        this.pushWord(w >>> 0);
+        w = 0;
+      }
+    }
+    if ((bytes.length & 3) !== 0) this.pushWord(w >>> 0);
+  }
+
+  /** The canonical encoding of a set, as a string (two UTF-16 code units per 32-bit word). */
+  keyOf(a: StoredAttributes): string {
+    this.scratchLen = 0;
+    if (a.origin !== undefined) this.push((1 << 24) | a.origin);
+    if (a.asPath !== undefined) this.pushArray(2, a.asPath);
+    if (a.nextHop !== undefined) this.push(3 << 24, a.nextHop);
+    if (a.med !== undefined) this.push(4 << 24, a.med);
+    if (a.localPref !== undefined) this.push(5 << 24, a.localPref);
+    if (a.atomicAggregate === true) this.push(6 << 24);
+    if (a.aggregator !== undefined) this.push(7 << 24, a.aggregator.asn, a.aggregator.address);
+    if (a.communities !== undefined) this.pushArray(8, a.communities);
+    if (a.originatorId !== undefined) this.push(9 << 24, a.originatorId);
+    if (a.clusterList !== undefined) this.pushArray(10, a.clusterList);
+    if (a.mpNextHop !== undefined) this.pushBytes(14, a.mpNextHop);
+    if (a.extendedCommunities !== undefined) this.pushArray(16, a.extendedCommunities);
+    if (a.largeCommunities !== undefined) this.pushArray(32, a.largeCommunities);
+    if (a.otc !== undefined) this.push(35 << 24, a.otc);
+    if (a.unknown !== undefined) {
+      for (const u of a.unknown) {
+        this.push((255 << 24) | (u.flags << 8) | u.code);
+        this.pushBytes(255, u.data);
+      }
+    }
+    return wordsToString(this.scratch, this.scratchLen);
+  }
+}
+
+function wordsToString(words: Uint32Array, n: number): string {
+  const units = new Uint16Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const w = words[i]!;
+    units[2 * i] = w >>> 16;
+    units[2 * i + 1] = w & 0xffff;
+  }
+  let s = '';
+  for (let i = 0; i < units.length; i += 4096) {
+    s += String.fromCharCode.apply(null, Array.from(units.subarray(i, i + 4096)));
+  }
+  return s;
+}
+
+/** Copies the arrays of a set so the table never pins a received message's buffer. */
+function copyAttributes(a: StoredAttributes): StoredAttributes {
+  const out: StoredAttributes = { ...a };
+  if (a.asPath !== undefined) out.asPath = a.asPath.slice();
+  if (a.communities !== undefined) out.communities = a.communities.slice();
+  if (a.clusterList !== undefined) out.clusterList = a.clusterList.slice();
+  if (a.extendedCommunities !== undefined) out.extendedCommunities = a.extendedCommunities.slice();
+  if (a.largeCommunities !== undefined) out.largeCommunities = a.largeCommunities.slice();
+  if (a.mpNextHop !== undefined) out.mpNextHop = a.mpNextHop.slice();
+  if (a.unknown !== undefined)
+    out.unknown = a.unknown.map((u) => ({ flags: u.flags, code: u.code, data: u.data.slice() }));
+  return out;
+}

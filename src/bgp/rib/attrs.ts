@@ -1,0 +1,220 @@
+// Path-attribute sets as the RIB stores them, and the pure helpers that read them.
+//
+// The RIB keeps one immutable StoredAttributes object per distinct attribute set (see
+// attr-table.ts), never one per route. It is the codec's PathAttributes without the per-UPDATE
+// parts (MP_REACH_NLRI / MP_UNREACH_NLRI carry NLRI, not route properties); the MP next hop moves
+// into mpNextHop so that an IPv6 route's next hop is part of its attribute set, as in BIRD.
+
+import { AsPathSegmentType, type PathAttributes } from '../codec/types.ts';
+
+export interface StoredAttributes
+  extends Omit<PathAttributes, 'mpReach' | 'mpUnreach' | 'as4Path' | 'as4Aggregator'> {
+  /** MP_REACH_NLRI next hop (RFC 4760 §3): 16 or 32 bytes for IPv6, 4 or 16 for RFC 8950. */
+  mpNextHop?: Uint8Array;
+}
+
+/** RFC 1997 / RFC 3765 well-known communities. */
+export const WellKnownCommunity = {
+  NoExport: 0xffffff01,
+  NoAdvertise: 0xffffff02,
+  NoExportSubconfed: 0xffffff03,
+  NoPeer: 0xffffff04,
+  /** RFC 8326 */
+  GracefulShutdown: 0xffff0000,
+  /** RFC 7999 */
+  Blackhole: 0xffff029a,
+} as const;
+
+/** Builds the stored form of an UPDATE's attributes (drops MP NLRI, keeps the MP next hop). */
+export function storedFromUpdate(attrs: PathAttributes): StoredAttributes {
+  const { mpReach, mpUnreach: _u, as4Path: _p, as4Aggregator: _a, ...rest } = attrs;
+  const out: StoredAttributes = rest;
+  if (mpReach !== undefined) out.mpNextHop = mpReach.nextHop;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AS_PATH helpers over the codec's flat form: per segment a header word (type << 24) | count,
+// then count ASNs.
+
+/**
+ * RFC 4271 §9.1.2.2 a): an AS_SET counts 1, each AS in an AS_SEQUENCE counts 1; RFC 5065 §5.3:
+ * confederation segments count 0.
+ */
+export function asPathLength(path: Uint32Array | undefined): number {
+  if (path === undefined) return 0;
+  let len = 0;
+  let i = 0;
+  while (i < path.length) {
+    const header = path[i]!;
+    const type = header >>> 24;
+    const count = header & 0xffffff;
+    if (type === AsPathSegmentType.AsSequence) len += count;
+    else if (type === AsPathSegmentType.AsSet) len += 1;
+    i += 1 + count;
+  }
+  return len;
+}
+
+/**
+ * The AS a route was received from, for MED comparison (RFC 4271 §9.1.2.2 c): the first AS of
+ * the first non-confederation segment when that segment is an AS_SEQUENCE. 0 when the route was
+ * originated inside our AS (or confederation) or starts with an AS_SET.
+ */
+export function neighborAs(path: Uint32Array | undefined): number {
+  if (path === undefined) return 0;
+  let i = 0;
+  while (i < path.length) {
+    const header = path[i]!;
+    const type = header >>> 24;
+    const count = header & 0xffffff;
+    if (type === AsPathSegmentType.AsSequence) return count > 0 ? path[i + 1]! : 0;
+    if (type === AsPathSegmentType.AsSet) return 0;
+    i += 1 + count;
+  }
+  return 0;
+}
+
+/**
+ * The originating AS (RFC 6811 §2): the last AS of the final segment when it is an AS_SEQUENCE.
+ * 0 for an empty path (our own routes; the caller substitutes the local AS) and -1 when the path
+ * ends in an AS_SET (origin undetermined).
+ */
+export function originAs(path: Uint32Array | undefined): number {
+  if (path === undefined) return 0;
+  let i = 0;
+  let last = 0;
+  while (i < path.length) {
+    const header = path[i]!;
+    const type = header >>> 24;
+    const count = header & 0xffffff;
+    if (type === AsPathSegmentType.AsSequence) {
+      if (count > 0) last = path[i + count]!;
+    } else if (type === AsPathSegmentType.AsSet) {
+      last = -1;
+    }
+    i += 1 + count;
+  }
+  return last;
+}
+
+/** True when asn occurs more than `allowed` times anywhere in the path (sets and confed segments too). */
+export function asPathContains(path: Uint32Array | undefined, asn: number, allowed = 0): boolean {
+  if (path === undefined) return false;
+  let seen = 0;
+  let i = 0;
+  while (i < path.length) {
+    const count = path[i]! & 0xffffff;
+    for (let k = i + 1; k <= i + count; k++) {
+      if (path[k] === asn && ++seen > allowed) return true;
+    }
+    i += 1 + count;
+  }
+  return false;
+}
+
+/**
+ * The AS path as operators read it: "64512 64513 {64514 64515} (65001 65002)", sets in braces,
+ * confederation sequences in parentheses, confederation sets in brackets (as FRR and BIRD print).
+ */
+export function formatAsPath(path: Uint32Array | undefined): string {
+  if (path === undefined || path.length === 0) return '';
+  const parts: string[] = [];
+  let i = 0;
+  while (i < path.length) {
+    const header = path[i]!;
+    const type = header >>> 24;
+    const count = header & 0xffffff;
+    const asns = Array.from(path.subarray(i + 1, i + 1 + count)).join(' ');
+    if (type === AsPathSegmentType.AsSequence) parts.push(asns);
+    else if (type === AsPathSegmentType.AsSet) parts.push(`{${asns}}`);
+    else if (type === AsPathSegmentType.ConfedSequence) parts.push(`(${asns})`);
+    else parts.push(`[${asns}]`);
+    i += 1 + count;
+  }
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+/** Builds a flat AS path from segments (used by policy prepend, the reflector tests and benches). */
+export function buildAsPath(
+  segments: readonly { readonly type: number; readonly asns: readonly number[] }[],
+): Uint32Array {
+  let size = 0;
+  for (const s of segments) size += 1 + s.asns.length;
+  const out = new Uint32Array(size);
+  let o = 0;
+  for (const s of segments) {
+    out[o++] = ((s.type & 0xff) << 24) | s.asns.length;
+    for (const a of s.asns) out[o++] = a >>> 0;
+  }
+  return out;
+}
+
+/** A plain AS_SEQUENCE path. */
+export function asSequence(...asns: number[]): Uint32Array {
+  return asns.length === 0 ? new Uint32Array(0) : buildAsPath([{ type: AsPathSegmentType.AsSequence, asns }]);
+}
+
+/**
+ * Prepends asn `times` times (RFC 4271 §5.1.2): into the leading AS_SEQUENCE when there is one
+ * with room, else as a new AS_SEQUENCE segment in front.
+ */
+export function asPathPrepend(path: Uint32Array | undefined, asn: number, times = 1): Uint32Array {
+  if (times <= 0) return path ?? new Uint32Array(0);
+  const src = path ?? new Uint32Array(0);
+  if (src.length > 0 && src[0]! >>> 24 === AsPathSegmentType.AsSequence) {
+    const count = src[0]! & 0xffffff;
+    const out = new Uint32Array(src.length + times);
+    out[0] = (AsPathSegmentType.AsSequence << 24) | (count + times);
+    out.fill(asn >>> 0, 1, 1 + times);
+    out.set(src.subarray(1), 1 + times);
+    return out;
+  }
+  const out = new Uint32Array(src.length + 1 + times);
+  out[0] = (AsPathSegmentType.AsSequence << 24) | times;
+  out.fill(asn >>> 0, 1, 1 + times);
+  out.set(src, 1 + times);
+  return out;
+}
+
+/** RFC 5065 §5.3: removes leading confederation segments (when exporting out of the confederation). */
+export function asPathStripConfed(path: Uint32Array | undefined): Uint32Array | undefined {
+  if (path === undefined) return undefined;
+  let i = 0;
+  while (i < path.length) {
+    const type = path[i]! >>> 24;
+    if (type !== AsPathSegmentType.ConfedSequence && type !== AsPathSegmentType.ConfedSet) break;
+    i += 1 + (path[i]! & 0xffffff);
+  }
+  return i === 0 ? path : path.slice(i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address helpers (attribute sets only; prefixes use prefix.ts)
+
+export function formatIpv4(addr: number): string {
+  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
+}
+
+export function parseIpv4(text: string): number {
+  const parts = text.split('.');
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: '${text}'`);
+  let v = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) throw new Error(`not an IPv4 address: '${text}'`);
+    const n = Number(p);
+    if (n > 255) throw new Error(`not an IPv4 address: '${text}'`);
+    v = v * 256 + n;
+  }
+  return v >>> 0;
+}
+
+/** The next hop of a stored set as bytes (4 for the IPv4 NEXT_HOP, else the MP next hop), or null. */
+export function nextHopBytes(a: StoredAttributes): Uint8Array | null {
+  if (a.mpNextHop !== undefined) return a.mpNextHop;
+  if (a.nextHop !== undefined) {
+    const n = a.nextHop;
+    return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+  }
+  return null;
+}

@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { AttrTable } from './attr-table.ts';
+import { asSequence, parseIpv4 } from './attrs.ts';
+import { CandidateSet, DEFAULT_DECISION_OPTIONS, DecisionProcess } from './best-path.ts';
+import { LocRib, PathFlag, RibChange } from './loc-rib.ts';
+import { PeerTable } from './peers.ts';
+import { prefixListOf } from './prefix.ts';
+
+function setup(afi: 1 | 2 = 1, maxPaths = 1) {
+  const attrs = new AttrTable();
+  const peers = new PeerTable(parseIpv4('10.0.0.1'), 65000);
+  const decision = new DecisionProcess(attrs, peers, { ...DEFAULT_DECISION_OPTIONS, maxPathsEbgp: maxPaths });
+  const rib = new LocRib({ afi, attrs, decision, initialPrefixes: 16 });
+  const peer = (i: number, asn = 65000 + i) =>
+    peers.add({
+      kind: 'ebgp',
+      name: `10.1.0.${i}`,
+      address: Uint8Array.of(10, 1, 0, i),
+      routerId: parseIpv4(`10.1.0.${i}`),
+      remoteAs: asn,
+      rrClient: false,
+    });
+  return { attrs, peers, decision, rib, peer };
+}
+
+describe('LocRib', () => {
+  test('announce, best path, replace, withdraw; changes report what moved', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const long = attrs.intern({ origin: 0, asPath: asSequence(65001, 1, 2), nextHop: parseIpv4('10.1.0.1') });
+    const short = attrs.intern({ origin: 0, asPath: asSequence(65002), nextHop: parseIpv4('10.1.0.2') });
+    const list = prefixListOf(1, ['10.0.0.0/8', '192.168.1.0/24']);
+    rib.announce(a, long, list);
+    let ch = rib.commit();
+    assert.equal(ch.count, 2);
+    assert.equal(rib.size, 2);
+    const p = rib.lookup('192.168.1.0/24');
+    assert.equal(rib.pathAttr(rib.bestPath(p)), long);
+
+    rib.announce(b, short, prefixListOf(1, ['192.168.1.0/24']));
+    ch = rib.commit();
+    assert.equal(ch.count, 1);
+    assert.equal(ch.prefix[0], p);
+    assert.equal(rib.pathPeer(ch.best[0]!), b);
+    assert.equal(rib.formatPrefix(p), '192.168.1.0/24');
+
+    // Identical re-announcement: nothing changes.
+    rib.announce(b, short, prefixListOf(1, ['192.168.1.0/24']));
+    assert.equal(rib.commit().count, 0);
+
+    // Withdraw the best: falls back to peer a.
+    rib.withdraw(b, prefixListOf(1, ['192.168.1.0/24']));
+    ch = rib.commit();
+    assert.equal(ch.count, 1);
+    assert.equal(rib.pathPeer(ch.best[0]!), a);
+
+    // Withdraw the last path: reported with best -1, prefix readable until the next commit.
+    rib.withdraw(a, prefixListOf(1, ['192.168.1.0/24']));
+    ch = rib.commit();
+    assert.equal(ch.count, 1);
+    assert.equal(ch.best[0], -1);
+    assert.equal(rib.formatPrefix(ch.prefix[0]!), '192.168.1.0/24');
+    rib.commit();
+    assert.equal(rib.lookup('192.168.1.0/24'), -1);
+    assert.equal(rib.size, 1);
+    assert.equal(attrs.refCount(short), 1, 'only our own reference is left');
+    assert.equal(attrs.refCount(long), 2);
+  });
+
+  test('attribute change of the best path is a change; of a losing path is not', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const s1 = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const s2 = attrs.intern({ asPath: asSequence(65002, 7, 7), nextHop: 2 });
+    const s3 = attrs.intern({ asPath: asSequence(65002, 7, 7, 7), nextHop: 2 });
+    const s4 = attrs.intern({ asPath: asSequence(65001), nextHop: 1, med: 4 });
+    const l = prefixListOf(1, ['10.0.0.0/24']);
+    rib.announce(a, s1, l);
+    rib.announce(b, s2, l);
+    rib.commit();
+    rib.announce(b, s3, l);
+    const losing = rib.commit();
+    assert.equal(losing.count, 1);
+    assert.equal(losing.kind[0], RibChange.Paths, 'only the (ADD-PATH) path set changed, not the best');
+    rib.announce(a, s4, l);
+    const ch = rib.commit();
+    assert.equal(ch.count, 1);
+    assert.equal(ch.kind[0]! & RibChange.Best, RibChange.Best);
+  });
+
+  test('IPv6 prefixes', () => {
+    const { attrs, rib, peer } = setup(2);
+    const a = peer(1);
+    const id = attrs.intern({ asPath: asSequence(65001), mpNextHop: new Uint8Array(16).fill(1) });
+    rib.announce(a, id, prefixListOf(2, ['2001:db8::/32', '2001:db8:1::/48', '::/0']));
+    assert.equal(rib.commit().count, 3);
+    assert.notEqual(rib.lookup('2001:db8:1::/48'), -1);
+    assert.equal(rib.lookup('2001:db8:2::/48'), -1);
+    assert.equal(rib.formatPrefix(rib.lookup('2001:db8:1::/48')), '2001:db8:1::/48');
+    assert.throws(() => rib.announce(a, id, prefixListOf(1, ['10.0.0.0/8'])), /AFI 1 given to the AFI 2/);
+  });
+
+  test('multipath flags and multipath-only changes', () => {
+    const { attrs, rib, peer } = setup(1, 4);
+    const a = peer(1, 65001);
+    const b = peer(2, 65001);
+    const l = prefixListOf(1, ['10.0.0.0/24']);
+    rib.announce(a, attrs.intern({ asPath: asSequence(65001, 9), nextHop: parseIpv4('10.1.0.1') }), l);
+    rib.commit();
+    rib.announce(b, attrs.intern({ asPath: asSequence(65001, 8), nextHop: parseIpv4('10.1.0.2') }), l);
+    const ch = rib.commit();
+    assert.equal(ch.count, 1);
+    assert.equal(
+      ch.kind[0],
+      RibChange.Multipath | RibChange.Paths,
+      'best unchanged (router-id), multipath grew',
+    );
+    const p = rib.lookup('10.0.0.0/24');
+    assert.equal(rib.multipathOf(p).length, 2);
+    assert.equal(rib.pathFlags(rib.multipathOf(p)[1]!) & PathFlag.Multipath, PathFlag.Multipath);
+  });
+
+  test('explain() lists every path with the deciding step', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const l = prefixListOf(1, ['10.0.0.0/24']);
+    rib.announce(a, attrs.intern({ asPath: asSequence(65001, 5), nextHop: 1 }), l);
+    rib.announce(b, attrs.intern({ asPath: asSequence(65002), nextHop: 2 }), l);
+    rib.commit();
+    const { paths, explanation } = rib.explain(rib.lookup('10.0.0.0/24'));
+    assert.equal(paths.length, 2);
+    const loser = explanation.paths.find((v) => !v.best)!;
+    assert.equal(loser.lostAt, 'as-path-length');
+    assert.equal(rib.pathPeer(paths[explanation.best]!), b);
+  });
+
+  test('stale marking and sweeping of one peer', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const idb = attrs.intern({ asPath: asSequence(65002, 1), nextHop: 2 });
+    rib.announce(a, id, prefixListOf(1, ['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24']));
+    rib.announce(b, idb, prefixListOf(1, ['10.0.0.0/24']));
+    rib.commit();
+    assert.equal(rib.setPeerPathFlags(a, PathFlag.Stale, true), 3);
+    // Refresh one route: it loses the Stale flag.
+    rib.announce(a, id, prefixListOf(1, ['10.0.1.0/24']));
+    assert.equal(rib.commit().count, 0);
+    assert.equal(rib.removePeerPaths(a, PathFlag.Stale), 2);
+    const ch = rib.commit();
+    assert.equal(ch.count, 2); // 10.0.0.0/24 falls back to b, 10.0.2.0/24 goes
+    assert.equal(rib.paths, 2);
+  });
+
+  test('matches a straightforward model under random operations (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            op: fc.constantFrom('announce', 'withdraw', 'commit'),
+            peer: fc.integer({ min: 1, max: 3 }),
+            attr: fc.integer({ min: 0, max: 4 }),
+            prefix: fc.integer({ min: 0, max: 40 }),
+          }),
+          { maxLength: 300 },
+        ),
+        (ops) => {
+          const { attrs, peers, decision, rib, peer } = setup();
+          for (let i = 1; i <= 3; i++) peer(i, 65001);
+          const sets = [0, 1, 2, 3, 4].map((k) =>
+            attrs.intern({
+              asPath: asSequence(65001, ...new Array<number>(k % 3).fill(9)),
+              med: k,
+              nextHop: k + 1,
+            }),
+          );
+          const model = new Map<number, Map<number, number>>(); // prefix -> peer -> attr
+          const bestBefore = new Map<number, string>();
+          const prefixText = (n: number) => `10.${n >> 3}.${(n & 7) * 32}.0/${19 + (n % 6)}`;
+          const check = () => {
+            const ch = rib.commit();
+            const changed = new Set<string>();
+            for (let k = 0; k < ch.count; k++) changed.add(rib.formatPrefix(ch.prefix[k]!));
+            for (const [n, paths] of model) {
+              const text = prefixText(n);
+              const p = rib.lookup(text);
+              let expected = 'none';
+              if (paths.size > 0) {
+                const c = new CandidateSet();
+                for (const [pe, at] of paths) c.push(at, pe, 0, pe);
+                const b = decision.select(c);
+                expected = `${c.peer[b]}/${c.attr[b]}`;
+              }
+              const got =
+                p < 0 || rib.bestPath(p) < 0
+                  ? 'none'
+                  : `${rib.pathPeer(rib.bestPath(p))}/${rib.pathAttr(rib.bestPath(p))}`;
+              assert.equal(got, expected, text);
+              if ((bestBefore.get(n) ?? 'none') !== expected)
+                assert.ok(changed.has(text), `${text} change reported`);
+              bestBefore.set(n, expected);
+            }
+          };
+          for (const o of ops) {
+            const l = prefixListOf(1, [prefixText(o.prefix)]);
+            if (o.op === 'announce') {
+              rib.announce(o.peer, sets[o.attr]!, l);
+              if (!model.has(o.prefix)) model.set(o.prefix, new Map());
+              model.get(o.prefix)!.set(o.peer, sets[o.attr]!);
+            } else if (o.op === 'withdraw') {
+              rib.withdraw(o.peer, l);
+              model.get(o.prefix)?.delete(o.peer);
+            } else check();
+          }
+          check();
+          let paths = 0;
+          for (const m of model.values()) paths += m.size;
+          assert.equal(rib.paths, paths);
+          // every reference held by the RIB is accounted for (plus ours)
+          let refs = 0;
+          for (const id of sets) refs += attrs.refCount(id) - 1;
+          assert.equal(refs, paths);
+          assert.ok(peers.capacity >= 4);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('hash table survives growth and deletions of many prefixes', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const all: string[] = [];
+    for (let i = 0; i < 5000; i++)
+      all.push(`${10 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) * 16}.0/${20 + (i % 5)}`);
+    rib.announce(a, id, prefixListOf(1, all));
+    assert.equal(rib.commit().count, 5000);
+    const half = all.filter((_, i) => i % 2 === 0);
+    rib.withdraw(a, prefixListOf(1, half));
+    assert.equal(rib.commit().count, 2500);
+    rib.commit();
+    for (let i = 0; i < all.length; i++) assert.equal(rib.lookup(all[i]!) >= 0, i % 2 === 1, all[i]);
+    rib.announce(a, id, prefixListOf(1, half));
+    assert.equal(rib.commit().count, 2500);
+    for (const p of all) assert.ok(rib.lookup(p) >= 0);
+  });
+
+  test('a fully withdrawn table gives its memory back and works again; per-peer counts', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const all = Array.from({ length: 10000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    rib.announce(a, id, prefixListOf(1, all));
+    rib.announce(b, id, prefixListOf(1, all.slice(0, 10)));
+    rib.commit();
+    assert.equal(rib.pathsOf(a), 10000);
+    assert.equal(rib.pathsOf(b), 10);
+    const before = rib.storageBytes();
+    rib.withdraw(a, prefixListOf(1, all));
+    rib.withdraw(b, prefixListOf(1, all.slice(0, 10)));
+    assert.equal(rib.commit().count, 10000);
+    rib.commit();
+    assert.equal(rib.size, 0);
+    assert.equal(rib.pathsOf(a), 0);
+    assert.ok(rib.storageBytes() < before / 10, `${rib.storageBytes()} < ${before / 10}`);
+    rib.announce(a, id, prefixListOf(1, all.slice(0, 3000)));
+    assert.equal(rib.commit().count, 3000);
+    for (const p of all.slice(0, 3000)) assert.ok(rib.lookup(p) >= 0, p);
+    assert.equal(rib.lookup(all[3000]!), -1);
+  });
+});

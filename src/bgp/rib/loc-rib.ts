@@ -1,0 +1,738 @@
+// The Loc-RIB of one address family: every post-import-policy path of every peer, and the best
+// path (plus the multipath set) per prefix. It plays the part of BIRD's master table.
+//
+// Storage has no object per route (issue #4 §5):
+// - prefixes are records in one Int32Array, indexed by a dense prefix index: the address words,
+//   the head of the path list, and length + flags; they are found through an open-addressing hash
+//   table of prefix indices (linear probing, tombstones cleared on rehash);
+// - paths are records of four int32 in one pool (peer index + flags, attribute id, path id, next
+//   path); a prefix's paths form a singly linked list whose head is the best path, as in BIRD.
+// Records rather than one array per field, so that a lookup touches one cache line per record
+// (a million-prefix withdrawal is bound by cache misses). One route costs about 40 bytes here
+// plus the shared attribute set.
+//
+// Changes are batched: announce/withdraw only record the new paths and mark the prefix dirty;
+// commit() runs the decision process once per dirty prefix and returns the prefixes whose best
+// path or multipath set changed. Contract with the consumers (Adj-RIB-Out, kernel sync): process
+// a commit's changes before the next commit(); prefix indices of prefixes that lost their last
+// path stay valid (and readable) until then, so a consumer can still read the withdrawn prefix.
+
+import type { PrefixList } from '../codec/types.ts';
+import type { AttrTable } from './attr-table.ts';
+import { CandidateSet, type DecisionProcess, type Explanation } from './best-path.ts';
+import { type Afi, formatPrefix, parsePrefix, strideOf } from './prefix.ts';
+
+/** Path flag bits. */
+export const PathFlag = {
+  /** RFC 4724 helper: kept from before the peer's restart, not yet refreshed */
+  Stale: 1,
+  /** member of the prefix's multipath (ECMP) set */
+  Multipath: 2,
+  /** attributes replaced since the last commit */
+  Changed: 4,
+} as const;
+
+const P_IN_USE = 1;
+const P_DIRTY = 2;
+const P_HAS_BEST = 4;
+const P_PENDING_FREE = 8;
+/** the selected best path was removed since the last commit (so the head is not the old best) */
+const P_BEST_GONE = 16;
+/** some path was added, removed or changed since the last commit (ADD-PATH export needs it) */
+const P_PATHS_CHANGED = 32;
+
+const FREE_PEER = 0xffff;
+
+/** Batch buffers larger than this (entries) are released after use. */
+const SHRINK_ABOVE = 65536;
+
+/** Change bits reported per prefix by commit(). */
+export const RibChange = {
+  /** the best path is another one, or its attributes changed, or it is gone */
+  Best: 1,
+  /** the multipath (ECMP) set changed */
+  Multipath: 2,
+  /** some path of the prefix was added, removed or changed (for ADD-PATH export) */
+  Paths: 4,
+} as const;
+
+/** The output of commit(): reused by the next commit(), copy what you keep. */
+export class RibChanges {
+  count = 0;
+  prefix = new Int32Array(1024);
+  /** the new best path (a path index) or -1 when the prefix has no eligible path any more */
+  best = new Int32Array(1024);
+  /** RibChange bits */
+  kind = new Uint8Array(1024);
+
+  reset(): void {
+    this.count = 0;
+    // A full-table batch leaves megabytes of capacity behind; give it back between batches.
+    if (this.prefix.length > SHRINK_ABOVE) {
+      this.prefix = new Int32Array(1024);
+      this.best = new Int32Array(1024);
+      this.kind = new Uint8Array(1024);
+    }
+  }
+
+  push(prefix: number, best: number, kind: number): void {
+    if (this.count === this.prefix.length) {
+      const n = this.count * 2;
+      const p = new Int32Array(n);
+      p.set(this.prefix);
+      this.prefix = p;
+      const b = new Int32Array(n);
+      b.set(this.best);
+      this.best = b;
+      const k = new Uint8Array(n);
+      k.set(this.kind);
+      this.kind = k;
+    }
+    this.prefix[this.count] = prefix;
+    this.best[this.count] = best;
+    this.kind[this.count] = kind;
+    this.count++;
+  }
+}
+
+export interface LocRibOptions {
+  readonly afi: Afi;
+  readonly attrs: AttrTable;
+  readonly decision: DecisionProcess;
+  /** expected number of prefixes (sizes the arrays up front; they grow anyway) */
+  readonly initialPrefixes?: number;
+}
+
+// Path record layout (int32 words).
+const Q_SIZE = 4;
+const Q_PEER_FLAGS = 0; // peer index (low 16 bits) | PathFlag bits << 16
+const Q_ATTR = 1;
+const Q_ID = 2;
+const Q_NEXT = 3;
+
+export class LocRib {
+  readonly afi: Afi;
+  readonly stride: 1 | 4;
+  readonly attrs: AttrTable;
+  readonly decision: DecisionProcess;
+  // prefix records: [address words (stride), head path, length | flags << 8]
+  private readonly pSize: number;
+  private readonly pHeadOff: number;
+  private readonly pMetaOff: number;
+  private pCap: number;
+  private pRec: Int32Array;
+  /** the same buffer as pRec, for the address words */
+  private pWords: Uint32Array;
+  private pTop = 0;
+  private pFree = -1;
+  private prefixCount = 0;
+  // hash of prefix indices (value = index + 1, 0 = empty, -1 = tombstone)
+  private slots: Int32Array;
+  private mask: number;
+  /** slots holding -1: deleted entries that probe chains still pass through */
+  private tombstones = 0;
+  // path records
+  private qCap: number;
+  private qRec: Int32Array;
+  private qTop = 0;
+  private qFree = -1;
+  private pathCount = 0;
+  // batching
+  private dirty = new Int32Array(1024);
+  private dirtyCount = 0;
+  private pendingFree: number[] = [];
+  private pendingPathFree: number[] = [];
+  /** paths per peer index (max-prefix, `show neighbor`) */
+  private perPeer = new Uint32Array(64);
+  private readonly cand = new CandidateSet();
+  private readonly changes = new RibChanges();
+
+  constructor(opts: LocRibOptions) {
+    this.afi = opts.afi;
+    this.stride = strideOf(opts.afi);
+    this.pSize = this.stride + 2;
+    this.pHeadOff = this.stride;
+    this.pMetaOff = this.stride + 1;
+    this.attrs = opts.attrs;
+    this.decision = opts.decision;
+    const n = Math.max(16, opts.initialPrefixes ?? 1024);
+    this.pCap = n;
+    this.pRec = new Int32Array(n * this.pSize);
+    this.pWords = new Uint32Array(this.pRec.buffer);
+    let s = 16;
+    while (s * 0.7 < n) s *= 2;
+    this.slots = new Int32Array(s);
+    this.mask = s - 1;
+    this.qCap = n;
+    this.qRec = new Int32Array(n * Q_SIZE);
+  }
+
+  // --- record accessors ---------------------------------------------------------------------
+  private pLen(p: number): number {
+    return this.pRec[p * this.pSize + this.pMetaOff]! & 0xff;
+  }
+  private pFlags(p: number): number {
+    return this.pRec[p * this.pSize + this.pMetaOff]! >>> 8;
+  }
+  private setPFlags(p: number, flags: number): void {
+    const i = p * this.pSize + this.pMetaOff;
+    this.pRec[i] = (this.pRec[i]! & 0xff) | (flags << 8);
+  }
+  private pHead(p: number): number {
+    return this.pRec[p * this.pSize + this.pHeadOff]!;
+  }
+  private setPHead(p: number, q: number): void {
+    this.pRec[p * this.pSize + this.pHeadOff] = q;
+  }
+  private qPeer(q: number): number {
+    return this.qRec[q * Q_SIZE + Q_PEER_FLAGS]! & 0xffff;
+  }
+  private qFlags(q: number): number {
+    return this.qRec[q * Q_SIZE + Q_PEER_FLAGS]! >>> 16;
+  }
+  private setQFlags(q: number, flags: number): void {
+    const i = q * Q_SIZE + Q_PEER_FLAGS;
+    this.qRec[i] = (this.qRec[i]! & 0xffff) | (flags << 16);
+  }
+  private qNext(q: number): number {
+    return this.qRec[q * Q_SIZE + Q_NEXT]!;
+  }
+  private setQNext(q: number, next: number): void {
+    this.qRec[q * Q_SIZE + Q_NEXT] = next;
+  }
+
+  /** Prefixes that have at least one path (or are awaiting release after losing their last one). */
+  get size(): number {
+    return this.prefixCount;
+  }
+
+  get paths(): number {
+    return this.pathCount;
+  }
+
+  /** Number of paths a peer has in this Loc-RIB (accepted prefixes: max-prefix, `show neighbor`). */
+  pathsOf(peer: number): number {
+    return this.perPeer[peer] ?? 0;
+  }
+
+  /** Upper bound of path indices (for consumers that keep arrays indexed by path). */
+  get pathCapacity(): number {
+    return this.qCap;
+  }
+
+  /** Upper bound of prefix indices (for consumers that keep arrays indexed by prefix). */
+  get prefixCapacity(): number {
+    return this.pCap;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Updates
+
+  /**
+   * Adds or replaces the path (peer, pathId) of every prefix in the list with attribute set
+   * attrId; takes one reference on attrId per new path. With ADD-PATH the list's pathIds are used.
+   * A re-announcement clears the Stale flag (RFC 4724 §4.2: the route is refreshed).
+   */
+  announce(peer: number, attrId: number, list: PrefixList): void {
+    this.checkAfi(list);
+    const s = this.stride;
+    for (let i = 0; i < list.count; i++) {
+      this.upsert(
+        peer,
+        list.pathIds === null ? 0 : list.pathIds[i]!,
+        attrId,
+        list.words,
+        i * s,
+        list.lengths[i]!,
+      );
+    }
+  }
+
+  /** Removes the path (peer, pathId) of every prefix in the list (absent ones are ignored). */
+  withdraw(peer: number, list: PrefixList): void {
+    this.checkAfi(list);
+    const s = this.stride;
+    for (let i = 0; i < list.count; i++) {
+      this.remove(peer, list.pathIds === null ? 0 : list.pathIds[i]!, list.words, i * s, list.lengths[i]!);
+    }
+  }
+
+  upsert(peer: number, pathId: number, attrId: number, words: Uint32Array, off: number, len: number): void {
+    if (peer < 0 || peer >= FREE_PEER) throw new Error(`peer index ${peer} out of range`);
+    const p = this.findOrAdd(words, off, len);
+    const q0 = this.qRec;
+    for (let q = this.pHead(p); q >= 0; q = q0[q * Q_SIZE + Q_NEXT]!) {
+      const b = q * Q_SIZE;
+      if ((q0[b + Q_PEER_FLAGS]! & 0xffff) === peer && q0[b + Q_ID]! >>> 0 === pathId >>> 0) {
+        const old = q0[b + Q_ATTR]!;
+        const flags = q0[b + Q_PEER_FLAGS]! >>> 16;
+        if (old === attrId) {
+          // Refresh with identical attributes: nothing for the decision process to do.
+          this.setQFlags(q, flags & ~PathFlag.Stale);
+          return;
+        }
+        this.attrs.ref(attrId);
+        this.attrs.unref(old);
+        q0[b + Q_ATTR] = attrId;
+        this.setQFlags(q, (flags & ~PathFlag.Stale) | PathFlag.Changed);
+        this.markDirty(p, P_PATHS_CHANGED);
+        return;
+      }
+    }
+    const q = this.allocPath();
+    const b = q * Q_SIZE;
+    const r = this.qRec;
+    r[b + Q_PEER_FLAGS] = peer | (PathFlag.Changed << 16);
+    r[b + Q_ATTR] = attrId;
+    r[b + Q_ID] = pathId | 0;
+    if (peer >= this.perPeer.length) {
+      const c = new Uint32Array(Math.max(peer + 1, this.perPeer.length * 2));
+      c.set(this.perPeer);
+      this.perPeer = c;
+    }
+    this.perPeer[peer]!++;
+    this.attrs.ref(attrId);
+    // Append after the head so the current best stays first until commit() re-decides.
+    const head = this.pHead(p);
+    if (head < 0) {
+      r[b + Q_NEXT] = -1;
+      this.setPHead(p, q);
+    } else {
+      r[b + Q_NEXT] = this.qNext(head);
+      this.setQNext(head, q);
+    }
+    this.markDirty(p, P_PATHS_CHANGED);
+  }
+
+  remove(peer: number, pathId: number, words: Uint32Array, off: number, len: number): boolean {
+    const p = this.find(words, off, len);
+    if (p < 0) return false;
+    let prev = -1;
+    const r = this.qRec;
+    for (let q = this.pHead(p); q >= 0; prev = q, q = r[q * Q_SIZE + Q_NEXT]!) {
+      const b = q * Q_SIZE;
+      if ((r[b + Q_PEER_FLAGS]! & 0xffff) === peer && r[b + Q_ID]! >>> 0 === pathId >>> 0) {
+        this.unlinkPath(p, prev, q);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private unlinkPath(p: number, prev: number, q: number): void {
+    const next = this.qNext(q);
+    if (prev < 0) {
+      this.setPHead(p, next);
+      // The best path went away: the prefix has no selected best until commit().
+      const f = this.pFlags(p);
+      if ((f & P_HAS_BEST) !== 0) this.setPFlags(p, (f & ~P_HAS_BEST) | P_BEST_GONE);
+    } else this.setQNext(prev, next);
+    this.attrs.unref(this.qRec[q * Q_SIZE + Q_ATTR]!);
+    this.freePath(q);
+    this.markDirty(p, P_PATHS_CHANGED);
+  }
+
+  /**
+   * Removes every path of a peer matching flagMask (0: all of them), e.g. all routes on session
+   * loss without GR, or only the Stale ones on End-of-RIB (RFC 4724 §4.2). Returns the count.
+   */
+  removePeerPaths(peer: number, flagMask = 0): number {
+    let removed = 0;
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) === 0) continue;
+      let prev = -1;
+      let q = this.pHead(p);
+      while (q >= 0) {
+        const next = this.qNext(q);
+        if (this.qPeer(q) === peer && (flagMask === 0 || (this.qFlags(q) & flagMask) !== 0)) {
+          this.unlinkPath(p, prev, q);
+          removed++;
+        } else prev = q;
+        q = next;
+      }
+    }
+    return removed;
+  }
+
+  /** Sets (or clears) flag bits on every path of a peer; returns how many paths it touched. */
+  setPeerPathFlags(peer: number, flag: number, on: boolean): number {
+    let n = 0;
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) === 0) continue;
+      for (let q = this.pHead(p); q >= 0; q = this.qNext(q)) {
+        if (this.qPeer(q) !== peer) continue;
+        const f = this.qFlags(q);
+        this.setQFlags(q, on ? f | flag : f & ~flag);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Marks every prefix dirty (next hops re-resolved, decision options changed). */
+  markAllDirty(): void {
+    for (let p = 0; p < this.pTop; p++) if ((this.pFlags(p) & P_IN_USE) !== 0) this.markDirty(p);
+  }
+
+  /** Number of prefixes waiting for commit(). */
+  get pending(): number {
+    return this.dirtyCount;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Decision
+
+  /**
+   * Runs the decision process on every prefix changed since the last commit and returns those
+   * whose best path or multipath set changed. Releases the prefixes that the previous commit
+   * reported as withdrawn and that are still empty.
+   */
+  commit(): RibChanges {
+    this.releasePending();
+    const ch = this.changes;
+    ch.reset();
+    const c = this.cand;
+    const d = this.decision;
+    const r = this.qRec;
+    for (let k = 0; k < this.dirtyCount; k++) {
+      const p = this.dirty[k]!;
+      const flags = this.pFlags(p);
+      const head = this.pHead(p);
+      const hadBest = (flags & (P_HAS_BEST | P_BEST_GONE)) !== 0;
+      const pathsBit = (flags & P_PATHS_CHANGED) !== 0 ? RibChange.Paths : 0;
+      const CLEAR = P_DIRTY | P_BEST_GONE | P_PATHS_CHANGED;
+      if (head < 0) {
+        this.setPFlags(p, (flags & ~(CLEAR | P_HAS_BEST)) | P_PENDING_FREE);
+        if (hadBest || pathsBit !== 0) ch.push(p, -1, RibChange.Best | RibChange.Multipath | pathsBit);
+        this.pendingFree.push(p);
+        continue;
+      }
+      // Load the candidates: the old best (if any) is the head.
+      c.clear();
+      let bestChanged = false;
+      let mpChanged = false;
+      for (let q = head; q >= 0; q = r[q * Q_SIZE + Q_NEXT]!) {
+        const b = q * Q_SIZE;
+        c.push(r[b + Q_ATTR]!, r[b + Q_PEER_FLAGS]! & 0xffff, r[b + Q_ID]! >>> 0, q);
+      }
+      const oldBest = (flags & P_HAS_BEST) !== 0 ? head : -1;
+      const best = d.select(c);
+      if (best < 0) {
+        this.setPFlags(p, flags & ~(CLEAR | P_HAS_BEST));
+        for (let i = 0; i < c.n; i++) {
+          const q = c.handle[i]!;
+          const f = this.qFlags(q);
+          if ((f & PathFlag.Multipath) !== 0) mpChanged = true;
+          this.setQFlags(q, f & ~(PathFlag.Multipath | PathFlag.Changed));
+        }
+        if (hadBest || pathsBit !== 0)
+          ch.push(p, -1, (hadBest ? RibChange.Best : 0) | (mpChanged ? RibChange.Multipath : 0) | pathsBit);
+        continue;
+      }
+      const bq = c.handle[best]!;
+      if (bq !== oldBest || (this.qFlags(bq) & PathFlag.Changed) !== 0) bestChanged = true;
+      // Multipath flags: clear, then set the new set, noting any difference.
+      for (let i = 0; i < c.n; i++) {
+        const q = c.handle[i]!;
+        let inSet = false;
+        for (let m = 0; m < d.multipathCount; m++) {
+          if (d.multipath[m] === i) {
+            inSet = true;
+            break;
+          }
+        }
+        const f = this.qFlags(q);
+        const was = (f & PathFlag.Multipath) !== 0;
+        if (inSet !== was || (inSet && (f & PathFlag.Changed) !== 0)) mpChanged = true;
+        this.setQFlags(q, (f & ~(PathFlag.Multipath | PathFlag.Changed)) | (inSet ? PathFlag.Multipath : 0));
+      }
+      if (bq !== head) this.moveToHead(p, bq);
+      this.setPFlags(p, (flags & ~CLEAR) | P_HAS_BEST);
+      if (bestChanged || mpChanged || pathsBit !== 0)
+        ch.push(p, bq, (bestChanged ? RibChange.Best : 0) | (mpChanged ? RibChange.Multipath : 0) | pathsBit);
+    }
+    this.dirtyCount = 0;
+    if (this.dirty.length > SHRINK_ABOVE) this.dirty = new Int32Array(1024);
+    return ch;
+  }
+
+  private moveToHead(p: number, q: number): void {
+    let prev = this.pHead(p);
+    while (this.qNext(prev) !== q) prev = this.qNext(prev);
+    this.setQNext(prev, this.qNext(q));
+    this.setQNext(q, this.pHead(p));
+    this.setPHead(p, q);
+  }
+
+  private releasePending(): void {
+    for (const p of this.pendingFree) {
+      const f = this.pFlags(p) & ~P_PENDING_FREE;
+      this.setPFlags(p, f);
+      if (this.pHead(p) < 0 && (f & P_DIRTY) === 0 && (f & P_IN_USE) !== 0) this.freePrefix(p);
+    }
+    this.pendingFree.length = 0;
+    for (const q of this.pendingPathFree) {
+      this.qRec[q * Q_SIZE + Q_NEXT] = this.qFree;
+      this.qFree = q;
+    }
+    this.pendingPathFree.length = 0;
+    if (this.prefixCount === 0 && this.pathCount === 0 && this.pCap > 4096) this.reset();
+  }
+
+  /** Gives the memory of an emptied table back (after a full withdrawal). */
+  private reset(): void {
+    const n = 1024;
+    this.pCap = n;
+    this.pRec = new Int32Array(n * this.pSize);
+    this.pWords = new Uint32Array(this.pRec.buffer);
+    this.pTop = 0;
+    this.pFree = -1;
+    this.slots = new Int32Array(2048);
+    this.mask = 2047;
+    this.tombstones = 0;
+    this.qCap = n;
+    this.qRec = new Int32Array(n * Q_SIZE);
+    this.qTop = 0;
+    this.qFree = -1;
+    // No prefix exists, so none is dirty.
+    this.dirty = new Int32Array(1024);
+    this.dirtyCount = 0;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reading
+
+  /** The prefix index of a prefix, or -1. */
+  find(words: Uint32Array, off: number, len: number): number {
+    let h = this.hash(words, off, len) & this.mask;
+    for (;;) {
+      const v = this.slots[h]!;
+      if (v === 0) return -1;
+      if (v > 0 && this.sameKey(v - 1, words, off, len)) return v - 1;
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  /** The prefix index for a prefix string (CLI/tests), or -1. */
+  lookup(prefix: string): number {
+    const parsed = parsePrefix(prefix);
+    if (parsed.afi !== this.afi) return -1;
+    return this.find(parsed.words, 0, parsed.length);
+  }
+
+  /** Best path (a path index) of a prefix, or -1. */
+  bestPath(p: number): number {
+    return (this.pFlags(p) & P_HAS_BEST) !== 0 ? this.pHead(p) : -1;
+  }
+
+  firstPath(p: number): number {
+    return this.pHead(p);
+  }
+  nextPath(q: number): number {
+    return this.qNext(q);
+  }
+  pathPeer(q: number): number {
+    return this.qPeer(q);
+  }
+  pathAttr(q: number): number {
+    return this.qRec[q * Q_SIZE + Q_ATTR]!;
+  }
+  pathIdOf(q: number): number {
+    return this.qRec[q * Q_SIZE + Q_ID]! >>> 0;
+  }
+  pathFlags(q: number): number {
+    return this.qFlags(q);
+  }
+  prefixLength(p: number): number {
+    return this.pLen(p);
+  }
+  /** The words array holding prefix addresses (valid until the next update); see prefixOffset. */
+  prefixWords(): Uint32Array {
+    return this.pWords;
+  }
+  prefixOffset(p: number): number {
+    return p * this.pSize;
+  }
+  formatPrefix(p: number): string {
+    return formatPrefix(this.afi, this.pWords, p * this.pSize, this.pLen(p));
+  }
+
+  /** Calls fn for every prefix that has a best path. */
+  forEachBest(fn: (prefix: number, bestPath: number) => void): void {
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & (P_IN_USE | P_HAS_BEST)) === (P_IN_USE | P_HAS_BEST)) fn(p, this.pHead(p));
+    }
+  }
+
+  /** Path indices of the multipath set of a prefix, best first. */
+  multipathOf(p: number): number[] {
+    const out: number[] = [];
+    const best = this.bestPath(p);
+    if (best < 0) return out;
+    out.push(best);
+    for (let q = this.qNext(best); q >= 0; q = this.qNext(q)) {
+      if ((this.qFlags(q) & PathFlag.Multipath) !== 0) out.push(q);
+    }
+    return out;
+  }
+
+  /** Every path of a prefix with the step that decided against it (`show route PREFIX --detail`). */
+  explain(p: number): { paths: number[]; explanation: Explanation } {
+    const c = new CandidateSet();
+    const paths: number[] = [];
+    for (let q = this.pHead(p); q >= 0; q = this.qNext(q)) {
+      c.push(this.pathAttr(q), this.qPeer(q), this.pathIdOf(q), q);
+      paths.push(q);
+    }
+    return { paths, explanation: this.decision.explain(c) };
+  }
+
+  /** Bytes of the typed arrays (the route storage proper, without the attribute sets). */
+  storageBytes(): number {
+    return this.pRec.byteLength + this.slots.byteLength + this.qRec.byteLength + this.dirty.byteLength;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Internals
+
+  private checkAfi(list: PrefixList): void {
+    if (list.afi !== this.afi)
+      throw new Error(`prefix list of AFI ${list.afi} given to the AFI ${this.afi} Loc-RIB`);
+  }
+
+  private markDirty(p: number, extra = 0): void {
+    const f = this.pFlags(p);
+    if ((f & P_DIRTY) !== 0) {
+      if ((f & extra) !== extra) this.setPFlags(p, f | extra);
+      return;
+    }
+    this.setPFlags(p, f | P_DIRTY | extra);
+    if (this.dirtyCount === this.dirty.length) {
+      const d = new Int32Array(this.dirty.length * 2);
+      d.set(this.dirty);
+      this.dirty = d;
+    }
+    this.dirty[this.dirtyCount++] = p;
+  }
+
+  private hash(words: Uint32Array, off: number, len: number): number {
+    let h = Math.imul(len + 1, 0x9e3779b1);
+    for (let i = 0; i < this.stride; i++) {
+      h = Math.imul(h ^ words[off + i]!, 0x85ebca6b);
+      h ^= h >>> 15;
+    }
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  }
+
+  private sameKey(p: number, words: Uint32Array, off: number, len: number): boolean {
+    const o = p * this.pSize;
+    if ((this.pRec[o + this.pMetaOff]! & 0xff) !== len) return false;
+    for (let i = 0; i < this.stride; i++) if (this.pWords[o + i] !== words[off + i]) return false;
+    return true;
+  }
+
+  private findOrAdd(words: Uint32Array, off: number, len: number): number {
+    let h = this.hash(words, off, len) & this.mask;
+    let tomb = -1;
+    for (;;) {
+      const v = this.slots[h]!;
+      if (v === 0) break;
+      if (v > 0) {
+        if (this.sameKey(v - 1, words, off, len)) return v - 1;
+      } else if (tomb < 0) tomb = h;
+      h = (h + 1) & this.mask;
+    }
+    const p = this.allocPrefix();
+    const o = p * this.pSize;
+    for (let i = 0; i < this.stride; i++) this.pWords[o + i] = words[off + i]!;
+    this.pRec[o + this.pHeadOff] = -1;
+    this.pRec[o + this.pMetaOff] = len | (P_IN_USE << 8);
+    if (tomb >= 0) {
+      this.slots[tomb] = p + 1;
+      this.tombstones--;
+    } else this.slots[h] = p + 1;
+    this.prefixCount++;
+    if (this.prefixCount + this.tombstones > this.slots.length * 0.7) {
+      // Grow when live entries need it; otherwise just clear the tombstones.
+      this.rehash(this.prefixCount > this.slots.length * 0.45 ? this.slots.length * 2 : this.slots.length);
+    }
+    return p;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    this.tombstones = 0;
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) === 0) continue;
+      let h = this.hash(this.pWords, p * this.pSize, this.pLen(p)) & this.mask;
+      while (this.slots[h] !== 0) h = (h + 1) & this.mask;
+      this.slots[h] = p + 1;
+    }
+  }
+
+  private freePrefix(p: number): void {
+    // A tombstone keeps the probe chains of other entries intact; findOrAdd reuses it and
+    // rehash() clears them all (cheaper than backward-shift deletion, which must re-hash every
+    // entry after the hole: a cache miss each on a million-prefix withdrawal).
+    let h = this.hash(this.pWords, p * this.pSize, this.pLen(p)) & this.mask;
+    while (this.slots[h] !== p + 1) h = (h + 1) & this.mask;
+    this.slots[h] = -1;
+    this.tombstones++;
+    const o = p * this.pSize;
+    this.pRec[o + this.pMetaOff] = 0;
+    this.pRec[o + this.pHeadOff] = this.pFree;
+    this.pFree = p;
+    this.prefixCount--;
+  }
+
+  private allocPrefix(): number {
+    if (this.pFree >= 0) {
+      const p = this.pFree;
+      this.pFree = this.pHead(p);
+      return p;
+    }
+    if (this.pTop === this.pCap) this.growPrefixes();
+    return this.pTop++;
+  }
+
+  private growPrefixes(): void {
+    const n = Math.ceil(this.pCap * 1.5);
+    const r = new Int32Array(n * this.pSize);
+    r.set(this.pRec);
+    this.pRec = r;
+    this.pWords = new Uint32Array(r.buffer);
+    this.pCap = n;
+  }
+
+  private allocPath(): number {
+    this.pathCount++;
+    if (this.qFree >= 0) {
+      const q = this.qFree;
+      this.qFree = this.qNext(q);
+      return q;
+    }
+    if (this.qTop === this.qCap) this.growPaths();
+    return this.qTop++;
+  }
+
+  private freePath(q: number): void {
+    const b = q * Q_SIZE;
+    this.perPeer[this.qRec[b + Q_PEER_FLAGS]! & 0xffff]!--;
+    this.qRec[b + Q_PEER_FLAGS] = FREE_PEER;
+    this.qRec[b + Q_ATTR] = 0;
+    // Reusable only after the next commit: path indices are ADD-PATH path ids towards peers,
+    // and the Adj-RIB-Out must see this path's removal before the index names another path.
+    this.pendingPathFree.push(q);
+    this.pathCount--;
+  }
+
+  private growPaths(): void {
+    const n = Math.ceil(this.qCap * 1.5);
+    const r = new Int32Array(n * Q_SIZE);
+    r.set(this.qRec);
+    this.qRec = r;
+    this.qCap = n;
+  }
+}
