@@ -57,7 +57,7 @@ function has(actions: readonly FsmAction[], type: FsmAction['type']): boolean {
 const expected: Record<FsmState, string> = {
   Idle: 'Connect Active Connect Active Idle Idle Idle Idle Idle Idle Connect Idle Idle Idle Idle Idle Idle Idle Idle Idle Idle Idle Idle',
   Connect:
-    'Connect Connect Connect Connect Idle Idle Connect Idle Idle Connect Connect OpenSent OpenSent Idle Idle Idle!3/1 Idle!3/1 Idle Idle Idle Idle Idle Idle',
+    'Connect Connect Connect Connect Idle Idle Connect Idle Idle Connect Connect OpenSent OpenSent Active Idle Idle!3/1 Idle!3/1 Idle Idle Idle Idle Idle Idle',
   Active:
     'Active Active Active Active Idle Idle Connect Idle Idle Active Active OpenSent OpenSent Idle Idle Idle!3/1 Idle!3/1 Idle Idle Idle Idle Idle Idle',
   OpenSent:
@@ -266,6 +266,40 @@ describe('DelayOpen (§8.1.1, §8.2.2)', () => {
     const r = transition(snap('Connect', { delayOpenRunning: true }), ev('TcpConnectionFails'), cfg);
     assert.equal(r.snapshot.state, 'Active');
     assert.equal(r.snapshot.delayOpenRunning, false);
+  });
+
+  test('a failed connect goes to Active, keeps listening, and backs off the retry', () => {
+    const c: FsmConfig = { ...defaultFsmConfig, connectRetryTime: 2, connectRetryTimeMax: 16 };
+    let s = snap('Connect', { connectRetryCounter: 0 });
+    const retries: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = transition(s, ev('TcpConnectionFails'), c);
+      assert.equal(r.snapshot.state, 'Active');
+      const start = r.actions.find((a) => a.type === 'StartConnectRetryTimer');
+      assert.ok(start && start.type === 'StartConnectRetryTimer');
+      retries.push(start.seconds);
+      // The peer's own connection is accepted while we wait to retry.
+      const incoming = transition(r.snapshot, ev('TcpConnectionConfirmed'), c);
+      assert.equal(incoming.snapshot.state, 'OpenSent');
+      s = transition(r.snapshot, ev('ConnectRetryTimer_Expires'), c).snapshot;
+      assert.equal(s.state, 'Connect');
+    }
+    assert.deepEqual(retries, [2, 4, 8, 16, 16]);
+  });
+
+  test('a peer that accepts and closes in OpenSent is retried with back-off', () => {
+    const c: FsmConfig = { ...defaultFsmConfig, connectRetryTime: 1, connectRetryTimeMax: 4 };
+    let s = snap('OpenSent', { connectRetryCounter: 0 });
+    const retries: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = transition(s, ev('TcpConnectionFails'), c);
+      assert.equal(r.snapshot.state, 'Active');
+      const start = r.actions.find((a) => a.type === 'StartConnectRetryTimer');
+      assert.ok(start && start.type === 'StartConnectRetryTimer');
+      retries.push(start.seconds);
+      s = { ...r.snapshot, state: 'OpenSent' };
+    }
+    assert.deepEqual(retries, [1, 2, 4, 4]);
   });
 
   test('ManualStop with DelayOpen running sends a Cease even though no OPEN went out', () => {

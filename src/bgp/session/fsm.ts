@@ -9,8 +9,13 @@
 // - A received NOTIFICATION in OpenSent is not answered with an FSM-error NOTIFICATION.
 // - A header error on an established session sends the Message Header Error it found (§6.1),
 //   not an FSM error.
-// - Failures that end in Idle increment ConnectRetryCounter (also a failed TCP connect in Connect)
-//   and start the IdleHoldTimer, whose duration backs off exponentially with the counter (§8.1.1
+// - A failed TCP connect in Connect goes to Active, not Idle: the session keeps accepting the peer's
+//   connections while ConnectRetryTimer (backed off by the incremented counter) runs, as BIRD and
+//   FRR do. Going to Idle would refuse every incoming connection for the whole idle hold, and a peer
+//   that only connects (ExaBGP by default) could then never reach us. Likewise a connection the
+//   peer closes in OpenSent counts as a failure, so a peer that accepts and closes (FRR, GoBGP and
+//   OpenBGPD with the neighbour shut down) is retried with back-off, not at the base interval.
+// - Other failures that end in Idle increment ConnectRetryCounter and start the IdleHoldTimer, whose duration backs off exponentially with the counter (§8.1.1
 //   "DampPeerOscillations"); IdleHoldTimer_Expires restarts the session as an AutomaticStart does.
 //   ManualStop and AutomaticStop do not schedule a restart. ManualStart and ManualStop clear the
 //   counter; the executor also forgets it after a long Established period.
@@ -453,6 +458,19 @@ function connectOrActive(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult
           reason: 'TcpConnectionFailed',
         };
       }
+      if (inConnect) {
+        const counter = s.connectRetryCounter + 1;
+        return {
+          snapshot: { ...s, state: 'Active', delayOpenRunning: false, connectRetryCounter: counter },
+          actions: [
+            { type: 'DropTcp', reason: 'TcpConnectionFailed' },
+            ...(cfg.passive
+              ? []
+              : [{ type: 'StartConnectRetryTimer', seconds: connectRetrySeconds(cfg, counter) } as const]),
+          ],
+          reason: 'TcpConnectionFailed',
+        };
+      }
       return toIdle(s, cfg, 'TcpConnectionFailed', { counter: 'increment' });
     case 'BGPOpen':
       if (s.delayOpenRunning) {
@@ -512,9 +530,15 @@ function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
         notification: Notif.holdTimerExpired,
       });
     case 'TcpConnectionFails':
-      // §8.2.2 OpenSent: close, restart ConnectRetryTimer, keep listening, go to Active.
+      // §8.2.2 OpenSent: close, restart ConnectRetryTimer, keep listening, go to Active. The
+      // failure is counted so that the retry backs off (see the header).
       return {
-        snapshot: { ...s, state: 'Active', delayOpenRunning: false },
+        snapshot: {
+          ...s,
+          state: 'Active',
+          delayOpenRunning: false,
+          connectRetryCounter: s.connectRetryCounter + 1,
+        },
         actions: [
           { type: 'StopHoldTimer' },
           { type: 'DropTcp', reason: 'TcpConnectionFailed' },
@@ -523,7 +547,7 @@ function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
             : [
                 {
                   type: 'StartConnectRetryTimer',
-                  seconds: connectRetrySeconds(cfg, s.connectRetryCounter),
+                  seconds: connectRetrySeconds(cfg, s.connectRetryCounter + 1),
                 } as const,
               ]),
         ],
