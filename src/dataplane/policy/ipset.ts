@@ -1,0 +1,149 @@
+// ipsets: reading back `ipset save`, and the pure diff to `ipset restore` input, split in two
+// phases around the iptables transaction (calico-dataplane.md §4.5): first creations, member
+// additions and removals and whole-set replacements (fill a temporary set, `swap`, destroy the
+// temporary: swapping is the only atomic replacement ipset offers), then, after iptables no longer
+// refers to them, destruction of sets we no longer want.
+import type { Names } from './names.ts';
+import type { Family, IpSetSpec, IpSetType } from './render.ts';
+
+/** Felix's MaxIpsetSize: one fixed maxelem means growth never forces a set to be replaced. */
+export const IPSET_MAXELEM = 1048576;
+
+export interface InstalledSet {
+  name: string;
+  type: string;
+  family: string;
+  maxelem: number;
+  members: Set<string>;
+}
+
+/** Parses `ipset save` (or `ipset list -o save`), keeping only our sets. */
+export function parseIpsetSave(text: string, names: Names): Map<string, InstalledSet> {
+  const sets = new Map<string, InstalledSet>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('create ')) {
+      const f = line.split(' ');
+      const name = f[1]!;
+      if (!names.isOurSet(name)) continue;
+      const fam = f.indexOf('family');
+      const max = f.indexOf('maxelem');
+      sets.set(name, {
+        name,
+        type: f[2]!,
+        family: fam > 0 ? f[fam + 1]! : 'inet',
+        maxelem: max > 0 ? Number(f[max + 1]) : 65536,
+        members: new Set(),
+      });
+    } else if (line.startsWith('add ')) {
+      const sp = line.indexOf(' ', 4);
+      const set = sets.get(line.slice(4, sp));
+      // Members may carry options (timeout, comment); the element is the first word.
+      if (set) set.members.add(line.slice(sp + 1).split(' ')[0]!);
+    }
+  }
+  return sets;
+}
+
+export interface IpsetDiff {
+  /** Restore input to run before iptables (may be ''). */
+  before: string;
+  /** Restore input to run after iptables (may be ''). */
+  after: string;
+  created: string[];
+  replaced: string[];
+  destroyed: string[];
+  membersAdded: number;
+  membersRemoved: number;
+  /** Addresses taken out of sets: their connections may no longer be allowed. */
+  removedMembers: string[];
+}
+
+const familyName = (f: Family): string => (f === 4 ? 'inet' : 'inet6');
+
+function createLine(name: string, type: IpSetType, family: Family): string {
+  return `create ${name} ${type} family ${familyName(family)} maxelem ${IPSET_MAXELEM}`;
+}
+
+/** Pure diff from installed sets to wanted sets. */
+export function diffIpsets(
+  wanted: ReadonlyMap<string, IpSetSpec>,
+  installed: ReadonlyMap<string, InstalledSet>,
+  names: Names,
+): IpsetDiff {
+  const before: string[] = [];
+  const after: string[] = [];
+  const d: IpsetDiff = {
+    before: '',
+    after: '',
+    created: [],
+    replaced: [],
+    destroyed: [],
+    membersAdded: 0,
+    membersRemoved: 0,
+    removedMembers: [],
+  };
+  for (const [name, spec] of wanted) {
+    const have = installed.get(name);
+    if (!have) {
+      d.created.push(name);
+      before.push(createLine(name, spec.type, spec.family));
+      for (const m of spec.members) before.push(`add ${name} ${m}`);
+      d.membersAdded += spec.members.length;
+      continue;
+    }
+    if (
+      have.type !== spec.type ||
+      have.family !== familyName(spec.family) ||
+      have.maxelem < spec.members.length
+    ) {
+      // Metadata differs: build the replacement beside it and swap atomically.
+      const tmp = names.tempSet(name);
+      d.replaced.push(name);
+      // A temporary left by an interrupted run is destroyed first (it is never referenced).
+      if (installed.has(tmp)) before.push(`destroy ${tmp}`);
+      before.push(createLine(tmp, spec.type, spec.family));
+      for (const m of spec.members) before.push(`add ${tmp} ${m}`);
+      before.push(`swap ${name} ${tmp}`, `destroy ${tmp}`);
+      const want = new Set(spec.members);
+      for (const m of have.members) if (!want.has(m)) d.removedMembers.push(m);
+      continue;
+    }
+    const want = new Set(spec.members);
+    for (const m of spec.members) {
+      if (!have.members.has(m)) {
+        before.push(`add ${name} ${m}`);
+        d.membersAdded++;
+      }
+    }
+    for (const m of have.members) {
+      if (!want.has(m)) {
+        before.push(`del ${name} ${m}`);
+        d.membersRemoved++;
+        d.removedMembers.push(m);
+      }
+    }
+  }
+  const replacedTemps = new Set(d.replaced.map((n) => names.tempSet(n)));
+  for (const name of installed.keys()) {
+    if (wanted.has(name) || replacedTemps.has(name)) continue;
+    d.destroyed.push(name);
+    after.push(`destroy ${name}`);
+  }
+  d.before = before.length ? `${before.join('\n')}\n` : '';
+  d.after = after.length ? `${after.join('\n')}\n` : '';
+  return d;
+}
+
+/** The installed image of wanted sets (for the cache after a successful apply). */
+export function setsAsInstalled(wanted: ReadonlyMap<string, IpSetSpec>): Map<string, InstalledSet> {
+  const out = new Map<string, InstalledSet>();
+  for (const [name, s] of wanted)
+    out.set(name, {
+      name,
+      type: s.type,
+      family: familyName(s.family),
+      maxelem: IPSET_MAXELEM,
+      members: new Set(s.members),
+    });
+  return out;
+}

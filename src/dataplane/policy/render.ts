@@ -1,0 +1,844 @@
+// Pure rendering: (model, options) → the wanted iptables chains (filter table, IPv4 and IPv6)
+// and ipsets. Layout after Felix (calico-dataplane.md §4.1–4.3) and the seed talk's chains:
+//
+//   INPUT   → tsb-INPUT   → -i wl+ -g tsb-wl-to-host → tsb-from-wl-dispatch, then the
+//                            configured endpoint-to-host action
+//   FORWARD → tsb-FORWARD → -i wl+ -j tsb-from-wl-dispatch; -o wl+ -j tsb-to-wl-dispatch; ACCEPT
+//   OUTPUT  → tsb-OUTPUT  → -o wl+ RETURN (the host may always reach its own workloads, as in Calico)
+//
+// The dispatch chains are a tree split by interface-name prefix: each chain holds at most
+// `dispatchFanout` gotos, so a packet crosses O(log n) chains rather than n rules. Per-endpoint
+// chains then run: INVALID drop; RELATED,ESTABLISHED accept; DHCP/NDP; anti-spoof (from-workload
+// side); policies in order; profiles in order; a commented default drop. Policies and profiles
+// signal "allow" and "pass" with mark bits and RETURN, as Felix does, so a chain can be shared by
+// every endpoint it applies to.
+//
+// Selector and address-set matches refer to ipsets by names derived from the selector text, never
+// from their members: a membership change changes only the set, never a rule.
+import type { Endpoint, EntityMatch, PolicyModel, PortRange, Rule } from './model.ts';
+import { canonicalNet, netFamily } from './model.ts';
+import { chainRuleHashes, Names } from './names.ts';
+import { matchSelector, parseSelector, printSelector, type SelectorAst } from './selector.ts';
+
+export type Family = 4 | 6;
+export type EndpointToHostAction = 'drop' | 'accept' | 'return';
+
+export interface RenderOptions {
+  /** Prefix of every chain and set name (default `tsb`). */
+  prefix: string;
+  /** Interface-name prefixes of workload interfaces; traffic on one with no endpoint is dropped. */
+  workloadInterfacePrefixes: string[];
+  /** What happens to workload→host traffic that the workload's egress policy allowed. */
+  endpointToHostAction: EndpointToHostAction;
+  /** Allow DHCPv4/DHCPv6 requests from workloads (before anti-spoofing: they come from 0.0.0.0). */
+  allowDhcp: boolean;
+  /** Mark bits reserved for us (Felix's defaults from IptablesMarkMask 0xffff0000). */
+  markAccept: number;
+  markPass: number;
+  markScratch: number;
+  /** At most this many gotos per dispatch chain before it is split by the next character. */
+  dispatchFanout: number;
+  ipv6: boolean;
+}
+
+export const defaultRenderOptions: RenderOptions = {
+  prefix: 'tsb',
+  workloadInterfacePrefixes: ['tsbw'],
+  endpointToHostAction: 'drop',
+  allowDhcp: true,
+  markAccept: 0x10000,
+  markPass: 0x20000,
+  markScratch: 0x40000,
+  dispatchFanout: 16,
+  ipv6: true,
+};
+
+export interface ChainSpec {
+  name: string;
+  /** Rule text after `-A <chain> `, each starting with its hash comment. */
+  rules: string[];
+  hashes: string[];
+}
+
+export interface HookSpec {
+  builtin: 'INPUT' | 'FORWARD' | 'OUTPUT';
+  /** Rule text after `-I <builtin> 1 `. */
+  rule: string;
+  hash: string;
+}
+
+export interface TableSpec {
+  family: Family;
+  chains: Map<string, ChainSpec>;
+  hooks: HookSpec[];
+}
+
+export type IpSetType = 'hash:ip' | 'hash:net';
+
+export interface IpSetSpec {
+  name: string;
+  family: Family;
+  type: IpSetType;
+  /** Sorted, canonical text (`ipset save` form: a /32 or /128 net is written as an address). */
+  members: string[];
+  /** What the set is for, for `policy show` and logs. */
+  purpose: string;
+}
+
+export interface EndpointSummary {
+  name: string;
+  interface: string;
+  fromChain: string;
+  toChain: string;
+  policies: { ingress: string[]; egress: string[] };
+  profiles: string[];
+  /** Every chain that decides this endpoint's ingress (to-workload) and egress traffic. */
+  ingressChains: string[];
+  egressChains: string[];
+}
+
+export interface DesiredState {
+  tables: Record<Family, TableSpec>;
+  ipsets: Map<string, IpSetSpec>;
+  endpoints: EndpointSummary[];
+  /** Addresses of each endpoint, for tearing down conntrack state when its policy changes. */
+  endpointAddresses: Map<string, string[]>;
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const q = (s: string): string => `"${s}"`;
+
+/** Memo of chain hashes, keyed by chain name and rule text; lets re-renders skip unchanged chains. */
+export class HashMemo {
+  private readonly memo = new Map<string, { key: string; hashes: string[] }>();
+  hashes(chain: string, bodies: readonly string[]): string[] {
+    const key = bodies.join('\n');
+    const hit = this.memo.get(chain);
+    if (hit && hit.key === key) return hit.hashes;
+    const hashes = chainRuleHashes(chain, bodies);
+    this.memo.set(chain, { key, hashes });
+    return hashes;
+  }
+  /** Forget chains not seen in the latest render, so the memo does not grow without bound. */
+  retain(live: ReadonlySet<string>): void {
+    for (const k of this.memo.keys()) if (!live.has(k)) this.memo.delete(k);
+  }
+}
+
+/** A rule before hashing: the match-and-target text plus an optional human comment. */
+interface Body {
+  text: string;
+  comment?: string;
+}
+
+function finishChain(names: Names, name: string, bodies: Body[], memo: HashMemo | undefined): ChainSpec {
+  const texts = bodies.map((b) => (b.comment ? `-m comment --comment ${q(b.comment)} ${b.text}` : b.text));
+  const hashes = memo ? memo.hashes(name, texts) : chainRuleHashes(name, texts);
+  const rules = texts.map((t, i) => `-m comment --comment ${q(`${names.hashTag}${hashes[i]}`)} ${t}`);
+  return { name, rules, hashes };
+}
+
+interface Ctx {
+  names: Names;
+  opts: RenderOptions;
+  model: PolicyModel;
+  ipsets: Map<string, IpSetSpec>;
+  selectorCache: Map<string, { ast: SelectorAst; canonical: string }>;
+  selectorMembers: Map<string, Record<Family, string[]>>;
+  cache?: RenderCache;
+  /** Set references already replayed in this render (see rulesChain). */
+  replayed: Set<SetRef>;
+  /** Set names already resolved in this render, per family, by selector text or `\0set\0name`. */
+  setNames: Record<Family, Map<string, string>>;
+  /** While compiling a cacheable chain: the sets it refers to, replayed on a cache hit. */
+  refs?: SetRef[];
+}
+
+type SetRef =
+  | { kind: 'selector'; text: string; family: Family }
+  | { kind: 'addressSet'; name: string; family: Family }
+  | { kind: 'nets'; nets: readonly string[]; family: Family };
+
+function replayRef(ctx: Ctx, r: SetRef): void {
+  if (r.kind === 'selector') selectorSetName(ctx, r.text, r.family);
+  else if (r.kind === 'addressSet') addressSetName(ctx, r.name, r.family);
+  else netsSetName(ctx, r.nets, r.family);
+}
+
+function selector(ctx: Ctx, text: string): { ast: SelectorAst; canonical: string } {
+  let s = ctx.selectorCache.get(text);
+  if (!s) {
+    const ast = parseSelector(text);
+    s = { ast, canonical: printSelector(ast) };
+    ctx.selectorCache.set(text, s);
+  }
+  return s;
+}
+
+function selectorSetName(ctx: Ctx, text: string, family: Family): string {
+  ctx.refs?.push({ kind: 'selector', text, family });
+  const known = ctx.setNames[family].get(text);
+  if (known !== undefined) return known;
+  const { ast, canonical } = selector(ctx, text);
+  const name = ctx.names.selectorSet(family, canonical);
+  if (!ctx.ipsets.has(name)) {
+    let members =
+      ctx.selectorMembers.get(canonical) ?? ctx.cache?.selectorMembers(canonical, ast, ctx.model.endpoints);
+    if (!members) {
+      const v4: string[] = [];
+      const v6: string[] = [];
+      for (const ep of ctx.model.endpoints) {
+        if (!matchSelector(ast, ep.labels)) continue;
+        v4.push(...ep.ipv4);
+        v6.push(...ep.ipv6);
+      }
+      members = { 4: v4.sort(), 6: v6.sort() };
+      ctx.selectorMembers.set(canonical, members);
+    }
+    ctx.ipsets.set(name, {
+      name,
+      family,
+      type: 'hash:ip',
+      members: members[family],
+      purpose: `selector ${canonical}`,
+    });
+  }
+  return name;
+}
+
+/** The `ipset save` spelling of a member: addresses without /32 or /128, networks as given. */
+export function canonicalMember(net: string): string {
+  return canonicalNet(net) ?? net;
+}
+
+function addressSetName(ctx: Ctx, setName: string, family: Family): string {
+  ctx.refs?.push({ kind: 'addressSet', name: setName, family });
+  const known = ctx.setNames[family].get(`\0set\0${setName}`);
+  if (known !== undefined) return known;
+  const name = ctx.names.addressSet(family, setName);
+  ctx.setNames[family].set(`\0set\0${setName}`, name);
+  if (!ctx.ipsets.has(name)) {
+    const def = ctx.model.addressSets.find((s) => s.name === setName);
+    const members = [
+      ...new Set((def?.nets ?? []).filter((n) => netFamily(n) === family).map(canonicalMember)),
+    ].sort();
+    ctx.ipsets.set(name, { name, family, type: 'hash:net', members, purpose: `address set ${setName}` });
+  }
+  return name;
+}
+
+function netsSetName(ctx: Ctx, nets: readonly string[], family: Family): string {
+  ctx.refs?.push({ kind: 'nets', nets, family });
+  const members = [...new Set(nets.map(canonicalMember))].sort();
+  const name = ctx.names.netsSet(family, members);
+  if (!ctx.ipsets.has(name))
+    ctx.ipsets.set(name, { name, family, type: 'hash:net', members, purpose: `nets ${members.join(',')}` });
+  return name;
+}
+
+/** multiport takes at most 15 ports, a range counting as two (xt_multiport XT_MULTI_PORTS). */
+function portChunks(ports: readonly PortRange[]): string[] {
+  const chunks: string[] = [];
+  let cur: string[] = [];
+  let used = 0;
+  for (const p of ports) {
+    const cost = p.from === p.to ? 1 : 2;
+    if (used + cost > 15) {
+      chunks.push(cur.join(','));
+      cur = [];
+      used = 0;
+    }
+    cur.push(p.from === p.to ? String(p.from) : `${p.from}:${p.to}`);
+    used += cost;
+  }
+  if (cur.length) chunks.push(cur.join(','));
+  return chunks;
+}
+
+const cross = (a: string[], b: string[]): string[] =>
+  a.flatMap((x) => b.map((y) => (x && y ? `${x} ${y}` : x || y)));
+
+/**
+ * The address part of one side: alternatives (OR) of match text, or undefined when the side can
+ * never match in this family (e.g. only IPv4 nets in the IPv6 table).
+ */
+function sideMatches(ctx: Ctx, side: EntityMatch, dir: 'src' | 'dst', family: Family): string[] | undefined {
+  const flag = dir === 'src' ? '-s' : '-d';
+  const parts: string[] = [];
+  if (side.nets.length > 0) {
+    const nets = side.nets.filter((n) => netFamily(n) === family);
+    if (nets.length === 0) return undefined;
+    parts.push(
+      nets.length === 1
+        ? `${flag} ${nets[0]}`
+        : `-m set --match-set ${netsSetName(ctx, nets, family)} ${dir}`,
+    );
+  }
+  const notNets = side.notNets.filter((n) => netFamily(n) === family);
+  if (notNets.length === 1) parts.push(`! ${flag} ${notNets[0]}`);
+  else if (notNets.length > 1) parts.push(`-m set ! --match-set ${netsSetName(ctx, notNets, family)} ${dir}`);
+  if (side.selector !== undefined)
+    parts.push(`-m set --match-set ${selectorSetName(ctx, side.selector, family)} ${dir}`);
+  if (side.notSelector !== undefined)
+    parts.push(`-m set ! --match-set ${selectorSetName(ctx, side.notSelector, family)} ${dir}`);
+  for (const s of side.notAddressSets)
+    parts.push(`-m set ! --match-set ${addressSetName(ctx, s, family)} ${dir}`);
+  const flag2 = dir === 'src' ? '--sports' : '--dports';
+  for (const chunk of portChunks(side.notPorts)) parts.push(`-m multiport ! ${flag2} ${chunk}`);
+  let alts = [parts.join(' ')];
+  if (side.addressSets.length > 0)
+    alts = cross(
+      alts,
+      side.addressSets.map((s) => `-m set --match-set ${addressSetName(ctx, s, family)} ${dir}`),
+    );
+  if (side.ports.length > 0)
+    alts = cross(
+      alts,
+      portChunks(side.ports).map((c) => `-m multiport ${flag2} ${c}`),
+    );
+  return alts;
+}
+
+function protocolFamily(p: string | number | undefined): Family | undefined {
+  if (p === 'icmp' || p === 1) return 4;
+  if (p === 'icmpv6' || p === 58) return 6;
+  return undefined;
+}
+
+function icmpMatch(family: Family, m: { type: number; code?: number }, negate: boolean): string {
+  const v = m.code === undefined ? String(m.type) : `${m.type}/${m.code}`;
+  return family === 4
+    ? `-m icmp ${negate ? '! ' : ''}--icmp-type ${v}`
+    : `-m icmp6 ${negate ? '! ' : ''}--icmpv6-type ${v}`;
+}
+
+/** Compiles one model rule into rule bodies for one family (none when it cannot apply there). */
+export function compileRule(ctx: Ctx, rule: Rule, family: Family, label: string): Body[] {
+  if (rule.ipVersion !== undefined && rule.ipVersion !== family) return [];
+  const pf = protocolFamily(rule.protocol);
+  if (pf !== undefined && pf !== family) return [];
+  const head: string[] = [];
+  if (rule.protocol !== undefined) head.push(`-p ${rule.protocol}`);
+  else if (rule.notProtocol !== undefined) head.push(`! -p ${rule.notProtocol}`);
+  if (rule.icmp) head.push(icmpMatch(family, rule.icmp, false));
+  if (rule.notIcmp) head.push(icmpMatch(family, rule.notIcmp, true));
+  const src = sideMatches(ctx, rule.source, 'src', family);
+  const dst = sideMatches(ctx, rule.destination, 'dst', family);
+  if (!src || !dst) return [];
+  const matches = cross(cross([head.join(' ')], src), dst);
+  const { markAccept: A, markPass: P } = ctx.opts;
+  const comment = rule.comment;
+  const out: Body[] = [];
+  const add = (text: string): void => {
+    out.push(comment ? { text, comment } : { text });
+  };
+  switch (rule.action) {
+    case 'deny':
+      for (const m of matches) add(`${m} -j DROP`.trim());
+      break;
+    case 'log': {
+      // LOG prefixes are at most 29 characters (xt_LOG); the hash comment names the rule exactly.
+      const prefix = `${ctx.names.prefix} ${label}`.slice(0, 28).replace(/["\\]/g, '');
+      for (const m of matches) add(`${m} -j LOG --log-prefix ${q(`${prefix} `)}`.trim());
+      break;
+    }
+    case 'allow':
+    case 'pass': {
+      // The RETURN that ends a run of allow (or pass) rules is added by rulesBodies.
+      const bit = rule.action === 'allow' ? A : P;
+      for (const m of matches) add(`${m} -j MARK --set-xmark ${hex(bit)}/${hex(bit)}`.trim());
+      break;
+    }
+  }
+  return out;
+}
+
+function dispatchChains(
+  names: Names,
+  dir: 'from' | 'to',
+  ifaces: readonly string[],
+  fanout: number,
+  memo: HashMemo | undefined,
+  out: ChainSpec[],
+): void {
+  const flag = dir === 'from' ? '-i' : '-o';
+  const target = (iface: string): string => (dir === 'from' ? names.fromWl(iface) : names.toWl(iface));
+  const drop: Body = { text: '-j DROP', comment: 'Unknown interface' };
+  const build = (chain: string, list: readonly string[], fixed: number): void => {
+    const bodies: Body[] = [];
+    if (list.length <= fanout) {
+      for (const i of list) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
+    } else {
+      // Extend the common prefix, then bucket by the next character (Felix dispatch.go, made recursive).
+      const first = list[0]!;
+      const last = list[list.length - 1]!;
+      let cp = fixed;
+      while (cp < first.length && first[cp] === last[cp]) cp++;
+      const stem = first.slice(0, cp);
+      const buckets = new Map<string, string[]>();
+      for (const i of list) {
+        const key = i.length > cp ? stem + i[cp] : stem;
+        const b = buckets.get(key);
+        if (b) b.push(i);
+        else buckets.set(key, [i]);
+      }
+      for (const [key, members] of buckets) {
+        if (members.length === 1 || key === stem) {
+          for (const i of members) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
+        } else {
+          const child = names.dispatchChild(dir, key);
+          bodies.push({ text: `${flag} ${key}+ -g ${child}` });
+          build(child, members, key.length);
+        }
+      }
+    }
+    bodies.push(drop);
+    out.push(finishChain(names, chain, bodies, memo));
+  };
+  build(dir === 'from' ? names.fromWlDispatch : names.toWlDispatch, ifaces, 0);
+}
+
+interface EndpointPolicies {
+  pin: string[];
+  pout: string[];
+  summary: EndpointSummary;
+  used: string[];
+}
+
+const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Per-endpoint rendering is cached on the rendered text's inputs (the endpoint and its policy chains). */
+export class RenderCache {
+  hashes: Record<Family, HashMemo> = { 4: new HashMemo(), 6: new HashMemo() };
+  /** Per-endpoint chains, keyed on the endpoint object (unchanged endpoints keep their object). */
+  endpoints = new WeakMap<Endpoint, { key: string; chains: Record<Family, ChainSpec[]> }>();
+  /** Compiled policy and profile chains, keyed on the rules array, then family and chain name. */
+  rules = new WeakMap<readonly Rule[], Map<string, { chain: ChainSpec; refs: SetRef[] }>>();
+  names: Names | undefined;
+  optionsKey = '';
+  private refs = new Map<string, SetRef>();
+  /** Per selector: the endpoints (by object) it matches, and their addresses once sorted. */
+  private selectors = new Map<
+    string,
+    { ast: SelectorAst; matching: Set<Endpoint>; sorted: Record<Family, string[]> | undefined; used: boolean }
+  >();
+  private lastEndpoints = new Set<Endpoint>();
+  private added: Endpoint[] = [];
+  private removed: Endpoint[] = [];
+  /** Per endpoint: which policies apply, valid while the policy list is the same objects. */
+  applicable = new WeakMap<Endpoint, { policies: readonly unknown[]; value: EndpointPolicies }>();
+
+  internRef(r: SetRef): SetRef {
+    const key =
+      r.kind === 'nets'
+        ? `n|${r.family}|${r.nets.join(',')}`
+        : `${r.kind}|${r.family}|${r.kind === 'selector' ? r.text : r.name}`;
+    const have = this.refs.get(key);
+    if (have) return have;
+    this.refs.set(key, r);
+    return r;
+  }
+
+  /** Notes which endpoints came and went since the last render (by object identity). */
+  beginRender(endpoints: readonly Endpoint[]): void {
+    const now = new Set(endpoints);
+    this.added = endpoints.filter((e) => !this.lastEndpoints.has(e));
+    this.removed = [...this.lastEndpoints].filter((e) => !now.has(e));
+    this.lastEndpoints = now;
+    for (const st of this.selectors.values()) {
+      st.used = false;
+      for (const e of this.removed) if (st.matching.delete(e)) st.sorted = undefined;
+      for (const e of this.added) {
+        if (matchSelector(st.ast, e.labels)) {
+          st.matching.add(e);
+          st.sorted = undefined;
+        }
+      }
+    }
+  }
+
+  /** Members of a selector's sets, maintained incrementally across renders. */
+  selectorMembers(
+    canonical: string,
+    ast: SelectorAst,
+    endpoints: readonly Endpoint[],
+  ): Record<Family, string[]> {
+    let st = this.selectors.get(canonical);
+    if (!st) {
+      st = {
+        ast,
+        matching: new Set(endpoints.filter((e) => matchSelector(ast, e.labels))),
+        sorted: undefined,
+        used: true,
+      };
+      this.selectors.set(canonical, st);
+    }
+    st.used = true;
+    if (!st.sorted) {
+      const v4: string[] = [];
+      const v6: string[] = [];
+      for (const e of st.matching) {
+        for (const a of e.ipv4) v4.push(a);
+        for (const a of e.ipv6) v6.push(a);
+      }
+      st.sorted = { 4: v4.sort(), 6: v6.sort() };
+    }
+    return st.sorted;
+  }
+
+  /** Forgets selectors no render used last time. */
+  endRender(): void {
+    for (const [k, st] of this.selectors) if (!st.used) this.selectors.delete(k);
+  }
+
+  clear(): void {
+    this.selectors.clear();
+    this.lastEndpoints = new Set();
+    this.refs.clear();
+    this.applicable = new WeakMap();
+    this.hashes = { 4: new HashMemo(), 6: new HashMemo() };
+    this.endpoints = new WeakMap();
+    this.rules = new WeakMap();
+    this.names = undefined;
+  }
+}
+
+/** Compiles a policy's or profile's rules to a chain, through the cache when there is one. */
+function rulesChain(
+  ctx: Ctx,
+  cache: RenderCache | undefined,
+  family: Family,
+  chainName: string,
+  rules: readonly Rule[],
+  label: string,
+): ChainSpec {
+  const memo = cache?.hashes[family];
+  const compile = (): ChainSpec =>
+    finishChain(ctx.names, chainName, rulesBodies(ctx, rules, family, label), memo);
+  if (!cache) return compile();
+  // Keyed on the rules array itself: the store hands over the same array while it is unchanged.
+  let perRules = cache.rules.get(rules);
+  if (!perRules) {
+    perRules = new Map();
+    cache.rules.set(rules, perRules);
+  }
+  const slot = `${family}:${chainName}:${label}`;
+  const hit = perRules.get(slot);
+  if (hit) {
+    for (const r of hit.refs) {
+      if (ctx.replayed.has(r)) continue;
+      ctx.replayed.add(r);
+      replayRef(ctx, r);
+    }
+    return hit.chain;
+  }
+  ctx.refs = [];
+  const chain = compile();
+  perRules.set(slot, { chain, refs: ctx.refs.map((r) => cache.internRef(r)) });
+  delete ctx.refs;
+  return chain;
+}
+
+/**
+ * A policy's or profile's rules in order. An allow (or pass) sets its mark bit; one RETURN ends
+ * each run of consecutive allows (or passes): re-marking within a run changes nothing, so a run
+ * needs one RETURN, not one per rule (Felix emits one per rule).
+ */
+function rulesBodies(ctx: Ctx, rules: readonly Rule[], family: Family, label: string): Body[] {
+  const out: Body[] = [];
+  let run: 'allow' | 'pass' | undefined;
+  const endRun = (): void => {
+    if (!run) return;
+    const bit = run === 'allow' ? ctx.opts.markAccept : ctx.opts.markPass;
+    out.push({ text: `-m mark --mark ${hex(bit)}/${hex(bit)} -j RETURN` });
+    run = undefined;
+  };
+  rules.forEach((r, i) => {
+    const bodies = compileRule(ctx, r, family, `${label}${i}`);
+    if (bodies.length === 0) return;
+    if (run !== r.action) endRun();
+    out.push(...bodies);
+    if (r.action === 'allow' || r.action === 'pass') run = r.action;
+  });
+  endRun();
+  return out;
+}
+
+function endpointChains(
+  ctx: Ctx,
+  ep: Endpoint,
+  family: Family,
+  ingressPolicies: string[],
+  egressPolicies: string[],
+  memo: HashMemo | undefined,
+): ChainSpec[] {
+  const { names, opts } = ctx;
+  const A = opts.markAccept;
+  const P = opts.markPass;
+  const S = opts.markScratch;
+  const common: Body[] = [
+    { text: '-m conntrack --ctstate INVALID -j DROP' },
+    { text: '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT' },
+  ];
+  // The accept and pass bits are clear on entry: tsb-FORWARD and tsb-wl-to-host clear them
+  // before each dispatch, once, rather than every endpoint chain doing it.
+  const tail = (policies: string[], profiles: string[]): Body[] => {
+    const b: Body[] = [];
+    for (const p of policies) {
+      b.push({ text: `-m mark --mark 0x0/${hex(P)} -j ${p}` });
+      b.push({ text: `-m mark --mark ${hex(A)}/${hex(A)} -j RETURN` });
+    }
+    if (policies.length > 0)
+      b.push({ text: `-m mark --mark 0x0/${hex(P)} -j DROP`, comment: 'Drop if no policy allowed' });
+    for (const p of profiles) {
+      b.push({ text: `-j ${p}` });
+      b.push({ text: `-m mark --mark ${hex(A)}/${hex(A)} -j RETURN` });
+    }
+    b.push({ text: '-j DROP', comment: `Default drop: endpoint ${ep.name}` });
+    return b;
+  };
+
+  // From the workload: egress policy.
+  const from: Body[] = [...common];
+  if (family === 4 && opts.allowDhcp)
+    from.push({ text: '-p udp -m udp --sport 68 --dport 67 -j ACCEPT', comment: 'DHCP' });
+  if (family === 6) {
+    if (opts.allowDhcp)
+      from.push({ text: '-p udp -m udp --sport 546 --dport 547 -j ACCEPT', comment: 'DHCPv6' });
+    // Router/neighbour solicitation and advertisement come from link-local or unspecified sources.
+    for (const t of [133, 135, 136])
+      from.push({ text: `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`, comment: 'NDP' });
+  }
+  if (ep.mac) from.push({ text: `-m mac ! --mac-source ${ep.mac} -j DROP`, comment: 'Anti-spoof: MAC' });
+  const own = family === 4 ? ep.ipv4 : ep.ipv6;
+  if (own.length === 0) from.push({ text: '-j DROP', comment: `Anti-spoof: no IPv${family} address` });
+  else if (own.length === 1)
+    from.push({ text: `! -s ${own[0]} -j DROP`, comment: 'Anti-spoof: source address' });
+  else {
+    from.push({ text: `-j MARK --set-xmark 0x0/${hex(S)}` });
+    for (const a of own) from.push({ text: `-s ${a} -j MARK --set-xmark ${hex(S)}/${hex(S)}` });
+    from.push({ text: `-m mark --mark 0x0/${hex(S)} -j DROP`, comment: 'Anti-spoof: source address' });
+  }
+  from.push(
+    ...tail(
+      egressPolicies,
+      ep.profiles.map((p) => names.profile('egress', p)),
+    ),
+  );
+  const to: Body[] = [
+    ...common,
+    ...tail(
+      ingressPolicies,
+      ep.profiles.map((p) => names.profile('ingress', p)),
+    ),
+  ];
+  return [
+    finishChain(names, names.fromWl(ep.interface), from, memo),
+    finishChain(names, names.toWl(ep.interface), to, memo),
+  ];
+}
+
+/**
+ * Renders the whole wanted state. Pure: the same model and options give the same output. The
+ * optional cache only skips recomputing per-endpoint chains and hashes whose inputs are unchanged.
+ */
+export function renderPolicy(
+  model: PolicyModel,
+  options: Partial<RenderOptions> = {},
+  cache?: RenderCache,
+): DesiredState {
+  const opts: RenderOptions = { ...defaultRenderOptions, ...options };
+  if (cache && cache.optionsKey !== JSON.stringify(opts)) {
+    cache.clear();
+    cache.optionsKey = JSON.stringify(opts);
+  }
+  if (cache && !cache.names) cache.names = new Names(opts.prefix);
+  const names = cache?.names ?? new Names(opts.prefix);
+  const ctx: Ctx = {
+    names,
+    opts,
+    model,
+    ipsets: new Map(),
+    selectorCache: new Map(),
+    selectorMembers: new Map(),
+    setNames: { 4: new Map(), 6: new Map() },
+    replayed: new Set(),
+    ...(cache ? { cache } : {}),
+  };
+  cache?.beginRender(model.endpoints);
+  const families: Family[] = opts.ipv6 ? [4, 6] : [4];
+
+  // Which policies apply to which endpoint, in order (order, then name: Calico's tie-break).
+  const policies = [...model.policies].sort(
+    (a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+  const policySelectors = policies.map((p) => selector(ctx, p.selector).ast);
+  const usedPolicies = new Set<string>();
+  const usedProfiles = new Set<string>(model.endpoints.flatMap((e) => e.profiles));
+  const endpoints = [...model.endpoints].sort((a, b) =>
+    a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0,
+  );
+  const summaries: EndpointSummary[] = [];
+  const perEndpoint: { ep: Endpoint; pin: string[]; pout: string[] }[] = [];
+  for (const ep of endpoints) {
+    const known = cache?.applicable.get(ep);
+    if (known && sameItems(known.policies, policies)) {
+      const { pin, pout, summary, used } = known.value;
+      for (const u of used) usedPolicies.add(u);
+      perEndpoint.push({ ep, pin, pout });
+      summaries.push(summary);
+      continue;
+    }
+    const used: string[] = [];
+    const pin: string[] = [];
+    const pout: string[] = [];
+    const pinNames: string[] = [];
+    const poutNames: string[] = [];
+    policies.forEach((p, i) => {
+      if (!matchSelector(policySelectors[i]!, ep.labels)) return;
+      usedPolicies.add(p.name);
+      used.push(p.name);
+      if (p.types.includes('ingress')) {
+        pin.push(names.policy('ingress', p.name));
+        pinNames.push(p.name);
+      }
+      if (p.types.includes('egress')) {
+        pout.push(names.policy('egress', p.name));
+        poutNames.push(p.name);
+      }
+    });
+    perEndpoint.push({ ep, pin, pout });
+    const summary: EndpointSummary = {
+      name: ep.name,
+      interface: ep.interface,
+      fromChain: names.fromWl(ep.interface),
+      toChain: names.toWl(ep.interface),
+      policies: { ingress: pinNames, egress: poutNames },
+      profiles: ep.profiles,
+      ingressChains: [
+        names.toWl(ep.interface),
+        ...pin,
+        ...ep.profiles.map((p) => names.profile('ingress', p)),
+      ],
+      egressChains: [
+        names.fromWl(ep.interface),
+        ...pout,
+        ...ep.profiles.map((p) => names.profile('egress', p)),
+      ],
+    };
+    summaries.push(summary);
+    cache?.applicable.set(ep, { policies, value: { pin, pout, summary, used } });
+  }
+
+  const tables = {} as Record<Family, TableSpec>;
+  const liveChains: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  for (const family of [4, 6] as const) {
+    const memo = cache?.hashes[family];
+    const chains: ChainSpec[] = [];
+    if (families.includes(family)) {
+      const ifaces = endpoints.map((e) => e.interface);
+      const pfx = opts.workloadInterfacePrefixes;
+      chains.push(
+        finishChain(
+          names,
+          names.forward,
+          [
+            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
+            ...pfx.map((p) => ({ text: `-i ${p}+ -j ${names.fromWlDispatch}` })),
+            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
+            ...pfx.map((p) => ({ text: `-o ${p}+ -j ${names.toWlDispatch}` })),
+            ...pfx.map((p) => ({ text: `-i ${p}+ -j ACCEPT`, comment: 'Policy allowed the packet' })),
+            ...pfx.map((p) => ({ text: `-o ${p}+ -j ACCEPT`, comment: 'Policy allowed the packet' })),
+          ],
+          memo,
+        ),
+        finishChain(
+          names,
+          names.input,
+          pfx.map((p) => ({ text: `-i ${p}+ -g ${names.wlToHost}` })),
+          memo,
+        ),
+        finishChain(
+          names,
+          names.output,
+          pfx.map((p) => ({ text: `-o ${p}+ -j RETURN`, comment: 'Host to local workload: always allowed' })),
+          memo,
+        ),
+        finishChain(
+          names,
+          names.wlToHost,
+          [
+            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
+            { text: `-j ${names.fromWlDispatch}` },
+            {
+              text: `-j ${opts.endpointToHostAction.toUpperCase()}`,
+              comment: `Endpoint-to-host action: ${opts.endpointToHostAction}`,
+            },
+          ],
+          memo,
+        ),
+      );
+      dispatchChains(names, 'from', ifaces, opts.dispatchFanout, memo, chains);
+      dispatchChains(names, 'to', ifaces, opts.dispatchFanout, memo, chains);
+
+      for (const { ep, pin, pout } of perEndpoint) {
+        if (cache) {
+          const key = `${pin.join(',')}|${pout.join(',')}`;
+          let hit = cache.endpoints.get(ep);
+          if (!hit || hit.key !== key) {
+            hit = { key, chains: { 4: [], 6: [] } };
+            for (const f of families) hit.chains[f] = endpointChains(ctx, ep, f, pin, pout, undefined);
+            cache.endpoints.set(ep, hit);
+          }
+          chains.push(...hit.chains[family]);
+        } else chains.push(...endpointChains(ctx, ep, family, pin, pout, memo));
+      }
+      for (const p of policies) {
+        if (!usedPolicies.has(p.name)) continue;
+        for (const dir of ['ingress', 'egress'] as const) {
+          if (!p.types.includes(dir)) continue;
+          chains.push(
+            rulesChain(ctx, cache, family, names.policy(dir, p.name), p[dir], `${p.name} ${dir[0]}`),
+          );
+        }
+      }
+      const profiles = [...model.profiles].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const p of profiles) {
+        if (!usedProfiles.has(p.name)) continue;
+        for (const dir of ['ingress', 'egress'] as const) {
+          chains.push(
+            rulesChain(ctx, cache, family, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`),
+          );
+        }
+      }
+    }
+    const map = new Map<string, ChainSpec>();
+    for (const c of chains) {
+      map.set(c.name, c);
+      liveChains[family].add(c.name);
+    }
+    const hooks: HookSpec[] = families.includes(family)
+      ? (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((builtin) => {
+          const target =
+            builtin === 'INPUT' ? names.input : builtin === 'FORWARD' ? names.forward : names.output;
+          const text = `-j ${target}`;
+          const [hash] = chainRuleHashes(`hook:${builtin}`, [text]);
+          return {
+            builtin,
+            rule: `-m comment --comment ${q(`${names.hashTag}${hash}`)} ${text}`,
+            hash: hash!,
+          };
+        })
+      : [];
+    tables[family] = { family, chains: map, hooks };
+  }
+  if (cache) {
+    cache.endRender();
+    cache.hashes[4].retain(liveChains[4]);
+    cache.hashes[6].retain(liveChains[6]);
+  }
+  if (!opts.ipv6) for (const [k, s] of ctx.ipsets) if (s.family === 6) ctx.ipsets.delete(k);
+  const endpointAddresses = new Map(model.endpoints.map((e) => [e.name, [...e.ipv4, ...e.ipv6]]));
+  return { tables, ipsets: ctx.ipsets, endpoints: summaries, endpointAddresses };
+}
