@@ -41,6 +41,12 @@ export type AdjRibInEntry =
 export interface AdjRibInBatch {
   readonly peer: PeerKey;
   readonly entries: readonly AdjRibInEntry[];
+  /**
+   * Set on the batch that empties the Adj-RIB-In because the session left Established; it is
+   * published just before the 'state' event. gracefulRestartEligible repeats that event's field,
+   * so a consumer may keep the routes as stale instead of applying these withdrawals.
+   */
+  readonly sessionDown?: { readonly gracefulRestartEligible: boolean } | undefined;
 }
 
 /** What happened to one UPDATE, for counters and logs. */

@@ -26,6 +26,7 @@ export {
 export {
   type AddPathDirection,
   buildOpen,
+  type GracefulRestartConfig,
   type LocalOpenConfig,
   localCapabilities,
   type Negotiated,
@@ -65,5 +66,6 @@ export type {
   OriginatedRoute,
   PeerConfig,
   PeerStatus,
+  SessionLossCause,
   SpeakerEvent,
 } from './types.ts';

@@ -248,3 +248,109 @@ describe('our OPEN', () => {
     assert.ok(back.ok);
   });
 });
+
+describe('graceful restart capability (RFC 4724 §3, RFC 8538 §2)', () => {
+  function decodedGr(cfg: LocalOpenConfig): Extract<Capability, { kind: 'graceful-restart' }> {
+    const e = encodeMessage(buildOpen(cfg), DEFAULT_CODEC_OPTIONS);
+    assert.ok(e.ok);
+    if (!e.ok) throw new Error('encode failed');
+    const d = decodeMessage(e.bytes, DEFAULT_CODEC_OPTIONS);
+    if (!d.ok || d.value.type !== 'open') throw new Error('decode failed');
+    const gr = d.value.capabilities.find(
+      (c): c is Extract<Capability, { kind: 'graceful-restart' }> => c.kind === 'graceful-restart',
+    );
+    if (!gr) throw new Error('no graceful-restart capability');
+    return gr;
+  }
+
+  test('every family is listed with F = forwardingPreserved, N on by default, R off', () => {
+    const gr = decodedGr({ ...local, gracefulRestart: { restartTime: 120, forwardingPreserved: true } });
+    assert.deepEqual(gr, {
+      kind: 'graceful-restart',
+      restartState: false,
+      notification: true,
+      restartTime: 120,
+      families: [
+        { afi: 1, safi: 1, forwardingState: true },
+        { afi: 2, safi: 1, forwardingState: true },
+      ],
+    });
+  });
+
+  test('the exact bytes: flags/time word then AFI, SAFI, flags per family', () => {
+    const o = buildOpen({
+      ...local,
+      families: [Family.IPv4Unicast],
+      gracefulRestart: { restartTime: 300, restarting: true, notification: true, forwardingPreserved: true },
+    });
+    const e = encodeMessage(o, DEFAULT_CODEC_OPTIONS);
+    assert.ok(e.ok);
+    if (!e.ok) return;
+    const hex = Buffer.from(e.bytes).toString('hex');
+    // code 64, length 6; 0xC000 | 300 = 0xC12C; AFI 1, SAFI 1, F bit 0x80.
+    assert.ok(hex.includes('4006c12c00010180'), hex);
+    const off = decodedGr({
+      ...local,
+      families: [Family.IPv4Unicast],
+      gracefulRestart: { restartTime: 300, notification: false },
+    });
+    assert.equal(off.notification, false);
+    assert.deepEqual(off.families, [{ afi: 1, safi: 1, forwardingState: false }]);
+    // Restart Time is 12 bits.
+    assert.equal(decodedGr({ ...local, gracefulRestart: { restartTime: 100000 } }).restartTime, 4095);
+  });
+
+  test('N is negotiated only when both sides sent it, and only with our capability', () => {
+    const peerGr = (notification: boolean): Capability => ({
+      kind: 'graceful-restart',
+      restartState: false,
+      notification,
+      restartTime: 90,
+      families: [{ afi: 1, safi: 1, forwardingState: true }],
+    });
+    const caps = (n: boolean): Capability[] => [{ kind: 'multiprotocol', afi: 1, safi: 1 }, peerGr(n)];
+    const withGr: LocalOpenConfig = { ...local, gracefulRestart: { restartTime: 120 } };
+    const both = validateOpen(open({}, caps(true)), withGr, { remoteAs: 65001 });
+    assert.ok(both.ok);
+    assert.equal(both.negotiated.gracefulRestart, true);
+    assert.equal(both.negotiated.gracefulRestartNotification, true);
+    const peerNoN = validateOpen(open({}, caps(false)), withGr, { remoteAs: 65001 });
+    assert.ok(peerNoN.ok);
+    assert.equal(peerNoN.negotiated.gracefulRestartNotification, false);
+    const weNoN = validateOpen(
+      open({}, caps(true)),
+      { ...local, gracefulRestart: { restartTime: 120, notification: false } },
+      { remoteAs: 65001 },
+    );
+    assert.ok(weNoN.ok);
+    assert.equal(weNoN.negotiated.gracefulRestartNotification, false);
+    const noLocal = validateOpen(open({}, caps(true)), local, { remoteAs: 65001 });
+    assert.ok(noLocal.ok);
+    assert.equal(noLocal.negotiated.gracefulRestart, false);
+    assert.equal(noLocal.negotiated.gracefulRestartNotification, false);
+    assert.ok(noLocal.negotiated.peerGracefulRestart, 'the peer capability is still recorded');
+  });
+});
+
+describe('graceful restart, helper only', () => {
+  test('helperOnly lists no family (RFC 4724 §3), whatever forwardingPreserved says', () => {
+    const o = buildOpen({
+      ...local,
+      gracefulRestart: { restartTime: 90, helperOnly: true, forwardingPreserved: true },
+    });
+    const e = encodeMessage(o, DEFAULT_CODEC_OPTIONS);
+    assert.ok(e.ok);
+    if (!e.ok) return;
+    const d = decodeMessage(e.bytes, DEFAULT_CODEC_OPTIONS);
+    assert.ok(d.ok && d.value.type === 'open');
+    if (!d.ok || d.value.type !== 'open') return;
+    const gr = d.value.capabilities.find((c) => c.kind === 'graceful-restart');
+    assert.deepEqual(gr, {
+      kind: 'graceful-restart',
+      restartState: false,
+      notification: true,
+      restartTime: 90,
+      families: [],
+    });
+  });
+});

@@ -37,10 +37,37 @@ export interface LocalOpenConfig {
   readonly extendedMessage?: boolean;
   /** RFC 2918 route refresh is always offered; RFC 7313 enhanced route refresh on request. */
   readonly enhancedRouteRefresh?: boolean;
-  /** RFC 4724: advertise the capability with this restart time (helper mode only for now). */
-  readonly gracefulRestart?: { readonly restartTime: number };
+  /** RFC 4724 (+ RFC 8538 N bit): advertise the graceful-restart capability. */
+  readonly gracefulRestart?: GracefulRestartConfig;
   /** Capabilities without which we refuse the session (RFC 5492 §5; BIRD `require ...`). */
   readonly requiredCapabilities?: readonly RequirableCapability[];
+}
+
+/**
+ * Our side of graceful restart (RFC 4724 §3, RFC 8538 §2). Every family of the session is listed
+ * in the capability, so the peer keeps our routes of all of them across our restart (§4.2: a
+ * family not listed is flushed at once).
+ */
+export interface GracefulRestartConfig {
+  /** Restart Time (seconds, 12 bits): how long the peer keeps our routes while we are away. */
+  readonly restartTime: number;
+  /**
+   * Forwarding State (F) bit of every family: our kernel routes persist across a restart of the
+   * daemon. Clear: the peer deletes our stale routes as soon as we reconnect (§4.2).
+   */
+  readonly forwardingPreserved?: boolean;
+  /** RFC 8538 N bit: a NOTIFICATION other than Hard Reset keeps graceful restart going. Default true. */
+  readonly notification?: boolean;
+  /**
+   * Restart State (R) bit: set in the OPENs of a daemon that has just restarted gracefully, until
+   * its initial End-of-RIBs are sent (§4.1).
+   */
+  readonly restarting?: boolean;
+  /**
+   * Receiving-speaker procedures only (BIRD's `graceful restart aware`): the capability lists no
+   * family (§3), so peers flush our routes as soon as we go. Overrides forwardingPreserved.
+   */
+  readonly helperOnly?: boolean;
 }
 
 export type RequirableCapability =
@@ -78,6 +105,13 @@ export interface Negotiated {
   readonly addPathSend: ReadonlySet<FamilyKey>;
   /** The peer's graceful-restart capability, as received (RFC 4724). */
   readonly peerGracefulRestart?: Extract<Capability, { kind: 'graceful-restart' }>;
+  /** Both sides advertised graceful restart (RFC 4724 §3). */
+  readonly gracefulRestart: boolean;
+  /**
+   * RFC 8538 §2: both sides advertised the N bit. Then a NOTIFICATION other than Cease/Hard
+   * Reset keeps graceful restart going, and operator resets are sent as Hard Reset.
+   */
+  readonly gracefulRestartNotification: boolean;
   /** Codec options for decoding what the peer sends, and for encoding what we send. */
   readonly receiveOptions: CodecOptions;
   readonly sendOptions: CodecOptions;
@@ -107,13 +141,19 @@ export function localCapabilities(cfg: LocalOpenConfig): Capability[] {
       }));
     if (families.length > 0) caps.push({ kind: 'add-path', families });
   }
-  if (cfg.gracefulRestart) {
+  const gr = cfg.gracefulRestart;
+  if (gr) {
+    const forwardingState = gr.forwardingPreserved ?? false;
     caps.push({
       kind: 'graceful-restart',
-      restartState: false,
-      notification: false,
-      restartTime: Math.min(4095, cfg.gracefulRestart.restartTime),
-      families: [],
+      restartState: gr.restarting ?? false,
+      notification: gr.notification ?? true,
+      restartTime: Math.max(0, Math.min(4095, Math.floor(gr.restartTime))),
+      // §3: the families we can keep forwarding for; listing none tells the peer to flush our
+      // routes on session loss, so every family of the session goes in.
+      families: gr.helperOnly
+        ? []
+        : cfg.families.map((f) => ({ afi: familyAfi(f), safi: familySafi(f), forwardingState })),
     });
   }
   return caps;
@@ -286,6 +326,11 @@ export function validateOpen(
     addPathReceive,
     addPathSend,
     ...(gr ? { peerGracefulRestart: gr } : {}),
+    gracefulRestart: local.gracefulRestart !== undefined && gr !== undefined,
+    gracefulRestartNotification:
+      local.gracefulRestart !== undefined &&
+      (local.gracefulRestart.notification ?? true) &&
+      (gr?.notification ?? false),
     receiveOptions: { fourOctetAs, extendedMessage, addPath: addPathReceive },
     sendOptions: { fourOctetAs, extendedMessage, addPath: addPathSend },
     peerCapabilities: caps,

@@ -20,6 +20,7 @@ import type Logger from 'bunyan';
 import {
   type BgpMessage,
   type Capability,
+  CeaseSubcode,
   type CodecOptions,
   DEFAULT_CODEC_OPTIONS,
   encodeShutdownCommunication,
@@ -28,6 +29,7 @@ import {
   familyAfi,
   familyKey,
   familyName,
+  NotificationCode,
   type NotificationContent,
   type OpenMessage,
 } from '../codec/index.ts';
@@ -56,6 +58,7 @@ import type {
   NotificationRecord,
   PeerConfig,
   PeerStatus,
+  SessionLossCause,
   SpeakerEvent,
 } from './types.ts';
 import {
@@ -99,6 +102,25 @@ export interface SpeakerContext {
   emit(e: SpeakerEvent): void;
   publish(batch: AdjRibInBatch): void;
   random(): number;
+  /** The whole speaker has just restarted gracefully: set the R bit in OPENs (RFC 4724 §4.1). */
+  gracefulRestartRestarting(): boolean;
+  /** A session sent its initial End-of-RIBs (ends the speaker's restarting state once all have). */
+  initialEndOfRibSent(peer: Peer): void;
+}
+
+/** RFC 8538 §5: the Cease subcodes an operator sends as Hard Reset when N was negotiated. */
+export function hardResetCease(subcode: number, data: Uint8Array): NotificationContent {
+  // §3.1: the data of a Hard Reset is the original error code, subcode and data.
+  const out = new Uint8Array(2 + data.length);
+  out[0] = NotificationCode.Cease;
+  out[1] = subcode;
+  out.set(data, 2);
+  return { code: NotificationCode.Cease, subcode: CeaseSubcode.HardReset, data: out };
+}
+
+/** Cease/Hard Reset (RFC 8538 §3). */
+function isHardReset(code: number, subcode: number): boolean {
+  return code === NotificationCode.Cease && subcode === CeaseSubcode.HardReset;
 }
 
 function zeroCounters(): MessageCounters {
@@ -138,6 +160,8 @@ class Session {
   holdTimerAt = 0;
   holdDeadline = 0;
   holdSeconds = 0;
+  /** Why the session left Established, computed before its Adj-RIB-In is cleared. */
+  loss: SessionLoss | null = null;
   // Receive queue of UPDATE frames: an array with a moving head, compacted as it drains.
   queue: Uint8Array[] = [];
   queueHead = 0;
@@ -204,6 +228,8 @@ export class Peer {
   private detachExport: (() => void) | null = null;
   private maxPrefixTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void>[] = [];
+  /** Initial End-of-RIBs went out on some session since this peer was created (ends cfg R bit). */
+  initialEndOfRibDone = false;
   /** Called when a dynamic session ends, so the Speaker can forget it. */
   onGone: ((peer: Peer) => void) | null = null;
 
@@ -252,6 +278,18 @@ export class Peer {
     return this.main.fsm.state;
   }
 
+  /**
+   * Our OPEN. RFC 4724 §4.1: the Restart State bit is set while we have just restarted, until
+   * the initial End-of-RIBs are out (the peer then knows our first table is a refresh).
+   */
+  private openMessage(): OpenMessage {
+    const gr = this.localOpen.gracefulRestart;
+    if (!gr) return buildOpen(this.localOpen);
+    const restarting =
+      (gr.restarting === true && !this.initialEndOfRibDone) || this.ctx.gracefulRestartRestarting();
+    return buildOpen({ ...this.localOpen, gracefulRestart: { ...gr, restarting } });
+  }
+
   get negotiated(): Negotiated | null {
     return this.main.negotiated;
   }
@@ -267,18 +305,26 @@ export class Peer {
     });
   }
 
-  /** ManualStop with a Cease (RFC 4486 subcode, RFC 9003 message); resolves when flushed. */
-  async stop(subcode: number, message?: string): Promise<void> {
+  /**
+   * ManualStop with a Cease (RFC 4486 subcode, RFC 9003 message); resolves when flushed. With
+   * `hardReset` the Cease is wrapped in a Hard Reset (RFC 8538 §3) on sessions that negotiated
+   * the N bit, so the peer flushes our routes instead of keeping them as stale.
+   */
+  async stop(subcode: number, message?: string, opts: { hardReset?: boolean } = {}): Promise<void> {
     const data = message ? encodeShutdownCommunication(message) : new Uint8Array(0);
-    const notification = { code: 6, subcode, data };
-    if (this.extra) this.dispatch(this.extra, { type: 'ManualStop', notification });
-    this.dispatch(this.main, { type: 'ManualStop', notification });
+    const notification = (s: Session): NotificationContent =>
+      opts.hardReset && s.negotiated?.gracefulRestartNotification
+        ? hardResetCease(subcode, data)
+        : { code: NotificationCode.Cease, subcode, data };
+    if (this.extra) this.dispatch(this.extra, { type: 'ManualStop', notification: notification(this.extra) });
+    this.dispatch(this.main, { type: 'ManualStop', notification: notification(this.main) });
     await this.flushed();
   }
 
+  /** Operator shutdown: Cease/Administrative Shutdown, as Hard Reset when N was negotiated. */
   async shutdown(message: string): Promise<void> {
     this.adminDown = true;
-    await this.stop(2, message);
+    await this.stop(CeaseSubcode.AdministrativeShutdown, message, { hardReset: true });
   }
 
   enable(): void {
@@ -286,8 +332,12 @@ export class Peer {
     if (this.main.fsm.state === 'Idle') this.start();
   }
 
-  async reset(message: string, subcode = 4): Promise<void> {
-    await this.stop(subcode, message);
+  /**
+   * Stops and restarts the session. RFC 8538 §5: Administrative Reset (4, the operator's `clear`)
+   * goes as Hard Reset by default; other subcodes (6, configuration change) stay graceful.
+   */
+  async reset(message: string, subcode = 4, opts: { hardReset?: boolean } = {}): Promise<void> {
+    await this.stop(subcode, message, { hardReset: opts.hardReset ?? subcode === 4 });
     this.start();
   }
 
@@ -402,7 +452,15 @@ export class Peer {
     }
     const r = transition(s.fsm, e, this.fsmConfig);
     s.fsm = r.snapshot;
+    // Leaving Established: classify the loss while the negotiated parameters are still there
+    // (ReleaseResources clears them and publishes the Adj-RIB-In flush, which carries it).
+    const loss =
+      from === 'Established' && r.snapshot.state !== 'Established'
+        ? sessionLoss(s.negotiated, e, r.actions)
+        : null;
+    s.loss = loss;
     for (const a of r.actions) this.execute(s, a);
+    s.loss = null;
     const to = s.fsm.state;
     if (s === this.main && from !== to) {
       this.since = Date.now();
@@ -419,7 +477,19 @@ export class Peer {
         to,
         reason: r.reason,
         at: this.since,
+        ...(loss
+          ? {
+              lossCause: loss.cause,
+              gracefulRestartEligible: loss.eligible,
+              peerGracefulRestart: loss.peerGracefulRestart,
+            }
+          : {}),
       });
+      if (loss)
+        this.log.info(
+          { lossCause: loss.cause, gracefulRestartEligible: loss.eligible },
+          loss.eligible ? 'session lost: graceful restart applies' : 'session lost',
+        );
       // (A main session dumped in favour of the collision connection is replaced, not gone.)
       // A dynamic session that lost its connection (Idle, or Active without a socket after a
       // failure in OpenSent) is over: the peer calls again if it wants another.
@@ -499,7 +569,7 @@ export class Peer {
         s.idleHoldTimer = null;
         return;
       case 'SendOpen':
-        this.sendMessage(s, 1, encodeMessage(buildOpen(this.localOpen), DEFAULT_CODEC_OPTIONS));
+        this.sendMessage(s, 1, encodeMessage(this.openMessage(), DEFAULT_CODEC_OPTIONS));
         return;
       case 'SendKeepalive':
         this.sendMessage(s, 4, KEEPALIVE);
@@ -926,9 +996,10 @@ export class Peer {
     if (s.queueHead < s.queue.length) this.scheduleProcessing(s);
   }
 
-  private publish(): void {
-    const batch = this.adjRibIn.drain();
-    if (!batch) return;
+  private publish(sessionDown?: AdjRibInBatch['sessionDown']): void {
+    const drained = this.adjRibIn.drain();
+    if (!drained) return;
+    const batch = sessionDown ? { ...drained, sessionDown } : drained;
     try {
       this.ctx.publish(batch);
     } finally {
@@ -947,7 +1018,11 @@ export class Peer {
     data[2] = fam & 0xff;
     new DataView(data.buffer).setUint32(3, limit >>> 0);
     this.log.warn({ limit, received: this.adjRibIn.size() }, 'maximum prefixes exceeded');
-    this.dispatch(this.main, { type: 'AutomaticStop', notification: { code: 6, subcode: 1, data } });
+    // RFC 8538 §5: "Maximum Number of Prefixes Reached" is sent as Hard Reset when N was negotiated.
+    const notification = this.main.negotiated?.gracefulRestartNotification
+      ? hardResetCease(CeaseSubcode.MaximumNumberOfPrefixesReached, data)
+      : { code: NotificationCode.Cease, subcode: CeaseSubcode.MaximumNumberOfPrefixesReached, data };
+    this.dispatch(this.main, { type: 'AutomaticStop', notification });
     const restart = this.cfg.maxPrefixesRestart;
     if (restart !== undefined && this.dynamicParent === undefined) {
       if (this.maxPrefixTimer) clearTimeout(this.maxPrefixTimer);
@@ -970,7 +1045,7 @@ export class Peer {
     }
     const n = this.adjRibIn.clear();
     if (n > 0) this.log.info({ withdrawn: n }, 'session down: routes withdrawn');
-    this.publish();
+    this.publish(s.loss ? { gracefulRestartEligible: s.loss.eligible } : undefined);
     s.negotiated = null;
   }
 
@@ -1028,11 +1103,14 @@ export class Peer {
       withdraw: full.withdraw.filter((g) => wanted.has(g.family)),
     });
     // RFC 4724 §2: End-of-RIB per family once the initial table is out.
-    if (endOfRibAfter)
+    if (endOfRibAfter) {
       this.queueOut(
         s,
         families.map((f) => endOfRib(f)),
       );
+      this.initialEndOfRibDone = true;
+      this.ctx.initialEndOfRibSent(this);
+    }
   }
 
   private sendUpdate(s: Session, update: ExportUpdate): void {
@@ -1120,8 +1198,13 @@ function capabilityName(c: Capability): string {
       return `multiprotocol:${familyName(familyKey(c.afi, c.safi))}`;
     case 'add-path':
       return `add-path:${c.families.map((f) => `${familyName(familyKey(f.afi, f.safi))}:${['', 'receive', 'send', 'both'][f.mode] ?? f.mode}`).join(',')}`;
-    case 'graceful-restart':
-      return `graceful-restart:${c.restartTime}s`;
+    case 'graceful-restart': {
+      const flags = `${c.restartState ? 'R' : ''}${c.notification ? 'N' : ''}`;
+      const fams = c.families.map(
+        (f) => `${familyName(familyKey(f.afi, f.safi))}${f.forwardingState ? '+F' : ''}`,
+      );
+      return `graceful-restart:${c.restartTime}s${flags ? `:${flags}` : ''}${fams.length > 0 ? `:${fams.join(',')}` : ''}`;
+    }
     case 'unknown':
       return `unknown-${c.code}`;
     default:
@@ -1137,6 +1220,52 @@ function negotiatedCapabilities(n: Negotiated): string[] {
   if (n.extendedMessage) out.push('extended-message');
   for (const f of n.addPathReceive) out.push(`add-path-receive:${familyName(f)}`);
   for (const f of n.addPathSend) out.push(`add-path-send:${familyName(f)}`);
-  if (n.peerGracefulRestart) out.push('graceful-restart');
+  if (n.gracefulRestart) out.push('graceful-restart');
+  if (n.gracefulRestartNotification) out.push('graceful-restart-notification');
   return out;
+}
+
+interface SessionLoss {
+  readonly cause: SessionLossCause;
+  readonly eligible: boolean;
+  readonly peerGracefulRestart: Extract<Capability, { kind: 'graceful-restart' }> | undefined;
+}
+
+/**
+ * Classifies the end of an Established session (RFC 4724 §4.2, RFC 8538 §4): the event that
+ * ended it, and the NOTIFICATION the FSM sends on the way out (if any). Pure.
+ */
+export function sessionLoss(n: Negotiated | null, e: FsmEvent, actions: readonly FsmAction[]): SessionLoss {
+  const sent = actions.find(
+    (a): a is Extract<FsmAction, { type: 'SendNotification' }> => a.type === 'SendNotification',
+  );
+  let cause: SessionLossCause;
+  if ((e.type === 'NotifMsg' || e.type === 'NotifMsgVerErr') && e.notification) {
+    cause = isHardReset(e.notification.code, e.notification.subcode) ? 'hard-reset' : 'notification';
+  } else if (sent && isHardReset(sent.notification.code, sent.notification.subcode)) {
+    cause = 'hard-reset';
+  } else if (e.type === 'ManualStop') {
+    // A plain Cease of ours: RFC 8538 §4 keeps GR going when N was negotiated (the sender is a
+    // helper too); without N it is an administrative end.
+    cause = n?.gracefulRestartNotification ? 'notification' : 'admin';
+  } else if (e.type === 'HoldTimer_Expires') {
+    cause = 'hold-timer';
+  } else if (sent) {
+    cause = 'notification';
+  } else {
+    cause = 'tcp-failure';
+  }
+  const cap = n?.peerGracefulRestart;
+  const families = n?.families ?? [];
+  const covers =
+    (n?.gracefulRestart ?? false) &&
+    cap !== undefined &&
+    cap.restartTime > 0 &&
+    cap.families.some((f) => families.includes(familyKey(f.afi, f.safi)));
+  const eligible =
+    covers &&
+    (cause === 'tcp-failure' ||
+      cause === 'hold-timer' ||
+      (cause === 'notification' && (n?.gracefulRestartNotification ?? false)));
+  return { cause, eligible, peerGracefulRestart: cap };
 }

@@ -41,6 +41,13 @@ export interface SpeakerOptions {
   readonly socketFactory?: SocketFactory | undefined;
   /** Source of randomness for timer jitter (RFC 4271 §10); Math.random by default. */
   readonly random?: (() => number) | undefined;
+  /**
+   * The daemon has just restarted gracefully (RFC 4724 §4.1): OPENs to peers with graceful
+   * restart configured carry the Restart State (R) bit until every configured static peer that
+   * is not shut down has been sent its initial End-of-RIBs, or until the longest configured
+   * Restart Time (120 s when no peer sets one) has passed since start().
+   */
+  readonly gracefulRestartRestarting?: boolean | undefined;
 }
 
 /** The outcome of updatePeer: which changed fields forced a session reset. */
@@ -101,6 +108,10 @@ export class Speaker {
   private readonly ctx: SpeakerContext;
   private started = false;
   private stopping = false;
+  private restarting: boolean;
+  private restartingTimer: NodeJS.Timeout | null = null;
+  /** Peers that were sent their initial End-of-RIBs while restarting. */
+  private readonly endOfRibSent = new WeakSet<Peer>();
 
   constructor(opts: SpeakerOptions) {
     const id = ipv4ToUint32(opts.routerId);
@@ -119,6 +130,7 @@ export class Speaker {
     this.adjRibInChanges = this.ribSubject.asObservable();
     this.originated = new OriginatedRoutes(id);
     this.exportSource = this.originated;
+    this.restarting = opts.gracefulRestartRestarting ?? false;
     const random = opts.random ?? Math.random;
     this.ctx = {
       localAs: opts.localAs,
@@ -130,7 +142,54 @@ export class Speaker {
       emit: (e) => this.eventSubject.next(e),
       publish: (b) => this.ribSubject.next(b),
       random,
+      gracefulRestartRestarting: () => this.restarting,
+      initialEndOfRibSent: (p) => {
+        if (!this.restarting) return;
+        this.endOfRibSent.add(p);
+        this.checkRestartDone();
+      },
     };
+  }
+
+  /** Whether OPENs carry the Restart State bit (see SpeakerOptions.gracefulRestartRestarting). */
+  get gracefulRestartRestarting(): boolean {
+    return this.restarting;
+  }
+
+  /** Sets or ends the restarting state (RFC 4724 §4.1); it also ends by itself, see SpeakerOptions. */
+  setGracefulRestartRestarting(on: boolean): void {
+    if (this.restartingTimer) clearTimeout(this.restartingTimer);
+    this.restartingTimer = null;
+    this.restarting = on;
+    if (on && this.started) this.armRestartingTimer();
+  }
+
+  private armRestartingTimer(): void {
+    const times = [...this.peers.values()]
+      .map((p) => p.cfg.gracefulRestart?.restartTime)
+      .filter((t): t is number => t !== undefined);
+    for (const r of this.ranges.values())
+      if (r.cfg.gracefulRestart) times.push(r.cfg.gracefulRestart.restartTime);
+    const seconds = times.length > 0 ? Math.max(...times) : 120;
+    if (this.restartingTimer) clearTimeout(this.restartingTimer);
+    this.restartingTimer = setTimeout(() => {
+      this.restartingTimer = null;
+      if (!this.restarting) return;
+      this.log.info({ seconds }, 'graceful restart: restart time passed, Restart State bit cleared');
+      this.restarting = false;
+    }, seconds * 1000);
+    this.restartingTimer.unref?.();
+  }
+
+  /** RFC 4724 §4.1: the restart is over once every peer we wait for got its End-of-RIBs. */
+  private checkRestartDone(): void {
+    if (!this.restarting) return;
+    for (const p of this.peers.values()) {
+      if (p.adminDown || !p.cfg.gracefulRestart) continue;
+      if (!this.endOfRibSent.has(p)) return;
+    }
+    this.log.info('graceful restart: End-of-RIB sent to every peer, Restart State bit cleared');
+    this.setGracefulRestartRestarting(false);
   }
 
   /** Opens the listeners and starts every peer added so far (those not shut down). */
@@ -155,6 +214,7 @@ export class Speaker {
       }
     }
     for (const p of this.peers.values()) p.start();
+    if (this.restarting) this.armRestartingTimer();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -178,13 +238,17 @@ export class Speaker {
     if (this.started) peer.start();
   }
 
-  /** Cease "Peer De-configured" (RFC 4486 subcode 3) with an RFC 9003 message, then forget it. */
+  /**
+   * Cease "Peer De-configured" (RFC 4486 subcode 3) with an RFC 9003 message, then forget it.
+   * RFC 8538 §5: sent as Hard Reset where N was negotiated, so the peer flushes our routes.
+   */
   async removePeer(key: string, message: string): Promise<void> {
     const peer = this.peers.get(key);
     if (peer) {
       this.peers.delete(key);
-      await peer.stop(3, message);
+      await peer.stop(3, message, { hardReset: true });
       peer.dispose();
+      this.checkRestartDone();
       return;
     }
     const range = this.ranges.get(key);
@@ -192,7 +256,7 @@ export class Speaker {
       this.ranges.delete(key);
       await Promise.all(
         [...range.children.values()].map(async (c) => {
-          await c.stop(3, message);
+          await c.stop(3, message, { hardReset: true });
           c.dispose();
         }),
       );
@@ -272,11 +336,15 @@ export class Speaker {
     return found;
   }
 
-  /** Cease "Administrative Shutdown" (subcode 2) with an RFC 9003 message; stays down until enabled. */
+  /**
+   * Cease "Administrative Shutdown" (subcode 2) with an RFC 9003 message; stays down until
+   * enabled. RFC 8538 §5: sent as Hard Reset where N was negotiated (the peer flushes).
+   */
   async shutdownPeer(idOrKey: string, message: string): Promise<void> {
     const range = this.ranges.get(idOrKey);
     if (range) range.cfg = { ...range.cfg, shutdown: true };
     await Promise.all(this.must(idOrKey).map((p) => p.shutdown(message)));
+    this.checkRestartDone();
   }
 
   enablePeer(idOrKey: string): void {
@@ -285,7 +353,10 @@ export class Speaker {
     for (const p of this.must(idOrKey)) p.enable();
   }
 
-  /** Cease "Administrative Reset" (subcode 4) with an RFC 9003 message; the session re-forms. */
+  /**
+   * Cease "Administrative Reset" (subcode 4) with an RFC 9003 message; the session re-forms.
+   * RFC 8538 §5: sent as Hard Reset where N was negotiated (the peer flushes, then relearns).
+   */
   async resetPeer(idOrKey: string, message: string): Promise<void> {
     await Promise.all(this.must(idOrKey).map((p) => p.reset(message)));
   }
@@ -403,11 +474,18 @@ export class Speaker {
   // ------------------------------------------------------------------------------------------
   // Shutdown
 
-  /** Cease (Administrative Shutdown, RFC 9003 message) to every peer; resolves when flushed and closed. */
-  async stop(message: string): Promise<void> {
+  /**
+   * Cease (Administrative Shutdown, RFC 9003 message) to every peer; resolves when flushed and
+   * closed. This is the daemon going away (SIGTERM, often for a restart): never a Hard Reset, so
+   * a peer that negotiated the N bit keeps our routes as stale until we are back (RFC 8538 §4).
+   * `hardReset` is for stopping for good: peers that negotiated N flush our routes at once.
+   */
+  async stop(message: string, opts: { hardReset?: boolean } = {}): Promise<void> {
     this.stopping = true;
+    if (this.restartingTimer) clearTimeout(this.restartingTimer);
+    this.restartingTimer = null;
     const peers = [...this.allPeers()];
-    await Promise.all(peers.map((p) => p.stop(2, message)));
+    await Promise.all(peers.map((p) => p.stop(2, message, { hardReset: opts.hardReset ?? false })));
     for (const p of peers) p.dispose();
     this.peers.clear();
     this.ranges.clear();

@@ -1,9 +1,16 @@
 // Public types of the session layer: peer configuration, status, events, and the export interface
 // through which the RIB (later) or the originated-routes table (now) feeds Adj-RIB-Out.
 
-import type { FamilyKey, PathAttributes, PrefixList, UpdateGroup, WithdrawGroup } from '../codec/index.ts';
+import type {
+  Capability,
+  FamilyKey,
+  PathAttributes,
+  PrefixList,
+  UpdateGroup,
+  WithdrawGroup,
+} from '../codec/index.ts';
 import type { FsmState } from './fsm.ts';
-import type { AddPathDirection, Negotiated, RequirableCapability } from './open.ts';
+import type { AddPathDirection, GracefulRestartConfig, Negotiated, RequirableCapability } from './open.ts';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
 
@@ -37,7 +44,11 @@ export interface PeerConfig {
   readonly addPath?: Partial<Record<FamilyName, AddPathDirection>> | undefined;
   readonly extendedMessage?: boolean | undefined;
   readonly enhancedRouteRefresh?: boolean | undefined;
-  readonly gracefulRestart?: { readonly restartTime: number } | undefined;
+  /**
+   * RFC 4724 graceful restart (with the RFC 8538 N bit unless notification is false). Every
+   * family of the session is advertised, F bit = forwardingPreserved.
+   */
+  readonly gracefulRestart?: GracefulRestartConfig | undefined;
   readonly requiredCapabilities?: readonly RequirableCapability[] | undefined;
   /** Maximum prefixes accepted (all families); exceeding it sends Cease subcode 1 (RFC 4486). */
   readonly maxPrefixes?: number | undefined;
@@ -116,6 +127,17 @@ export interface PeerStatus {
   readonly inputPauses: number;
 }
 
+/**
+ * Why an Established session ended, in the terms of RFC 4724 §4.2 / RFC 8538 §4 (the same names
+ * as src/bgp/rib/graceful-restart.ts SessionLossCause):
+ * - 'tcp-failure': the connection failed or the peer closed it without a NOTIFICATION;
+ * - 'hold-timer': our hold timer expired;
+ * - 'notification': a NOTIFICATION other than Hard Reset was sent or received;
+ * - 'hard-reset': Cease/Hard Reset (RFC 8538 §3) was sent or received;
+ * - 'admin': we stopped the session with a plain Cease and N was not negotiated.
+ */
+export type SessionLossCause = 'tcp-failure' | 'hold-timer' | 'notification' | 'hard-reset' | 'admin';
+
 export type SpeakerEvent =
   | {
       readonly type: 'state';
@@ -126,6 +148,19 @@ export type SpeakerEvent =
       readonly to: FsmState;
       readonly reason?: string | undefined;
       readonly at: number;
+      /** Only when leaving Established: why the session ended. */
+      readonly lossCause?: SessionLossCause | undefined;
+      /**
+       * Only when leaving Established: whether the peer's routes may be kept as stale (helper
+       * side, RFC 4724 §4.2): both sides advertised graceful restart, the peer listed at least
+       * one of the session's families with a non-zero Restart Time, and the loss was a TCP
+       * failure, a hold timer expiry, or (RFC 8538 §4, N negotiated both ways) a NOTIFICATION
+       * other than Hard Reset. The session layer still clears its Adj-RIB-In and publishes the
+       * withdrawals, in a batch marked `sessionDown` (see AdjRibInBatch).
+       */
+      readonly gracefulRestartEligible?: boolean | undefined;
+      /** Only when leaving Established: the graceful-restart capability of the peer's last OPEN. */
+      readonly peerGracefulRestart?: Extract<Capability, { kind: 'graceful-restart' }> | undefined;
     }
   | {
       readonly type: 'notification';

@@ -91,6 +91,10 @@ export function packUpdates(
 /** "Cease / Administrative Shutdown: maintenance" — the RFC 9003 message when there is one. */
 export function notificationText(code: number, subcode: number, data: Uint8Array): string {
   const name = notificationName(code, subcode);
+  // RFC 8538 §3.1: a Hard Reset carries the original code, subcode and data.
+  if (code === 6 && subcode === 9 && data.length >= 2 && !(data[0] === 6 && data[1] === 9)) {
+    return `${name} (${notificationText(data[0]!, data[1]!, data.subarray(2))})`;
+  }
   if (carriesShutdownCommunication(code, subcode) && data.length > 0) {
     const c = decodeShutdownCommunication(data);
     if (c.ok) return c.message ? `${name}: ${c.message}` : name;
