@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(iputils-ping netcat-openbsd socat bird2 frr gobgpd exabgp openbgpd tshark tcpdump bgpdump iperf3 ipset iptables iproute2 arptables ebtables
-  user-mode-linux kmod procps psmisc jq conntrack ethtool)
+  user-mode-linux kmod procps psmisc jq conntrack ethtool nftables python3)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
