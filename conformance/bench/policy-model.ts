@@ -1,12 +1,14 @@
-// Synthetic policy models for the policy benchmarks: N endpoints, each with its own profile of 10
-// rules (7 ingress, 3 egress) mixing ports, ranges, nets, label selectors and a 10,000-address
-// named set, plus three policies selected by labels.
+// Synthetic policy models for the policy benchmarks: N endpoints, each with a profile of 10 rules
+// (7 ingress, 3 egress) mixing ports, ranges, nets, label selectors and a 10,000-address named set,
+// plus three policies selected by labels. By default every endpoint has its own profile (the worst
+// case); with `sharedProfiles` = K, endpoint i uses profile i mod K, as Calico deployments do (a
+// profile per namespace or application, shared by all of its pods).
 import type { Endpoint, PolicyModel, Profile, Rule } from '../../src/dataplane/policy/model.ts';
 
 const none = () => ({ nets: [], notNets: [], addressSets: [], notAddressSets: [], ports: [], notPorts: [] });
 const port = (from: number, to = from) => ({ from, to });
 
-export function endpointAt(i: number): Endpoint {
+export function endpointAt(i: number, sharedProfiles = 0): Endpoint {
   return {
     name: `ep${i}`,
     interface: `tsbw${i.toString(16).padStart(5, '0')}`,
@@ -14,7 +16,7 @@ export function endpointAt(i: number): Endpoint {
     ipv6: [],
     mac: `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
     labels: { app: `app${i % 50}`, tier: i % 3 === 0 ? 'front' : 'back' },
-    profiles: [`prof${i}`],
+    profiles: [`prof${sharedProfiles > 0 ? i % sharedProfiles : i}`],
   };
 }
 
@@ -63,14 +65,17 @@ function profileAt(i: number): Profile {
   };
 }
 
-/** `n` endpoints; `clients` is a named set of 10,000 addresses. */
-export function benchModel(n: number, first = 0): PolicyModel {
+/**
+ * `n` endpoints; `clients` is a named set of 10,000 addresses. With `sharedProfiles` = K > 0 there
+ * are K profiles (endpoint i uses profile i mod K, whose app selector matches its own app when K
+ * divides 50); otherwise one profile per endpoint.
+ */
+export function benchModel(n: number, first = 0, sharedProfiles = 0): PolicyModel {
   const endpoints: Endpoint[] = [];
   const profiles: Profile[] = [];
-  for (let i = first; i < first + n; i++) {
-    endpoints.push(endpointAt(i));
-    profiles.push(profileAt(i));
-  }
+  for (let i = first; i < first + n; i++) endpoints.push(endpointAt(i, sharedProfiles));
+  if (sharedProfiles > 0) for (let k = 0; k < sharedProfiles; k++) profiles.push(profileAt(k));
+  else for (let i = first; i < first + n; i++) profiles.push(profileAt(i));
   const clients: string[] = [];
   for (let k = 0; k < 10000; k++) clients.push(`172.16.${k >> 8}.${k & 255}`);
   return {

@@ -3,6 +3,8 @@
 // Environment: POLICY_BENCH_BACKENDS=legacy,nft  POLICY_BENCH_SIZES=100,1000,10000
 //              POLICY_BENCH_NFT_MAX=1000 (largest full apply tried on nft)  POLICY_BENCH_IPERF_SECONDS=5
 //              POLICY_BENCH_NAIVE_FULL_MAX=100  POLICY_BENCH_ROUNDS=5  POLICY_BENCH_THROUGHPUT_BACKENDS=legacy,nft
+//              (empty: no throughput run)  POLICY_BENCH_SHARED_PROFILES=0 (K > 0: K profiles shared by all
+//              endpoints instead of one per endpoint)  POLICY_BENCH_NAIVE=1 (0: skip the naive baseline)
 // Everything runs inside namespaces of its own Lab. Figures printed:
 //  1. full apply of N endpoints (render + ipset restore + iptables-restore), vs a naive baseline of
 //     one `iptables -A` per rule measured in the same run (fully for the smallest N; for larger N
@@ -26,13 +28,21 @@ const nftMax = Number(process.env.POLICY_BENCH_NFT_MAX ?? 1000);
 // The naive baseline runs in full up to this size; above it, it is sampled and extrapolated.
 const naiveFullMax = Number(process.env.POLICY_BENCH_NAIVE_FULL_MAX ?? 100);
 const iperfSeconds = Number(process.env.POLICY_BENCH_IPERF_SECONDS ?? 5);
+const sharedProfiles = Number(process.env.POLICY_BENCH_SHARED_PROFILES ?? 0);
+const naive = process.env.POLICY_BENCH_NAIVE !== '0';
 const log = bunyan.createLogger({ name: 'bench', level: 'error' });
 const opts = { ipv6: false } as const;
 
+/** Every command the dataplane ran (tool and wall time), so an update's kernel work can be itemised. */
+let commandLog: { cmd: string; ms: number }[] = [];
 const nsRunner =
   (ns: string): CommandRunner =>
-  (cmd, args, stdin) =>
-    spawnRunner('ip', ['netns', 'exec', ns, cmd, ...args], stdin);
+  async (cmd, args, stdin) => {
+    const t0 = performance.now();
+    const r = await spawnRunner('ip', ['netns', 'exec', ns, cmd, ...args], stdin);
+    commandLog.push({ cmd, ms: performance.now() - t0 });
+    return r;
+  };
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 const results: Record<string, unknown> = { loadavgAtStart: loadavg() };
@@ -119,14 +129,17 @@ async function programmingBench(backend: Backend): Promise<void> {
         run: nsRunner(ns),
         flushConntrack: false,
       });
-      const model = benchModel(n);
+      const model = benchModel(n, 0, sharedProfiles);
       const cache = new RenderCache();
       let t = performance.now();
       const desired = renderPolicy(model, opts, cache);
       const renderMs = performance.now() - t;
       t = performance.now();
+      commandLog = [];
       await dp.apply(desired, true);
       const applyMs = performance.now() - t;
+      const fullCommands = new Map<string, number>();
+      for (const c of commandLog) fullCommands.set(c.cmd, (fullCommands.get(c.cmd) ?? 0) + c.ms);
       const rules = ruleCount(desired);
       const chains = desired.tables[4].chains.size;
       const members = [...desired.ipsets.values()].reduce((a, s) => a + s.members.length, 0);
@@ -136,7 +149,8 @@ async function programmingBench(backend: Backend): Promise<void> {
 
       // Baseline.
       let baseline: { ms: number; estimated: boolean; detail: string };
-      if (n <= naiveFullMax) {
+      if (!naive) baseline = { ms: Number.NaN, estimated: true, detail: 'not run (POLICY_BENCH_NAIVE=0)' };
+      else if (n <= naiveFullMax) {
         const bnode = `b${n}`;
         const bns = await lab.addNode(bnode);
         // The baseline gets the ipsets for free (ipset restore), and pays only for iptables.
@@ -168,7 +182,7 @@ async function programmingBench(backend: Backend): Promise<void> {
         };
       }
       console.log(
-        `  ${backend} N=${n}: ${chains} chains, ${rules} rules, ${members} set members; render ${ms(renderMs)}, apply ${ms(applyMs)}, total ${ms(renderMs + applyMs)}; naive ${ms(baseline.ms)} (${baseline.detail}); speed-up ×${(baseline.ms / (renderMs + applyMs)).toFixed(1)}`,
+        `  ${backend} N=${n}: ${chains} chains, ${rules} rules, ${members} set members; render ${ms(renderMs)}, apply ${ms(applyMs)} (${[...fullCommands].map(([c, t]) => `${c} ${ms(t)}`).join(', ')}), total ${ms(renderMs + applyMs)}; naive ${ms(baseline.ms)} (${baseline.detail}); speed-up ×${(baseline.ms / (renderMs + applyMs)).toFixed(1)}`,
       );
       results[`full-${backend}-${n}`] = {
         chains,
@@ -183,7 +197,7 @@ async function programmingBench(backend: Backend): Promise<void> {
       // Single-endpoint updates at the largest size tried on this backend.
       const largest = backend === 'nft' ? Math.max(...sizes.filter((s) => s <= nftMax)) : Math.max(...sizes);
       if (n === largest) {
-        const extra = endpointAt(n + 1);
+        const extra = endpointAt(n + 1, sharedProfiles);
         const withExtra: PolicyModel = {
           ...model,
           endpoints: [...model.endpoints, { ...extra, profiles: [model.profiles[0]!.name] }],
@@ -199,20 +213,23 @@ async function programmingBench(backend: Backend): Promise<void> {
           ['remove', model],
         ];
         for (const [what, m] of steps) {
+          commandLog = [];
           const t0 = performance.now();
           const d = renderPolicy(m, opts, cache);
           const r1 = performance.now() - t0;
           const rep = await dp.apply(d);
           const total = performance.now() - t0;
           const written = rep.chainsWritten[4].length + rep.chainsRemoved[4].length;
+          const commands = commandLog.map((c) => `${c.cmd} ${ms(c.ms)}`).join(', ');
           console.log(
-            `  ${backend} N=${n} single endpoint ${what}: render ${ms(r1)}, apply ${ms(rep.ms)}, total ${ms(total)} (${written} chains rewritten, ${rep.membersAdded}+/${rep.membersRemoved}- set members)`,
+            `  ${backend} N=${n} single endpoint ${what}: render ${ms(r1)}, apply ${ms(rep.ms)}, total ${ms(total)} (${written} chains rewritten, ${rep.membersAdded}+/${rep.membersRemoved}- set members; commands run: ${commands})`,
           );
           results[`update-${backend}-${n}-${what.split(' ')[0]}`] = {
             renderMs: r1,
             applyMs: rep.ms,
             totalMs: total,
             chainsWritten: written,
+            commands: commandLog,
           };
         }
       }
@@ -385,7 +402,9 @@ for (const b of backends) {
   await programmingBench(b);
 }
 console.log('throughput and latency:');
-for (const b of (process.env.POLICY_BENCH_THROUGHPUT_BACKENDS ?? 'legacy,nft').split(',') as Backend[])
+for (const b of (process.env.POLICY_BENCH_THROUGHPUT_BACKENDS ?? 'legacy,nft')
+  .split(',')
+  .filter(Boolean) as Backend[])
   await throughputBench(b);
 results.loadavgAtEnd = loadavg();
 console.log(JSON.stringify(results));

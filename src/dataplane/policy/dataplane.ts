@@ -187,7 +187,7 @@ export class PolicyDataplane {
     // The cache now mirrors what we wanted, without another readback.
     this.cache = {
       tables: { 4: tableAsInstalled(desired.tables[4]), 6: tableAsInstalled(desired.tables[6]) },
-      ipsets: setsAsInstalled(desired.ipsets),
+      ipsets: setsAsInstalled(desired.ipsets, installed.ipsets),
     };
     if (this.opts.flushConntrack !== false && report.changed) {
       const written = new Set<string>();

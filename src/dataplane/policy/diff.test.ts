@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import bunyan from 'bunyan';
 import { PolicyDataplane } from './dataplane.ts';
 import type { CommandResult, CommandRunner } from './executor.ts';
-import { diffIpsets, parseIpsetSave } from './ipset.ts';
+import { diffIpsets, parseIpsetSave, setsAsInstalled } from './ipset.ts';
 import { diffTable, parseIptablesSave, splitRestore, tableAsInstalled } from './iptables.ts';
 import type { Endpoint, PolicyModel } from './model.ts';
 import { Names } from './names.ts';
@@ -217,6 +217,27 @@ describe('ipset diff', () => {
     assert.equal(d.before, `add ${set.name} 10.65.0.2\ndel ${set.name} 10.65.0.99\n`);
     assert.equal(d.after, '');
     assert.deepEqual(d.removedMembers, ['10.65.0.99']);
+  });
+
+  test('the cache of our writes: an unchanged member array is skipped and reused, a new one is diffed', () => {
+    const installed = setsAsInstalled(want);
+    assert.equal(diffIpsets(want, installed, names).before, '');
+    // A new array with the same members as before is compared member by member: nothing to do.
+    const same = new Map([[set.name, { ...set, members: [...set.members] }]]);
+    assert.equal(diffIpsets(same, installed, names).before, '');
+    const grown = new Map([[set.name, { ...set, members: [...set.members, '10.65.0.7'] }]]);
+    assert.equal(diffIpsets(grown, installed, names).before, `add ${set.name} 10.65.0.7\n`);
+    const next = setsAsInstalled(grown, installed);
+    assert.notEqual(next.get(set.name), installed.get(set.name));
+    assert.ok(next.get(set.name)!.members.has('10.65.0.7'));
+    // The same wanted arrays again: the installed image is reused whole, not rebuilt.
+    assert.equal(setsAsInstalled(grown, next).get(set.name), next.get(set.name));
+    // A set read back from the kernel has no source array: it is always compared.
+    const readBack = parseIpsetSave(
+      `create ${set.name} hash:ip family inet hashsize 1024 maxelem 1048576\nadd ${set.name} 10.65.0.1\n`,
+      names,
+    );
+    assert.equal(diffIpsets(want, readBack, names).before, `add ${set.name} 10.65.0.2\n`);
   });
 
   test('a set of the wrong type is rebuilt in a temporary and swapped; unwanted sets destroyed after', () => {

@@ -15,6 +15,9 @@ export interface InstalledSet {
   family: string;
   maxelem: number;
   members: Set<string>;
+  /** For the cache of our own writes: the wanted member array it was made from. A wanted set
+   * holding that same array object is unchanged and is skipped without comparing members. */
+  source?: readonly string[];
 }
 
 /** Parses `ipset save` (or `ipset list -o save`), keeping only our sets. */
@@ -92,6 +95,13 @@ export function diffIpsets(
       continue;
     }
     if (
+      have.source === spec.members &&
+      have.type === spec.type &&
+      have.family === familyName(spec.family) &&
+      have.maxelem >= spec.members.length
+    )
+      continue;
+    if (
       have.type !== spec.type ||
       have.family !== familyName(spec.family) ||
       have.maxelem < spec.members.length
@@ -134,16 +144,29 @@ export function diffIpsets(
   return d;
 }
 
-/** The installed image of wanted sets (for the cache after a successful apply). */
-export function setsAsInstalled(wanted: ReadonlyMap<string, IpSetSpec>): Map<string, InstalledSet> {
+/**
+ * The installed image of wanted sets (for the cache after a successful apply). Entries of
+ * `previous` made from the same member array are reused, so an update costs O(sets changed).
+ */
+export function setsAsInstalled(
+  wanted: ReadonlyMap<string, IpSetSpec>,
+  previous?: ReadonlyMap<string, InstalledSet>,
+): Map<string, InstalledSet> {
   const out = new Map<string, InstalledSet>();
-  for (const [name, s] of wanted)
+  for (const [name, s] of wanted) {
+    const prev = previous?.get(name);
+    if (prev && prev.source === s.members && prev.type === s.type && prev.family === familyName(s.family)) {
+      out.set(name, prev);
+      continue;
+    }
     out.set(name, {
       name,
       type: s.type,
       family: familyName(s.family),
       maxelem: IPSET_MAXELEM,
       members: new Set(s.members),
+      source: s.members,
     });
+  }
   return out;
 }

@@ -45,6 +45,61 @@ describe('renderPolicy golden output', () => {
     );
     assert.equal(renderImage(renderPolicy(m, {}, cache), 'tsb'), renderImage(renderPolicy(m), 'tsb'));
   });
+
+  test('the incremental caches (dispatch subtrees, profile chains, set members) track every kind of change', () => {
+    const m = load('basic.yaml');
+    const template = m.endpoints[0]!;
+    // Enough endpoints, and a small fan-out, for a dispatch tree several levels deep.
+    const many = (count: number, skip = -1): Endpoint[] => {
+      const out: Endpoint[] = [];
+      for (let i = 0; i < count; i++) {
+        if (i === skip) continue;
+        out.push({
+          ...template,
+          name: `gen-${i}`,
+          interface: `tsbw${i.toString(16).padStart(3, '0')}`,
+          ipv4: [`10.99.${i >> 8}.${i & 255}`],
+          ipv6: [],
+          labels: { ...template.labels, n: String(i % 3) },
+        });
+      }
+      return out;
+    };
+    const opts = { dispatchFanout: 4 };
+    const eps = many(70);
+    const base: PolicyModel = { ...m, endpoints: [...m.endpoints, ...eps] };
+    const profile = m.profiles[0]!;
+    const steps: PolicyModel[] = [
+      base,
+      // One endpoint gone from the middle of a dispatch subtree.
+      { ...base, endpoints: [...m.endpoints, ...eps.filter((e) => e.name !== 'gen-37')] },
+      // A new endpoint in a new subtree.
+      {
+        ...base,
+        endpoints: [
+          ...m.endpoints,
+          ...eps,
+          { ...eps[0]!, name: 'gen-x', interface: 'tsbwfff0', ipv4: ['10.99.9.9'] },
+        ],
+      },
+      // A profile's rules replaced (a new array), then the profile list reordered.
+      {
+        ...base,
+        profiles: [{ ...profile, ingress: profile.egress, egress: profile.ingress }, ...m.profiles.slice(1)],
+      },
+      { ...base, profiles: [...m.profiles].reverse() },
+      // An address set's members changed.
+      { ...base, addressSets: m.addressSets.map((a) => ({ ...a, nets: [...a.nets, '198.51.100.7/32'] })) },
+      base,
+    ];
+    const cache = new RenderCache();
+    for (const [i, step] of steps.entries())
+      assert.equal(
+        renderImage(renderPolicy(step, opts, cache), 'tsb'),
+        renderImage(renderPolicy(step, opts), 'tsb'),
+        `step ${i}`,
+      );
+  });
 });
 
 describe('renderPolicy properties', () => {

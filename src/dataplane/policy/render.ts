@@ -15,7 +15,7 @@
 //
 // Selector and address-set matches refer to ipsets by names derived from the selector text, never
 // from their members: a membership change changes only the set, never a rule.
-import type { Endpoint, EntityMatch, PolicyModel, PortRange, Rule } from './model.ts';
+import type { Endpoint, EntityMatch, PolicyModel, PortRange, Profile, Rule } from './model.ts';
 import { canonicalNet, netFamily } from './model.ts';
 import { chainRuleHashes, Names } from './names.ts';
 import { matchSelector, parseSelector, printSelector, type SelectorAst } from './selector.ts';
@@ -120,7 +120,7 @@ export class HashMemo {
     return hashes;
   }
   /** Forget chains not seen in the latest render, so the memo does not grow without bound. */
-  retain(live: ReadonlySet<string>): void {
+  retain(live: { has(name: string): boolean }): void {
     for (const k of this.memo.keys()) if (!live.has(k)) this.memo.delete(k);
   }
 }
@@ -219,9 +219,17 @@ function addressSetName(ctx: Ctx, setName: string, family: Family): string {
   ctx.setNames[family].set(`\0set\0${setName}`, name);
   if (!ctx.ipsets.has(name)) {
     const def = ctx.model.addressSets.find((s) => s.name === setName);
-    const members = [
-      ...new Set((def?.nets ?? []).filter((n) => netFamily(n) === family).map(canonicalMember)),
-    ].sort();
+    const nets = def?.nets ?? [];
+    let perFamily = ctx.cache?.addressSetMembers.get(nets);
+    let members = perFamily?.[family];
+    if (!members) {
+      members = [...new Set(nets.filter((n) => netFamily(n) === family).map(canonicalMember))].sort();
+      if (ctx.cache && def) {
+        perFamily ??= { 4: undefined, 6: undefined };
+        perFamily[family] = members;
+        ctx.cache.addressSetMembers.set(nets, perFamily);
+      }
+    }
     ctx.ipsets.set(name, { name, family, type: 'hash:net', members, purpose: `address set ${setName}` });
   }
   return name;
@@ -360,11 +368,30 @@ function dispatchChains(
   fanout: number,
   memo: HashMemo | undefined,
   out: ChainSpec[],
+  subtrees?: Map<string, { key: string; chains: ChainSpec[] }>,
 ): void {
   const flag = dir === 'from' ? '-i' : '-o';
   const target = (iface: string): string => (dir === 'from' ? names.fromWl(iface) : names.toWl(iface));
   const drop: Body = { text: '-j DROP', comment: 'Unknown interface' };
+  // A subtree depends only on its chain name and its interface list, so with a cache an
+  // unchanged subtree is reused whole and an update re-renders only the O(log n) chains on the
+  // path to the interface that came or went.
   const build = (chain: string, list: readonly string[], fixed: number): void => {
+    if (subtrees) {
+      const key = `${fixed}|${list.join(' ')}`;
+      const hit = subtrees.get(chain);
+      if (hit && hit.key === key) {
+        for (const c of hit.chains) out.push(c);
+        return;
+      }
+      const start = out.length;
+      buildChain(chain, list, fixed);
+      subtrees.set(chain, { key, chains: out.slice(start) });
+      return;
+    }
+    buildChain(chain, list, fixed);
+  };
+  const buildChain = (chain: string, list: readonly string[], fixed: number): void => {
     const bodies: Body[] = [];
     if (list.length <= fanout) {
       for (const i of list) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
@@ -399,14 +426,24 @@ function dispatchChains(
 }
 
 interface EndpointPolicies {
+  ep: Endpoint;
   pin: string[];
   pout: string[];
+  /** The applicable policy chains as one string: the key of the endpoint's cached chains. */
+  key: string;
   summary: EndpointSummary;
   used: string[];
 }
 
 const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
+
+interface ProfileChains {
+  ingress: readonly Rule[];
+  egress: readonly Rule[];
+  4: { chains: [ChainSpec, ChainSpec]; refs: SetRef[] } | undefined;
+  6: { chains: [ChainSpec, ChainSpec]; refs: SetRef[] } | undefined;
+}
 
 /** Per-endpoint rendering is cached on the rendered text's inputs (the endpoint and its policy chains). */
 export class RenderCache {
@@ -428,6 +465,17 @@ export class RenderCache {
   private removed: Endpoint[] = [];
   /** Per endpoint: which policies apply, valid while the policy list is the same objects. */
   applicable = new WeakMap<Endpoint, { policies: readonly unknown[]; value: EndpointPolicies }>();
+  /** Dispatch subtrees by root chain name: the interface list they were built for and their chains. */
+  dispatch: Record<Family, Map<string, { key: string; chains: ChainSpec[] }>> = {
+    4: new Map(),
+    6: new Map(),
+  };
+  /** Both chains of a profile per family, valid while its rule arrays are the same objects. */
+  profileChains = new WeakMap<Profile, ProfileChains>();
+  /** The profile list sorted by name, valid while the model's profile array is the same object. */
+  sortedProfiles: { of: readonly Profile[]; sorted: Profile[] } | undefined;
+  /** Canonical members of a named address set, keyed on its nets array (per family). */
+  addressSetMembers = new WeakMap<readonly string[], Record<Family, string[] | undefined>>();
 
   internRef(r: SetRef): SetRef {
     const key =
@@ -497,6 +545,10 @@ export class RenderCache {
     this.lastEndpoints = new Set();
     this.refs.clear();
     this.applicable = new WeakMap();
+    this.dispatch = { 4: new Map(), 6: new Map() };
+    this.sortedProfiles = undefined;
+    this.profileChains = new WeakMap();
+    this.addressSetMembers = new WeakMap();
     this.hashes = { 4: new HashMemo(), 6: new HashMemo() };
     this.endpoints = new WeakMap();
     this.rules = new WeakMap();
@@ -675,18 +727,19 @@ export function renderPolicy(
   );
   const policySelectors = policies.map((p) => selector(ctx, p.selector).ast);
   const usedPolicies = new Set<string>();
-  const usedProfiles = new Set<string>(model.endpoints.flatMap((e) => e.profiles));
+  const usedProfiles = new Set<string>();
   const endpoints = [...model.endpoints].sort((a, b) =>
     a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0,
   );
   const summaries: EndpointSummary[] = [];
-  const perEndpoint: { ep: Endpoint; pin: string[]; pout: string[] }[] = [];
+  const perEndpoint: { ep: Endpoint; pin: string[]; pout: string[]; key: string }[] = [];
   for (const ep of endpoints) {
     const known = cache?.applicable.get(ep);
     if (known && sameItems(known.policies, policies)) {
-      const { pin, pout, summary, used } = known.value;
-      for (const u of used) usedPolicies.add(u);
-      perEndpoint.push({ ep, pin, pout });
+      for (const u of known.value.used) usedPolicies.add(u);
+      for (const p of ep.profiles) usedProfiles.add(p);
+      perEndpoint.push(known.value);
+      const { summary } = known.value;
       summaries.push(summary);
       continue;
     }
@@ -708,7 +761,8 @@ export function renderPolicy(
         poutNames.push(p.name);
       }
     });
-    perEndpoint.push({ ep, pin, pout });
+    for (const p of ep.profiles) usedProfiles.add(p);
+    const key = `${pin.join(',')}|${pout.join(',')}`;
     const summary: EndpointSummary = {
       name: ep.name,
       interface: ep.interface,
@@ -728,11 +782,12 @@ export function renderPolicy(
       ],
     };
     summaries.push(summary);
-    cache?.applicable.set(ep, { policies, value: { pin, pout, summary, used } });
+    const value = { ep, pin, pout, key, summary, used };
+    perEndpoint.push(value);
+    cache?.applicable.set(ep, { policies, value });
   }
 
   const tables = {} as Record<Family, TableSpec>;
-  const liveChains: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   for (const family of [4, 6] as const) {
     const memo = cache?.hashes[family];
     const chains: ChainSpec[] = [];
@@ -779,19 +834,18 @@ export function renderPolicy(
           memo,
         ),
       );
-      dispatchChains(names, 'from', ifaces, opts.dispatchFanout, memo, chains);
-      dispatchChains(names, 'to', ifaces, opts.dispatchFanout, memo, chains);
+      dispatchChains(names, 'from', ifaces, opts.dispatchFanout, memo, chains, cache?.dispatch[family]);
+      dispatchChains(names, 'to', ifaces, opts.dispatchFanout, memo, chains, cache?.dispatch[family]);
 
-      for (const { ep, pin, pout } of perEndpoint) {
+      for (const { ep, pin, pout, key } of perEndpoint) {
         if (cache) {
-          const key = `${pin.join(',')}|${pout.join(',')}`;
           let hit = cache.endpoints.get(ep);
           if (!hit || hit.key !== key) {
             hit = { key, chains: { 4: [], 6: [] } };
             for (const f of families) hit.chains[f] = endpointChains(ctx, ep, f, pin, pout, undefined);
             cache.endpoints.set(ep, hit);
           }
-          chains.push(...hit.chains[family]);
+          for (const c of hit.chains[family]) chains.push(c);
         } else chains.push(...endpointChains(ctx, ep, family, pin, pout, memo));
       }
       for (const p of policies) {
@@ -803,21 +857,50 @@ export function renderPolicy(
           );
         }
       }
-      const profiles = [...model.profiles].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      let profiles = cache?.sortedProfiles?.of === model.profiles ? cache.sortedProfiles.sorted : undefined;
+      if (!profiles) {
+        profiles = [...model.profiles].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        if (cache) cache.sortedProfiles = { of: model.profiles, sorted: profiles };
+      }
       for (const p of profiles) {
         if (!usedProfiles.has(p.name)) continue;
-        for (const dir of ['ingress', 'egress'] as const) {
-          chains.push(
+        // Fast path: the same profile object with the same rule arrays reuses both chains whole.
+        const known = cache?.profileChains.get(p);
+        const hit =
+          known && known.ingress === p.ingress && known.egress === p.egress ? known[family] : undefined;
+        if (hit) {
+          for (const r of hit.refs) {
+            if (ctx.replayed.has(r)) continue;
+            ctx.replayed.add(r);
+            replayRef(ctx, r);
+          }
+          chains.push(hit.chains[0], hit.chains[1]);
+          continue;
+        }
+        const pair: ChainSpec[] = [];
+        for (const dir of ['ingress', 'egress'] as const)
+          pair.push(
             rulesChain(ctx, cache, family, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`),
           );
+        chains.push(...pair);
+        if (cache) {
+          const entry =
+            known && known.ingress === p.ingress && known.egress === p.egress
+              ? known
+              : { ingress: p.ingress, egress: p.egress, 4: undefined, 6: undefined };
+          const refs = new Set<SetRef>();
+          for (const dir of ['ingress', 'egress'] as const)
+            for (const r of cache.rules
+              .get(p[dir])
+              ?.get(`${family}:${names.profile(dir, p.name)}:${p.name} ${dir[0]}`)?.refs ?? [])
+              refs.add(r);
+          entry[family] = { chains: [pair[0]!, pair[1]!], refs: [...refs] };
+          cache.profileChains.set(p, entry);
         }
       }
     }
     const map = new Map<string, ChainSpec>();
-    for (const c of chains) {
-      map.set(c.name, c);
-      liveChains[family].add(c.name);
-    }
+    for (const c of chains) map.set(c.name, c);
     const hooks: HookSpec[] = families.includes(family)
       ? (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((builtin) => {
           const target =
@@ -835,8 +918,11 @@ export function renderPolicy(
   }
   if (cache) {
     cache.endRender();
-    cache.hashes[4].retain(liveChains[4]);
-    cache.hashes[6].retain(liveChains[6]);
+    for (const f of [4, 6] as const) {
+      const live = tables[f].chains;
+      cache.hashes[f].retain(live);
+      for (const k of cache.dispatch[f].keys()) if (!live.has(k)) cache.dispatch[f].delete(k);
+    }
   }
   if (!opts.ipv6) for (const [k, s] of ctx.ipsets) if (s.family === 6) ctx.ipsets.delete(k);
   const endpointAddresses = new Map(model.endpoints.map((e) => [e.name, [...e.ipv4, ...e.ipv6]]));
