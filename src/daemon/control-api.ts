@@ -1,5 +1,6 @@
 // Binds the control socket's methods to the daemon. Parameters are checked here, so a malformed
 // request gets a `bad-request` answer naming the parameter instead of reaching the daemon.
+import { parsePrefix } from '../bgp/rib/prefix.ts';
 import { ControlError } from '../control/protocol.ts';
 import type { Handlers } from '../control/server.ts';
 import type { Daemon } from './daemon.ts';
@@ -26,6 +27,16 @@ function message(params: Record<string, unknown>): string | undefined {
   return m;
 }
 
+/** A prefix or an address; a malformed one is a bad request naming what is wrong. */
+function prefixParam(text: string): string {
+  try {
+    parsePrefix(text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`);
+  } catch (e) {
+    throw new ControlError('bad-request', `parameter "prefix": ${(e as Error).message}`);
+  }
+  return text;
+}
+
 export function daemonHandlers(daemon: Daemon): Handlers {
   return {
     'show.status': () => daemon.state(),
@@ -36,7 +47,18 @@ export function daemonHandlers(daemon: Daemon): Handlers {
       if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) {
         throw new ControlError('bad-request', 'parameter "limit" must be a positive integer');
       }
-      return daemon.routes({ peer: str(p, 'peer', false), prefix: str(p, 'prefix', false), limit });
+      const prefix = str(p, 'prefix', false);
+      return daemon.routes({
+        peer: str(p, 'peer', false),
+        prefix: prefix === undefined ? undefined : prefixParam(prefix),
+        limit,
+      });
+    },
+    'show.route': (p) => {
+      const prefix = prefixParam(str(p, 'prefix', true));
+      const found = daemon.routeDetails(prefix);
+      if (found.length === 0) throw new ControlError('not-found', `no route for ${prefix} in the Loc-RIB`);
+      return found;
     },
     'show.mtu': () => {
       const report = daemon.mtuReport();

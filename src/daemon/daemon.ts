@@ -4,12 +4,15 @@
 // socket, signals and CLI all go through the methods here; read models (DaemonState, the events
 // Observable) are what later consumers (Prometheus, a looking glass, etcd status) build on.
 import { Subject, type Subscription } from 'rxjs';
+import type { RouteDetail } from '../bgp/rib/show.ts';
 import { type ConfigDiff, diffConfig, summarizeDiff } from '../config/diff.ts';
 import { ConfigError, type ConfigIssue } from '../config/loader.ts';
 import { canonicalAddress } from '../config/net.ts';
 import type { ConfigSource } from '../config/source.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
+import type { ExtensionContext } from './fib-feed.ts';
+import { RoutingHub } from './routing-hub.ts';
 import type {
   PeerStatus,
   RouteQuery,
@@ -30,7 +33,11 @@ export interface MtuReport {
  */
 export interface DaemonExtension {
   readonly name: string;
-  start(config: Config): Promise<void>;
+  /**
+   * `ctx` carries the routing side of the seam (fib-feed.ts): the FIB to install and the sink for
+   * locally discovered routes to originate. It outlives speaker restarts.
+   */
+  start(config: Config, ctx: ExtensionContext): Promise<void>;
   applyConfig?(config: Config, diff: ConfigDiff): Promise<void>;
   stop(): Promise<void>;
   /** The report behind `tsbgp show mtu`, when this extension is the MTU detector. */
@@ -74,6 +81,8 @@ export interface DaemonOptions {
 
 export class Daemon {
   readonly events = new Subject<DaemonEvent>();
+  /** FibFeed + OriginationSink for the extensions; forwards to the current speaker's routing. */
+  readonly routing = new RoutingHub();
   private readonly log: Logger;
   private config: Config | undefined;
   private speaker: SpeakerPort | undefined;
@@ -113,7 +122,7 @@ export class Daemon {
     );
     await this.startSpeaker(config);
     for (const ext of this.options.extensions ?? []) {
-      await ext.start(config);
+      await ext.start(config, this.routing);
     }
     // The source says when to reload: SIGHUP for a file, a watch for a datastore.
     this.sourceSub = this.options.source.changes.subscribe((n) => {
@@ -126,6 +135,7 @@ export class Daemon {
     const speaker = this.options.createSpeaker(config);
     this.speaker = speaker;
     this.speakerSub = speaker.events.subscribe((e) => this.onSpeakerEvent(e));
+    speaker.attachRouting?.(this.routing);
     for (const n of config.neighbors) speaker.addPeer(n);
     speaker.setOriginated(config.originate);
     await speaker.start();
@@ -304,6 +314,7 @@ export class Daemon {
         }
       }
       await this.stopSpeaker(message);
+      this.routing.close();
       this.events.complete();
     });
     this.queue = run.catch(() => undefined);
@@ -359,6 +370,13 @@ export class Daemon {
       return speaker.routes({ ...query, peer: p.id });
     }
     return speaker.routes(query);
+  }
+
+  /** Every path of a prefix with the deciding best-path step; an address finds its longest match. */
+  routeDetails(prefix: string): RouteDetail[] {
+    const speaker = this.requireSpeaker();
+    if (!speaker.routeDetails) throw new Error('this speaker keeps no Loc-RIB');
+    return speaker.routeDetails(prefix);
   }
 
   async shutdownNeighbor(which: string, message: string | undefined): Promise<PeerStatus> {

@@ -1,16 +1,12 @@
-// Runs the IP-in-IP / MTU module (src/ipip) beside the speaker when the config asks for it (an IPIP
-// pool, or an `ipip` or `mtu` section), and serves its report to `tsbgp show mtu`. A kernel without
-// the ipip module is reported (logged, and in `show mtu`) but never stops the BGP side.
-
+// The IP-in-IP / MTU part of the config, as the IP-in-IP module (src/ipip) takes it. The module
+// itself runs inside the dataplane extension (dataplane-extension.ts), which also feeds its route
+// forms to the kernel route sync and serves its report to `tsbgp show mtu`.
 import { DEFAULTS } from '../config/defaults.ts';
-import type { ConfigDiff } from '../config/diff.ts';
 import type { Config } from '../config/types.ts';
-import { IpipDataplane } from '../ipip/ipip-dataplane.ts';
+import type { IpipDataplaneOptions } from '../ipip/index.ts';
 import type { Logger } from '../log/logger.ts';
-import type { DaemonExtension, MtuReport } from './daemon.ts';
 
-const START_WARN_MS = 10_000;
-
+/** The module runs when a pool encapsulates, or an `ipip` or `mtu` section asks for it. */
 export function wantsIpip(config: Config): boolean {
   return (
     config.ipip !== undefined ||
@@ -19,7 +15,11 @@ export function wantsIpip(config: Config): boolean {
   );
 }
 
-function optionsFor(config: Config, log: Logger): ConstructorParameters<typeof IpipDataplane>[0] {
+/**
+ * The module's options for a config. The peering address (the MTU and CrossSubnet interface) is
+ * the first IPv4 neighbour's `localAddress`; without one, the route to the neighbours decides.
+ */
+export function ipipOptionsFor(config: Config, log: Logger): IpipDataplaneOptions {
   const statics = config.neighbors.filter((n) => n.kind === 'static' && n.transport === 4);
   const peering = statics.find((n) => n.localAddress !== undefined)?.localAddress;
   return {
@@ -32,65 +32,4 @@ function optionsFor(config: Config, log: Logger): ConstructorParameters<typeof I
     mtuFilePath: config.mtu?.file ?? DEFAULTS.mtuFile,
     logger: log,
   };
-}
-
-export class IpipExtension implements DaemonExtension {
-  readonly name = 'ipip';
-  private dataplane: IpipDataplane | undefined;
-  private startError: string | undefined;
-  private state: 'off' | 'starting' | 'running' | 'failed' = 'off';
-
-  constructor(private readonly log: Logger) {}
-
-  /**
-   * Starts the dataplane in the background: BGP sessions never wait for the kernel. A start that
-   * has not finished after START_WARN_MS is logged, and `show mtu` says it is still starting.
-   */
-  async start(config: Config): Promise<void> {
-    if (!wantsIpip(config)) return;
-    const dataplane = new IpipDataplane(optionsFor(config, this.log));
-    this.dataplane = dataplane;
-    this.state = 'starting';
-    const warn = setTimeout(() => {
-      this.log.warn({}, `IP-in-IP / MTU detection still starting after ${START_WARN_MS / 1000} s`);
-    }, START_WARN_MS);
-    warn.unref();
-    dataplane
-      .start()
-      .then(() => {
-        if (this.dataplane === dataplane) this.state = 'running';
-      })
-      .catch((e: unknown) => {
-        dataplane.stop();
-        if (this.dataplane !== dataplane) return;
-        this.dataplane = undefined;
-        this.state = 'failed';
-        this.startError = e instanceof Error ? e.message : String(e);
-        this.log.error({ err: e }, `IP-in-IP / MTU detection not running: ${this.startError}`);
-      })
-      .finally(() => clearTimeout(warn));
-  }
-
-  async applyConfig(config: Config, diff: ConfigDiff): Promise<void> {
-    const relevant = ['pools', 'ipip', 'mtu'].some((k) => diff.otherSections.includes(k));
-    if (!relevant && this.dataplane) return;
-    await this.stop();
-    await this.start(config);
-  }
-
-  async stop(): Promise<void> {
-    this.dataplane?.stop();
-    this.dataplane = undefined;
-    this.state = 'off';
-  }
-
-  mtuReport(): MtuReport {
-    if (this.state === 'off')
-      return { state: 'off', reason: 'no IP pool with IP-in-IP, and no ipip or mtu section' };
-    if (this.state === 'failed' || !this.dataplane)
-      return { state: 'failed', error: this.startError ?? 'unknown' };
-    const report = this.dataplane.mtuReport();
-    if (!report) return { state: this.state, reason: 'the MTU is not detected yet' };
-    return { ...report, state: this.state, tunnel: this.dataplane.tunnelStatus() };
-  }
 }

@@ -1,10 +1,17 @@
 // Maps the daemon's SpeakerPort onto the session layer's Speaker (src/bgp/session). The only
 // translation is of neighbour configs: config field names are the operator's (asn, connectRetry,
 // maxPrefix per family), PeerConfig's are the session layer's.
-import type { FamilyName, PeerConfig } from '../bgp/session/index.ts';
+import type { NextHopResolver } from '../bgp/rib/best-path.ts';
+import { CONNECTED_RESOLVER } from '../bgp/rib/best-path.ts';
+import type { FamilyName, OriginatedRoute, PeerConfig } from '../bgp/session/index.ts';
 import { Speaker } from '../bgp/session/index.ts';
-import type { Config, NeighborConfig } from '../config/types.ts';
+import type { Config, NeighborConfig, OriginatedPrefix } from '../config/types.ts';
+import type { KernelRoutes } from '../dataplane/routes/kernel-routes.ts';
+import { RTPROT_BGP } from '../dataplane/routes/model.ts';
 import type { Logger } from '../log/logger.ts';
+import { RoutingEngine } from './routing.ts';
+import type { RoutingHub } from './routing-hub.ts';
+import { KernelNextHopResolver } from './routing-resolver.ts';
 import type { SpeakerPort } from './speaker-port.ts';
 
 /** The session layer's view of one neighbour. */
@@ -42,20 +49,82 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
   };
 }
 
-/** Builds the session layer's Speaker for a config, behind the daemon's SpeakerPort. */
-export function createSessionSpeaker(config: Config, log: Logger): SpeakerPort {
+export function toOriginatedRoutes(list: readonly OriginatedPrefix[]): OriginatedRoute[] {
+  return list.map((o) => ({
+    prefix: o.prefix,
+    communities: o.communities,
+    largeCommunities: o.largeCommunities,
+    med: o.med,
+    localPref: o.localPref,
+    nextHop: o.nextHop,
+  }));
+}
+
+export interface SessionSpeakerOptions {
+  /**
+   * Opens the kernel route table for next-hop resolution (default: rtnetlink). Returning null,
+   * or failing, leaves every next hop resolvable at cost 0, with a warning.
+   */
+  openKernelRoutes?: () => Promise<KernelRoutes | null>;
+}
+
+async function openNetlink(): Promise<KernelRoutes | null> {
+  const { NetlinkRoutes } = await import('../dataplane/routes/netlink-routes.ts');
+  return NetlinkRoutes.open();
+}
+
+/**
+ * Builds the session layer's Speaker for a config, with the routing engine (Loc-RIB, policy,
+ * reflection, update groups) as its export source, behind the daemon's SpeakerPort.
+ */
+export function createSessionSpeaker(
+  config: Config,
+  log: Logger,
+  options: SessionSpeakerOptions = {},
+): SpeakerPort {
   const speaker = new Speaker({
     localAs: config.asn,
     routerId: config.routerId,
     listen: config.listen,
     logger: log.child({ component: 'bgp' }),
   });
+  // The engine's decision process asks this resolver; the kernel's one is plugged in at start.
+  let resolver: NextHopResolver = CONNECTED_RESOLVER;
+  let kernelResolver: KernelNextHopResolver | null = null;
+  let kernel: KernelRoutes | null = null;
+  const routingLog = log.child({ component: 'routing' });
+  const engine = new RoutingEngine({
+    speaker,
+    config,
+    log: routingLog,
+    resolver: { cost: (nh, a) => resolver.cost(nh, a) },
+  });
+  let hub: RoutingHub | null = null;
   let current = config;
   return {
     events: speaker.events,
-    start: () => speaker.start(),
+    start: async () => {
+      try {
+        kernel = await (options.openKernelRoutes ?? openNetlink)();
+        if (kernel !== null) {
+          const r = new KernelNextHopResolver(kernel, { ownProtocol: config.kernel?.protocol ?? RTPROT_BGP });
+          await r.start();
+          r.onChange(() => engine.nextHopsChanged());
+          kernelResolver = r;
+          resolver = r;
+        }
+      } catch (e) {
+        routingLog.warn(
+          { err: e },
+          `next hops are not resolved against the kernel (${(e as Error).message}): every next hop counts as connected`,
+        );
+      }
+      engine.start();
+      await speaker.start();
+    },
     setConfig: (c) => {
       current = c;
+      engine.applyConfig(c);
     },
     addPeer: (n) => speaker.addPeer(toPeerConfig(n, current)),
     removePeer: (key, message) => speaker.removePeer(key, message),
@@ -64,8 +133,21 @@ export function createSessionSpeaker(config: Config, log: Logger): SpeakerPort {
     enablePeer: (id) => speaker.enablePeer(id),
     resetPeer: (id, message) => speaker.resetPeer(id, message),
     status: () => speaker.status(),
-    routes: (q) => speaker.routes(q),
-    setOriginated: (routes) => speaker.setOriginated(routes),
-    stop: (message) => speaker.stop(message),
+    // A peer's routes are its Adj-RIB-In (pre-policy); without a peer, the Loc-RIB's best paths.
+    routes: (q) => (q.peer !== undefined ? speaker.routes(q) : engine.routes(q)),
+    routeDetails: (prefix) => engine.routeDetails(prefix),
+    setOriginated: (routes) => engine.setOriginated('config', toOriginatedRoutes(routes)),
+    attachRouting: (h) => {
+      hub = h;
+      h.attach(engine);
+    },
+    stop: async (message) => {
+      hub?.attach(null);
+      hub = null;
+      engine.stop();
+      await speaker.stop(message);
+      await kernelResolver?.stop();
+      await kernel?.close();
+    },
   };
 }

@@ -2,7 +2,9 @@
 // on this interface only; speaker-adapter.ts maps it onto the session layer's Speaker, so either
 // side can change without the other, and tests drive the daemon with an in-memory speaker.
 import type { Observable } from 'rxjs';
+import type { RouteDetail } from '../bgp/rib/show.ts';
 import type { Config, NeighborConfig, OriginatedPrefix } from '../config/types.ts';
+import type { RoutingHub } from './routing-hub.ts';
 
 export type SessionState = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
 
@@ -126,8 +128,16 @@ export interface SpeakerPort {
   /** Cease, subcode 4 (Administrative Reset); the session re-forms. */
   resetPeer(id: string, message: string): Promise<void>;
   status(): PeerStatus[];
+  /** With a peer: its received routes (Adj-RIB-In); without: the Loc-RIB's best and ECMP paths. */
   routes(query: RouteQuery): RouteView[];
+  /**
+   * Every path of a prefix (or of the longest match of an address) with the best-path step that
+   * decided against it (`tsbgp show route PREFIX --detail`). Absent: the speaker has no Loc-RIB.
+   */
+  routeDetails?(prefix: string): RouteDetail[];
   setOriginated(routes: OriginatedPrefix[]): void;
+  /** Connects the speaker's routing engine to the daemon's FibFeed / OriginationSink hub. */
+  attachRouting?(hub: RoutingHub): void;
   /**
    * The config a reload is about to apply (same local AS, router-id and listen addresses), for
    * settings that neighbours inherit from the top level, such as the graceful-restart time.

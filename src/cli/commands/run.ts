@@ -69,7 +69,7 @@ export const runCommand: CommandModule = {
       { ControlServer },
       { daemonHandlers },
       { Daemon },
-      { IpipExtension },
+      { DataplaneExtension },
       { createSessionSpeaker },
       { createLogger },
     ] = await Promise.all([
@@ -78,7 +78,7 @@ export const runCommand: CommandModule = {
       import('../../control/server.ts'),
       import('../../daemon/control-api.ts'),
       import('../../daemon/daemon.ts'),
-      import('../../daemon/ipip-extension.ts'),
+      import('../../daemon/dataplane-extension.ts'),
       import('../../daemon/speaker-adapter.ts'),
       import('../../log/logger.ts'),
     ]);
@@ -118,7 +118,7 @@ export const runCommand: CommandModule = {
       log,
       version,
       createSpeaker: (c) => createSessionSpeaker(c, log),
-      extensions: [new IpipExtension(log.child({ component: 'ipip' }))],
+      extensions: [new DataplaneExtension(log.child({ component: 'dataplane' }))],
     });
     const socketPath = argv['control-socket'] ?? config.control?.socket ?? DEFAULTS.controlSocket;
     const control = new ControlServer({

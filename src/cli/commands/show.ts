@@ -1,5 +1,6 @@
-// `tsbgp show neighbors|neighbor ADDR|routes|mtu|status`: read-only queries over the control socket.
+// `tsbgp show neighbors|neighbor ADDR|routes|route PREFIX [--detail]|mtu|status`: read-only queries over the control socket.
 import type { CommandModule } from 'yargs';
+import { formatRouteDetail, type RouteDetail } from '../../bgp/rib/show.ts';
 import { callAndPrint, withClientOptions } from '../../control/cli-support.ts';
 import { controlRequest } from '../../control/client.ts';
 import { formatNeighborDetail, formatNeighbors, formatRoutes, formatStatus } from '../../control/format.ts';
@@ -34,7 +35,8 @@ export const showCommand: CommandModule = {
       })
       .command({
         command: 'routes [prefix]',
-        describe: 'received routes (Adj-RIB-In), optionally of one peer or for one prefix or address',
+        describe:
+          'best paths (Loc-RIB, ECMP members included), or with --peer the routes received from that neighbour (Adj-RIB-In); optionally for one prefix or address',
         builder: (yy) =>
           yy
             .positional('prefix', {
@@ -49,6 +51,32 @@ export const showCommand: CommandModule = {
           if (a.prefix !== undefined) params.prefix = String(a.prefix);
           if (a.limit !== undefined) params.limit = a.limit;
           await callAndPrint<RouteView[]>(a as never, 'show.routes', params, async (routes) => {
+            const peers = await controlRequest<PeerStatus[]>(String(a['control-socket']), 'show.neighbors');
+            return formatRoutes(routes, peers);
+          });
+        },
+      })
+      .command({
+        command: 'route <prefix>',
+        describe:
+          'one prefix (or the longest match of an address) in the Loc-RIB; --detail: every path and the best-path step that decided',
+        builder: (yy) =>
+          yy
+            .positional('prefix', { type: 'string', demandOption: true, describe: 'a prefix or an address' })
+            .option('detail', {
+              type: 'boolean',
+              default: false,
+              describe: 'every path, with the deciding step',
+            }),
+        handler: async (a) => {
+          const prefix = String(a.prefix);
+          if (a.detail) {
+            await callAndPrint<RouteDetail[]>(a as never, 'show.route', { prefix }, (r) =>
+              r.map(formatRouteDetail).join('\n\n'),
+            );
+            return;
+          }
+          await callAndPrint<RouteView[]>(a as never, 'show.routes', { prefix }, async (routes) => {
             const peers = await controlRequest<PeerStatus[]>(String(a['control-socket']), 'show.neighbors');
             return formatRoutes(routes, peers);
           });
@@ -76,7 +104,7 @@ export const showCommand: CommandModule = {
         describe: 'daemon summary: AS, router-id, uptime, last reload',
         handler: (a) => callAndPrint<DaemonState>(a as never, 'show.status', {}, (r) => formatStatus(r)),
       })
-      .demandCommand(1, 'show what? neighbors, neighbor ADDR, routes, mtu or status'),
+      .demandCommand(1, 'show what? neighbors, neighbor ADDR, routes, route PREFIX, mtu or status'),
   handler: () => {},
 };
 

@@ -448,8 +448,24 @@ export class RtnlSocket {
     });
   }
 
-  /** A dump: calls `each` for every reply message until NLMSG_DONE. */
+  /**
+   * A dump: calls `each` for every reply message until NLMSG_DONE. Dumps on one socket run one at
+   * a time: the kernel refuses a second dump while one is in progress (netlink_dump_start returns
+   * EBUSY), and the syncer, the workload watcher and IP-in-IP share the daemon's socket.
+   */
   dump(type: number, header: (w: NlWriter) => void, each: (m: NlMessageView) => void): Promise<void> {
+    const run = this.dumpChain.then(() => this.dumpNow(type, header, each));
+    this.dumpChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private dumpChain: Promise<void> = Promise.resolve();
+
+  private dumpNow(
+    type: number,
+    header: (w: NlWriter) => void,
+    each: (m: NlMessageView) => void,
+  ): Promise<void> {
     const w = new NlWriter(64);
     const seq = this.nextSeq();
     w.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq);

@@ -1,0 +1,415 @@
+// Convergence benchmark (issue #4 §6): a route reflector under test between a BIRD 2 injector and
+// a BIRD 2 receiver, tsbgp side by side with BIRD 2, FRR and GoBGP as the reflector, in one run.
+//
+//   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R] [--only tsbgp,bird2,frr,gobgp]
+//   (root; default N = 100000, R = 1; the table shows medians)
+//
+// Topology: one LAN (a bridge), three namespaces: inj (BIRD 2, AS 65000), rr (the reflector,
+// AS 65000) and rcv (BIRD 2, AS 65000); inj and rcv are route-reflector clients of rr, so next
+// hops are kept (the injector's address, direct on the LAN). The injector originates N IPv4
+// prefixes with a table-like length mix (/24 63 %, /22-/23 22 %, /16-/21 13 %, longer 2 %) and
+// 3000 distinct attribute sets (a community per set), as static routes with per-route attributes.
+//
+// Per reflector: start it, wait for rr–rcv Established, then enable the injector's session.
+//   converge  from the injector reporting its session Established until the receiver holds N
+//             (the receiver is polled over its control socket every 10 ms);
+//   withdraw  from disabling the injector's session until the receiver holds 0;
+//   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra), and bytes per route over
+//             the RSS before the injector came up;
+//   CPU s     user + system seconds of the reflector between the two states.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
+import { BirdCtl, cpuSecondsOf, memoryOf } from '../session/bird-ctl.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
+const FRR_BGPD = '/usr/lib/frr/bgpd';
+const FRR_ZEBRA = '/usr/lib/frr/zebra';
+
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf('--only');
+const repsAt = args.indexOf('--reps');
+const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 1;
+const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['tsbgp', 'bird2', 'frr', 'gobgp'];
+const optionValues = new Set([onlyAt, repsAt].filter((i) => i >= 0).map((i) => i + 1));
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && !optionValues.has(i)).map(Number);
+if (sizes.length === 0) sizes.push(100_000);
+
+if (!canUseNamespaces()) {
+  console.error('convergence.bench: needs root (network namespaces)');
+  process.exit(1);
+}
+
+const INJ = '10.3.0.2';
+const RR = '10.3.0.1';
+const RCV = '10.3.0.3';
+const ATTR_SETS = 3000;
+
+/** Prefix lengths by share of the table (percent), roughly a DFZ's mix. */
+const MIX: [number, number][] = [
+  [24, 63],
+  [23, 10],
+  [22, 12],
+  [21, 5],
+  [20, 4],
+  [19, 2],
+  [18, 1],
+  [17, 0.5],
+  [16, 0.5],
+  [25, 0.5],
+  [26, 0.5],
+  [27, 0.5],
+  [28, 0.5],
+];
+
+/** N non-overlapping prefixes from 11.0.0.0 up (127/8 skipped), lengths by MIX, deterministic. */
+function prefixes(n: number): string[] {
+  const lengths: number[] = [];
+  for (const [len, pct] of MIX) for (let i = 0; i < pct * 2; i++) lengths.push(len);
+  const out: string[] = [];
+  let cursor = 11 * 2 ** 24;
+  for (let i = 0; i < n; i++) {
+    const len = lengths[(i * 37) % lengths.length]!;
+    const size = 2 ** (32 - len);
+    cursor = Math.ceil(cursor / size) * size;
+    if (cursor >>> 24 === 127) cursor = 128 * 2 ** 24;
+    out.push(`${cursor >>> 24}.${(cursor >>> 16) & 255}.${(cursor >>> 8) & 255}.${cursor & 255}/${len}`);
+    cursor += size;
+  }
+  if (cursor >= 224 * 2 ** 24) throw new Error(`${n} prefixes do not fit in unicast space`);
+  return out;
+}
+
+function injectorConfig(dir: string, n: number): string {
+  const routes = prefixes(n).map(
+    (p, i) => `route ${p} unreachable { bgp_community.add((65000, ${1 + (i % ATTR_SETS)})); };`,
+  );
+  return `log "${dir}/inj.log" { info, warning, error, fatal };
+router id ${INJ};
+protocol device { }
+protocol static injected { ipv4; ${routes.join('\n')} }
+protocol bgp torr { local ${INJ} as 65000; neighbor ${RR} as 65000; direct; disabled;
+  ipv4 { import none; export all; next hop self; }; }
+`;
+}
+
+function receiverConfig(dir: string): string {
+  return `log "${dir}/rcv.log" { info, warning, error, fatal };
+router id ${RCV};
+protocol device { }
+protocol bgp torr { local ${RCV} as 65000; neighbor ${RR} as 65000; direct;
+  ipv4 { import all; export none; gateway direct; }; }
+`;
+}
+
+interface Reflector {
+  readonly name: string;
+  /** Starts the reflector; returns the processes to measure. */
+  start(lab: Lab): Promise<SpawnedProcess[]>;
+}
+
+const reflectors: Record<string, Reflector> = {
+  tsbgp: {
+    name: 'tsbgp',
+    async start(lab) {
+      const cfg = join(lab.dir, 'tsbgp.yaml');
+      writeFileSync(
+        cfg,
+        `asn: 65000
+routerId: ${RR}
+listen: { addresses: [${RR}] }
+neighbors:
+  - { name: inj, address: ${INJ}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
+  - { name: rcv, address: ${RCV}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
+`,
+      );
+      return [
+        lab.spawn('rr', 'tsbgp', process.execPath, [
+          '--max-old-space-size=4096',
+          TSBGP,
+          'run',
+          '--config',
+          cfg,
+          '--control-socket',
+          join(lab.dir, 'tsbgp.sock'),
+          '--log-level',
+          'warn',
+        ]),
+      ];
+    },
+  },
+  bird2: {
+    name: 'BIRD 2',
+    async start(lab) {
+      const cfg = join(lab.dir, 'rr-bird.conf');
+      const nb = (name: string, addr: string) =>
+        `protocol bgp ${name} { local ${RR} as 65000; neighbor ${addr} as 65000; direct; rr client;
+  ipv4 { import all; export all; gateway direct; }; }`;
+      writeFileSync(cfg, `router id ${RR};\nprotocol device { }\n${nb('inj', INJ)}\n${nb('rcv', RCV)}\n`);
+      return [lab.spawn('rr', 'bird-rr', 'bird', ['-f', '-c', cfg, '-s', join(lab.dir, 'rr-bird.ctl')])];
+    },
+  },
+  frr: {
+    name: 'FRR',
+    async start(lab) {
+      const dir = join(lab.dir, 'rr-frr');
+      await run('mkdir', ['-p', dir]);
+      await run('chown', ['frr:frr', dir]);
+      await run('chmod', ['755', lab.dir]);
+      const zserv = join(dir, 'zserv.api');
+      const zconf = join(dir, 'zebra.conf');
+      writeFileSync(zconf, '');
+      const bconf = join(dir, 'bgpd.conf');
+      const nb = (a: string) => [
+        ` neighbor ${a} remote-as 65000`,
+        ` neighbor ${a} update-source ${RR}`,
+        ` neighbor ${a} timers connect 2`,
+      ];
+      writeFileSync(
+        bconf,
+        [
+          'frr defaults traditional',
+          'router bgp 65000',
+          ` bgp router-id ${RR}`,
+          ' no bgp default ipv4-unicast',
+          ...nb(INJ),
+          ...nb(RCV),
+          ' address-family ipv4 unicast',
+          `  neighbor ${INJ} activate`,
+          `  neighbor ${INJ} route-reflector-client`,
+          `  neighbor ${RCV} activate`,
+          `  neighbor ${RCV} route-reflector-client`,
+          ' exit-address-family',
+          '',
+        ].join('\n'),
+      );
+      await run('chown', ['-R', 'frr:frr', dir]);
+      const zebra = lab.spawn('rr', 'frr-zebra', FRR_ZEBRA, [
+        ...['-f', zconf, '-i', join(dir, 'zebra.pid'), '-z', zserv, '--vty_socket', dir],
+        ...['-u', 'frr', '-g', 'frr', '-A', '127.0.0.1'],
+      ]);
+      await waitFor('zebra socket', async () => (await run('test', ['-e', zserv])).code === 0);
+      // -n: no kernel installation (the other reflectors install nothing either).
+      const bgpd = lab.spawn('rr', 'frr-bgpd', FRR_BGPD, [
+        ...['-f', bconf, '-i', join(dir, 'bgpd.pid'), '-z', zserv, '--vty_socket', dir, '-n'],
+        ...['-u', 'frr', '-g', 'frr', '-A', '127.0.0.1'],
+      ]);
+      return [bgpd, zebra];
+    },
+  },
+  gobgp: {
+    name: 'GoBGP',
+    async start(lab) {
+      const cfg = join(lab.dir, 'rr-gobgp.toml');
+      const nb = (a: string) => `[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${a}"
+    peer-as = 65000
+  [neighbors.transport.config]
+    local-address = "${RR}"
+  [neighbors.route-reflector.config]
+    route-reflector-client = true
+    route-reflector-cluster-id = "${RR}"
+`;
+      writeFileSync(
+        cfg,
+        `[global.config]
+  as = 65000
+  router-id = "${RR}"
+  local-address-list = ["${RR}"]
+${nb(INJ)}${nb(RCV)}`,
+      );
+      return [
+        lab.spawn('rr', 'gobgpd', 'gobgpd', [
+          '-f',
+          cfg,
+          '-t',
+          'toml',
+          '--api-hosts',
+          '127.0.0.1:50051',
+          '-l',
+          'warn',
+          '--pprof-disable',
+        ]),
+      ];
+    },
+  },
+};
+
+interface Result {
+  reflector: string;
+  n: number;
+  convergeS: number;
+  withdrawS: number;
+  peakMiB: number;
+  bytesPerRoute: number;
+  cpuS: number;
+}
+
+async function protoEstablished(ctl: BirdCtl, proto: string): Promise<boolean> {
+  const reply = await ctl.command(`show protocols ${proto}`);
+  return reply.some((l) => l.includes(proto) && /Established/.test(l));
+}
+
+async function measure(r: Reflector, n: number): Promise<Result> {
+  const lab = new Lab('cvb');
+  const spawned: SpawnedProcess[] = [];
+  try {
+    await lab.addNode('sw');
+    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
+    for (const [node, addr] of [
+      ['inj', INJ],
+      ['rr', RR],
+      ['rcv', RCV],
+    ] as const) {
+      await lab.addNode(node);
+      await lab.link(
+        { node: 'sw', ifname: `p-${node}`, addrs: [] },
+        { node, ifname: 'lan', addrs: [`${addr}/24`] },
+      );
+      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
+    }
+    const injConf = join(lab.dir, 'inj.conf');
+    writeFileSync(injConf, injectorConfig(lab.dir, n));
+    const rcvConf = join(lab.dir, 'rcv.conf');
+    writeFileSync(rcvConf, receiverConfig(lab.dir));
+    const injSock = join(lab.dir, 'inj.ctl');
+    const rcvSock = join(lab.dir, 'rcv.ctl');
+    lab.spawn('inj', 'bird-inj', 'bird', ['-f', '-c', injConf, '-s', injSock]);
+    lab.spawn('rcv', 'bird-rcv', 'bird', ['-f', '-c', rcvConf, '-s', rcvSock]);
+    await waitFor('injector and receiver sockets', async () => {
+      return (
+        (await run('test', ['-S', injSock])).code === 0 && (await run('test', ['-S', rcvSock])).code === 0
+      );
+    });
+    const openCtl = (path: string) =>
+      waitFor(`BIRD control socket ${path}`, () => BirdCtl.open(path).catch(() => undefined), 600_000);
+    const inj = await openCtl(injSock);
+    const rcv = await openCtl(rcvSock);
+    // The injector's table must be loaded before the clock starts.
+    await waitFor('injector routes loaded', async () => (await inj.routeCount()) >= n, 600_000);
+    const step = (what: string) => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`  ${what}\n`);
+    };
+    step('injector loaded');
+    const procs = await r.start(lab);
+    spawned.push(...procs);
+    await waitFor('rr–rcv Established', () => protoEstablished(rcv, 'torr'), 60_000);
+    step('reflector up');
+    const pids = procs.map((p) => p.child.pid!).filter((p) => p > 0);
+    const read = (p: string) => readFileSync(p, 'utf8');
+    const rssBefore = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
+    const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
+    await inj.command('enable torr');
+    for (;;) {
+      if (await protoEstablished(inj, 'torr')) break;
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    const t0 = performance.now();
+    for (;;) {
+      if ((await rcv.routeCount()) >= n) break;
+      if (performance.now() - t0 > 900_000) throw new Error(`${r.name}: no convergence in 15 minutes`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const convergeS = (performance.now() - t0) / 1000;
+    const peak = pids.reduce((s, p) => s + memoryOf(p, read).peak, 0);
+    const t1 = performance.now();
+    await inj.command('disable torr');
+    for (;;) {
+      if ((await rcv.routeCount()) === 0) break;
+      if (performance.now() - t1 > 900_000) throw new Error(`${r.name}: no withdrawal in 15 minutes`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const withdrawS = (performance.now() - t1) / 1000;
+    const cpuS = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0) - cpuBefore;
+    const peakAll = Math.max(
+      peak,
+      pids.reduce((s, p) => s + memoryOf(p, read).peak, 0),
+    );
+    inj.close();
+    rcv.close();
+    return {
+      reflector: r.name,
+      n,
+      convergeS,
+      withdrawS,
+      peakMiB: peakAll / 2 ** 20,
+      bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
+      cpuS,
+    };
+  } catch (e) {
+    // Show why before the lab (and its logs) go away.
+    for (const p of spawned) {
+      let text = '';
+      try {
+        text = readFileSync(p.logPath, 'utf8');
+      } catch {}
+      process.stderr.write(`--- ${p.logPath} (last lines)\n${text.split('\n').slice(-25).join('\n')}\n`);
+    }
+    throw e;
+  } finally {
+    await lab.dispose();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+// Repetitions interleave the reflectors, so that a noisy minute hurts them all alike.
+const samples: Result[] = [];
+const failures: string[] = [];
+for (const n of sizes) {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const key of only) {
+      const r = reflectors[key];
+      if (!r) throw new Error(`unknown reflector ${key}`);
+      process.stderr.write(`N=${n} rep ${rep + 1}/${reps}: ${r.name}...\n`);
+      try {
+        const res = await measure(r, n);
+        process.stderr.write(`  ${JSON.stringify(res)}\n`);
+        samples.push(res);
+      } catch (e) {
+        // One failed run (a noisy machine, a peer that did not come up) does not lose the others.
+        failures.push(`N=${n} rep ${rep + 1} ${r.name}: ${(e as Error).message}`);
+        process.stderr.write(`  FAILED: ${(e as Error).message}\n`);
+      }
+    }
+  }
+}
+const results: Result[] = [];
+for (const n of sizes) {
+  for (const key of only) {
+    const name = reflectors[key]!.name;
+    const mine = samples.filter((x) => x.n === n && x.reflector === name);
+    if (mine.length === 0) continue;
+    results.push({
+      reflector: name,
+      n,
+      convergeS: median(mine.map((x) => x.convergeS)),
+      withdrawS: median(mine.map((x) => x.withdrawS)),
+      peakMiB: median(mine.map((x) => x.peakMiB)),
+      bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
+      cpuS: median(mine.map((x) => x.cpuS)),
+    });
+  }
+}
+console.log(`\nmedians of ${reps} run(s) each`);
+for (const f of failures) console.log(`failed: ${f}`);
+const f = (x: number, d = 2) => x.toFixed(d);
+console.log(
+  '\n| N | Reflector | Converge s | Withdraw s | Peak RSS MiB | B/route | CPU s | conv. ratio (tsbgp/x) | B/route ratio |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const res of results) {
+  const ts = results.find((x) => x.n === res.n && x.reflector === 'tsbgp');
+  const ratio = ts ? f(ts.convergeS / res.convergeS) : '-';
+  const mem = ts ? f(ts.bytesPerRoute / Math.max(1, res.bytesPerRoute)) : '-';
+  console.log(
+    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${ratio} | ${mem} |`,
+  );
+}

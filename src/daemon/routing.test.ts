@@ -1,0 +1,486 @@
+// The routing engine against an in-memory speaker: Adj-RIB-In batches in, Loc-RIB decisions,
+// Adj-RIB-Out updates (through the ExportSource sinks) and FibFeed batches out.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Subject } from 'rxjs';
+import { type FamilyKey, familyKey, type PathAttributes } from '../bgp/codec/index.ts';
+import { asSequence, formatIpv4, parseIpv4 } from '../bgp/rib/attrs.ts';
+import { UNREACHABLE } from '../bgp/rib/best-path.ts';
+import { prefixListOf } from '../bgp/rib/prefix.ts';
+import { formatRouteDetail } from '../bgp/rib/show.ts';
+import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
+import { AttributeStore } from '../bgp/session/attr-store.ts';
+import type { Negotiated } from '../bgp/session/open.ts';
+import type {
+  ExportPeer,
+  ExportSource,
+  ExportUpdate,
+  PeerStatus,
+  SpeakerEvent,
+} from '../bgp/session/types.ts';
+import { parseConfig } from '../config/loader.ts';
+import type { Config } from '../config/types.ts';
+import { FakeRoutes } from '../dataplane/routes/fake-routes.ts';
+import { createLogger } from '../log/logger.ts';
+import type { FibBatch } from './fib-feed.ts';
+import { RoutingEngine, type RoutingSpeaker } from './routing.ts';
+import { RoutingHub } from './routing-hub.ts';
+import { KernelNextHopResolver } from './routing-resolver.ts';
+
+const V4: FamilyKey = familyKey(1, 1);
+
+function config(extra = ''): Config {
+  return parseConfig(
+    `
+asn: 65000
+routerId: 10.0.0.1
+neighbors:
+  - { name: client-a, address: 10.0.1.1, asn: 65000, routeReflectorClient: true, gracefulRestart: helper }
+  - { name: client-b, address: 10.0.2.1, asn: 65000, routeReflectorClient: true }
+  - { name: tor, address: 192.0.2.1, asn: 65100, import: [all], export: [all] }
+  - { name: bare, address: 192.0.2.9, asn: 65200 }
+policies:
+  all: { terms: [{ action: accept }] }
+${extra}
+`,
+    'test.yaml',
+    { hostAddresses: () => [] },
+  );
+}
+
+/** The session layer as far as the engine sees it. */
+class FakeSpeaker implements RoutingSpeaker {
+  readonly adjRibInChanges = new Subject<AdjRibInBatch>();
+  readonly events = new Subject<SpeakerEvent>();
+  readonly attributes = new AttributeStore();
+  source: ExportSource | null = null;
+  readonly states = new Map<string, string>();
+  readonly sinks: ((c: (p: ExportPeer) => ExportUpdate | null) => void)[] = [];
+  /** Pre-policy routes per session (for soft reconfiguration inbound). */
+  readonly held = new Map<string, { attrId: number; prefixes: string[] }[]>();
+  private n = 0;
+
+  setExportSource(source: ExportSource): void {
+    this.source = source;
+  }
+  status(): PeerStatus[] {
+    return [...this.states].map(([id, state]) => ({ id, state }) as unknown as PeerStatus);
+  }
+  adjRibIn(id: string): AdjRibInView | undefined {
+    const held = this.held.get(id) ?? [];
+    return {
+      peer: id,
+      families: () => [V4],
+      size: () => held.reduce((n, h) => n + h.prefixes.length, 0),
+      lookup: () => -1,
+      forEach: (_f, fn) => {
+        for (const h of held) {
+          const l = prefixListOf(1, h.prefixes);
+          for (let i = 0; i < l.count; i++) fn(l.words, i, l.lengths[i]!, 0, h.attrId);
+        }
+      },
+    };
+  }
+
+  /** Brings a session up: the Speaker calls initial() and attaches a sink, as peer.ts does. */
+  up(e: ExportPeer, sent: ExportUpdate[]): void {
+    this.states.set(e.id, 'Established');
+    sent.push(this.source!.initial(e));
+    this.source!.attach((compute) => {
+      const u = compute(e);
+      if (u) sent.push(u);
+    });
+  }
+
+  down(id: string, reason = 'TcpConnectionFailed'): void {
+    this.states.set(id, 'Idle');
+    const held = this.held.get(id) ?? [];
+    this.held.delete(id);
+    const all = held.flatMap((h) => h.prefixes);
+    if (all.length > 0)
+      this.adjRibInChanges.next({
+        peer: id,
+        entries: [{ kind: 'withdraw', family: V4, prefixes: prefixListOf(1, all) }],
+      });
+    this.events.next({
+      type: 'state',
+      peer: id,
+      name: id,
+      from: 'Established',
+      to: 'Idle',
+      reason,
+      at: Date.now(),
+    });
+  }
+
+  announce(id: string, attrs: PathAttributes, prefixes: string[]): void {
+    const attrId = this.attributes.intern(`k${this.n++}`, () => ({ attributes: attrs, mpNextHop: null }));
+    this.attributes.ref(attrId, prefixes.length);
+    const h = this.held.get(id) ?? [];
+    h.push({ attrId, prefixes });
+    this.held.set(id, h);
+    this.adjRibInChanges.next({
+      peer: id,
+      entries: [{ kind: 'announce', family: V4, attrId, prefixes: prefixListOf(1, prefixes) }],
+    });
+  }
+
+  endOfRib(id: string): void {
+    this.adjRibInChanges.next({ peer: id, entries: [{ kind: 'end-of-rib', family: V4 }] });
+  }
+}
+
+function exportPeer(
+  address: string,
+  peerAs: number,
+  opts: { gr?: boolean; routerId?: string } = {},
+): ExportPeer {
+  const negotiated = {
+    peerAs,
+    peerId: parseIpv4(opts.routerId ?? address),
+    internal: peerAs === 65000,
+    fourOctetAs: true,
+    families: [V4],
+    addPathReceive: new Set(),
+    addPathSend: new Set(),
+    ...(opts.gr
+      ? {
+          peerGracefulRestart: {
+            kind: 'graceful-restart',
+            restartState: false,
+            notification: false,
+            restartTime: 120,
+            families: [{ afi: 1, safi: 1, forwardingState: true }],
+          },
+        }
+      : {}),
+  } as unknown as Negotiated;
+  return {
+    id: address,
+    address,
+    localAs: 65000,
+    peerAs,
+    internal: peerAs === 65000,
+    localAddress: '10.0.0.1',
+    families: [V4],
+    negotiated,
+  };
+}
+
+function announced(updates: ExportUpdate[]): Map<string, PathAttributes> {
+  const out = new Map<string, PathAttributes>();
+  for (const u of updates) {
+    for (const w of u.withdraw) {
+      for (let i = 0; i < w.prefixes.count; i++)
+        out.delete(`${formatIpv4(w.prefixes.words[i]!)}/${w.prefixes.lengths[i]}`);
+    }
+    for (const g of u.announce) {
+      for (let i = 0; i < g.prefixes.count; i++)
+        out.set(`${formatIpv4(g.prefixes.words[i]!)}/${g.prefixes.lengths[i]}`, g.attributes);
+    }
+  }
+  return out;
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+const log = createLogger({ level: 'fatal', format: 'json' });
+
+function setup(extra = '') {
+  const speaker = new FakeSpeaker();
+  const engine = new RoutingEngine({ speaker, config: config(extra), log });
+  const fib: FibBatch[] = [];
+  engine.fibChanges.subscribe((b) => fib.push(b));
+  engine.start();
+  const sent = {
+    a: [] as ExportUpdate[],
+    b: [] as ExportUpdate[],
+    tor: [] as ExportUpdate[],
+    bare: [] as ExportUpdate[],
+  };
+  speaker.up(exportPeer('10.0.1.1', 65000, { gr: true }), sent.a);
+  speaker.up(exportPeer('10.0.2.1', 65000), sent.b);
+  speaker.up(exportPeer('192.0.2.1', 65100), sent.tor);
+  speaker.up(exportPeer('192.0.2.9', 65200), sent.bare);
+  return { speaker, engine, fib, sent };
+}
+
+describe('routing engine', () => {
+  const engines: RoutingEngine[] = [];
+  after(() => {
+    for (const e of engines) e.stop();
+  });
+
+  test('route reflection: a client route reaches the other client with ORIGINATOR_ID/CLUSTER_LIST, next hop kept', async () => {
+    const { speaker, engine, sent, fib } = setup();
+    engines.push(engine);
+    speaker.announce(
+      '10.0.1.1',
+      { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.1.1'), localPref: 100 },
+      ['10.1.0.0/24'],
+    );
+    await tick();
+    const atB = announced(sent.b).get('10.1.0.0/24');
+    assert.ok(atB, 'client B got the route');
+    assert.equal(atB.nextHop, parseIpv4('10.0.1.1'));
+    assert.equal(atB.originatorId, parseIpv4('10.0.1.1'));
+    assert.deepEqual(Array.from(atB.clusterList ?? []), [parseIpv4('10.0.0.1')]);
+    assert.equal(announced(sent.a).has('10.1.0.0/24'), false, 'not sent back to its source');
+    // eBGP with policy gets it with our AS and next-hop self; eBGP without policy gets nothing.
+    const atTor = announced(sent.tor).get('10.1.0.0/24');
+    assert.equal(atTor?.nextHop, parseIpv4('10.0.0.1'));
+    assert.equal(announced(sent.bare).size, 0, 'RFC 8212: nothing to an eBGP peer without policy');
+    const last = fib.at(-1)!;
+    assert.deepEqual(last.upserts, [
+      { prefix: '10.1.0.0/24', nextHops: [{ address: '10.0.1.1', peer: '10.0.1.1' }] },
+    ]);
+    assert.deepEqual(engine.fibSnapshot(), last.upserts);
+  });
+
+  test('RFC 8212: routes from an eBGP neighbour without import policy are not used', async () => {
+    const { speaker, engine } = setup();
+    engines.push(engine);
+    speaker.announce('192.0.2.9', { origin: 0, asPath: asSequence(65200), nextHop: parseIpv4('192.0.2.9') }, [
+      '203.0.113.0/24',
+    ]);
+    speaker.announce('192.0.2.1', { origin: 0, asPath: asSequence(65100), nextHop: parseIpv4('192.0.2.1') }, [
+      '198.51.100.0/24',
+    ]);
+    await tick();
+    assert.deepEqual(
+      engine.routes({}).map((r) => r.prefix),
+      ['198.51.100.0/24'],
+    );
+  });
+
+  test('best path: local-pref beats a shorter AS path; --detail names the deciding step', async () => {
+    const { speaker, engine } = setup();
+    engines.push(engine);
+    speaker.announce(
+      '10.0.1.1',
+      { origin: 0, asPath: asSequence(65100, 65101), nextHop: parseIpv4('10.0.1.1'), localPref: 200 },
+      ['10.9.0.0/16'],
+    );
+    speaker.announce(
+      '10.0.2.1',
+      { origin: 0, asPath: asSequence(65100), nextHop: parseIpv4('10.0.2.1'), localPref: 100 },
+      ['10.9.0.0/16'],
+    );
+    await tick();
+    const best = engine.routes({ prefix: '10.9.0.0/16' });
+    assert.equal(best.length, 1);
+    assert.equal(best[0]!.nextHop, '10.0.1.1');
+    const [d] = engine.routeDetails('10.9.1.1');
+    assert.ok(d);
+    assert.equal(d.paths.length, 2);
+    const loser = d.paths.find((p) => !p.best)!;
+    assert.equal(loser.lostAt, 'local-pref');
+    assert.match(formatRouteDetail(d), /lost at local-pref/);
+    // Equal local-pref: the AS path length decides.
+    speaker.announce(
+      '10.0.1.1',
+      { origin: 0, asPath: asSequence(65100, 65101), nextHop: parseIpv4('10.0.1.1'), localPref: 100 },
+      ['10.9.0.0/16'],
+    );
+    await tick();
+    assert.equal(engine.routes({ prefix: '10.9.0.0/16' })[0]!.nextHop, '10.0.2.1');
+    assert.equal(engine.routeDetails('10.9.0.0/16')[0]!.paths.find((p) => !p.best)!.lostAt, 'as-path-length');
+  });
+
+  test('graceful restart helper: stale through the restart, swept at End-of-RIB', async () => {
+    const { speaker, engine, sent } = setup();
+    engines.push(engine);
+    const attrs = { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.1.1'), localPref: 100 };
+    speaker.announce('10.0.1.1', attrs, ['10.1.0.0/24', '10.1.1.0/24']);
+    await tick();
+    speaker.down('10.0.1.1');
+    await tick();
+    const detail = engine.routeDetails('10.1.0.0/24')[0]!;
+    assert.equal(detail.paths[0]!.stale, true, 'kept as stale');
+    assert.ok(announced(sent.b).has('10.1.1.0/24'), 'still advertised while stale');
+    // Back, re-announces one prefix only, then End-of-RIB: the other one goes.
+    speaker.up(exportPeer('10.0.1.1', 65000, { gr: true }), sent.a);
+    speaker.announce('10.0.1.1', attrs, ['10.1.0.0/24']);
+    await tick();
+    assert.equal(engine.routeDetails('10.1.1.0/24')[0]!.paths[0]!.stale, true);
+    speaker.endOfRib('10.0.1.1');
+    await tick();
+    assert.deepEqual(
+      engine.routes({}).map((r) => r.prefix),
+      ['10.1.0.0/24'],
+    );
+    assert.equal(engine.routeDetails('10.1.0.0/24')[0]!.paths[0]!.stale, false);
+    assert.equal(announced(sent.b).has('10.1.1.0/24'), false, 'withdrawn from the other client');
+  });
+
+  test('without graceful restart a session loss withdraws everything', async () => {
+    const { speaker, engine, sent, fib } = setup();
+    engines.push(engine);
+    speaker.announce('10.0.2.1', { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1') }, [
+      '10.2.0.0/24',
+    ]);
+    await tick();
+    assert.ok(announced(sent.a).has('10.2.0.0/24'));
+    speaker.down('10.0.2.1');
+    await tick();
+    assert.equal(engine.routes({}).length, 0);
+    assert.equal(announced(sent.a).has('10.2.0.0/24'), false);
+    assert.deepEqual(fib.at(-1)!.removals, ['10.2.0.0/24']);
+  });
+
+  test('originated routes (config and OriginationSink) go through the Loc-RIB to peers, not to the FIB', async () => {
+    const { speaker, engine, sent } = setup('originate: [10.50.0.0/24]');
+    engines.push(engine);
+    const hub = new RoutingHub();
+    hub.attach(engine);
+    hub.setOriginated('workloads', [{ prefix: '10.60.0.0/26' }]);
+    await tick();
+    assert.ok(announced(sent.a).has('10.50.0.0/24'));
+    assert.equal(
+      announced(sent.a).get('10.60.0.0/26')?.nextHop,
+      parseIpv4('10.0.0.1'),
+      'iBGP: next hop self for our routes',
+    );
+    assert.equal(announced(sent.tor).get('10.60.0.0/26')?.asPath?.length, 2, 'eBGP: our AS prepended');
+    assert.equal(hub.snapshot().length, 0, 'our own routes are not forwarded through BGP');
+    hub.setOriginated('workloads', []);
+    await tick();
+    assert.equal(announced(sent.a).has('10.60.0.0/26'), false);
+    assert.ok(announced(sent.a).has('10.50.0.0/24'));
+    void speaker;
+  });
+
+  test('reload: a new import policy re-imports kept routes, a new export policy updates Adj-RIB-Out, no reset', async () => {
+    const { speaker, engine, sent } = setup();
+    engines.push(engine);
+    speaker.announce('192.0.2.1', { origin: 0, asPath: asSequence(65100), nextHop: parseIpv4('192.0.2.1') }, [
+      '198.51.100.0/24',
+      '198.51.101.0/24',
+    ]);
+    await tick();
+    assert.equal(engine.routes({}).length, 2);
+    assert.ok(announced(sent.a).has('198.51.101.0/24'));
+    const next = config(`prefixLists:
+  only100: [198.51.100.0/24]
+`);
+    next.policies = {
+      all: { terms: [{ match: { prefixList: 'only100' }, action: 'accept' }], default: 'reject' },
+    } as Config['policies'];
+    engine.applyConfig(next);
+    assert.deepEqual(
+      engine.routes({}).map((r) => r.prefix),
+      ['198.51.100.0/24'],
+    );
+    assert.equal(announced(sent.a).has('198.51.101.0/24'), false, 'withdrawn from the clients');
+    assert.ok(announced(sent.a).has('198.51.100.0/24'));
+  });
+});
+
+describe('kernel next-hop resolver', () => {
+  test('connected next hops cost 0, via a gateway the metric + 1, no route: unreachable; changes re-resolve', async () => {
+    const kernel = new FakeRoutes([
+      {
+        dst: '10.0.1.0/24',
+        table: 254,
+        protocol: 2,
+        metric: 0,
+        type: 'unicast',
+        nextHops: [{ dev: 'eth0' }],
+      },
+      {
+        dst: '10.8.0.0/16',
+        table: 254,
+        protocol: 4,
+        metric: 20,
+        type: 'unicast',
+        nextHops: [{ gateway: '10.0.1.254' }],
+      },
+      {
+        dst: '10.9.0.0/16',
+        table: 254,
+        protocol: 186,
+        metric: 0,
+        type: 'unicast',
+        nextHops: [{ gateway: '10.0.1.1' }],
+      },
+      {
+        dst: '0.0.0.0/0',
+        table: 254,
+        protocol: 4,
+        metric: 0,
+        type: 'unicast',
+        nextHops: [{ gateway: '10.0.1.254' }],
+      },
+    ]);
+    const r = new KernelNextHopResolver(kernel, { settleMs: 5 });
+    await r.start();
+    const nh = (s: string) => Uint8Array.from(s.split('.').map(Number));
+    assert.equal(r.cost(nh('10.0.1.7'), {}), 0);
+    assert.equal(r.cost(nh('10.8.3.4'), {}), 21);
+    assert.equal(r.cost(nh('10.9.3.4'), {}), UNREACHABLE, 'not through our own BGP routes');
+    assert.equal(r.cost(nh('172.16.0.1'), {}), UNREACHABLE, 'not through the default route');
+    assert.equal(r.cost(null, {}), 0, 'local routes');
+    const misses = r.misses;
+    assert.equal(r.cost(nh('10.0.1.7'), {}), 0);
+    assert.equal(r.misses, misses, 'cached');
+    let changed = 0;
+    r.onChange(() => changed++);
+    await kernel.apply([
+      {
+        op: 'replace',
+        route: {
+          dst: '172.16.0.0/12',
+          table: 254,
+          protocol: 4,
+          metric: 5,
+          type: 'unicast',
+          nextHops: [{ gateway: '10.0.1.254' }],
+        },
+      },
+    ]);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(changed, 1);
+    assert.equal(r.cost(nh('172.16.0.1'), {}), 6);
+    await r.stop();
+  });
+});
+
+describe('routing hub', () => {
+  test('keeps sources and subscribers across engine replacement; a new engine’s table replaces the old one', async () => {
+    const hub = new RoutingHub();
+    const batches: FibBatch[] = [];
+    hub.changes.subscribe((b) => batches.push(b));
+    const first = setup();
+    first.speaker.announce('10.0.2.1', { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1') }, [
+      '10.2.0.0/24',
+      '10.3.0.0/24',
+    ]);
+    hub.attach(first.engine);
+    hub.setOriginated('workloads', [{ prefix: '10.60.0.0/26' }]);
+    await tick();
+    assert.deepEqual(
+      hub.snapshot().map((r) => r.prefix),
+      ['10.2.0.0/24', '10.3.0.0/24'],
+    );
+    assert.ok(announced(first.sent.a).has('10.60.0.0/26'));
+    assert.throws(() => hub.setOriginated('config', []), /reserved/);
+    // The speaker restarts (new AS or router-id): the new engine gets the sources, the consumer a
+    // batch that removes what the new table lacks.
+    const second = setup();
+    second.speaker.announce('10.0.2.1', { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1') }, [
+      '10.3.0.0/24',
+    ]);
+    await tick();
+    batches.length = 0;
+    hub.attach(second.engine);
+    await tick();
+    assert.deepEqual(batches[0]!.removals, ['10.2.0.0/24']);
+    assert.deepEqual(
+      batches[0]!.upserts.map((r) => r.prefix),
+      ['10.3.0.0/24'],
+    );
+    assert.ok(announced(second.sent.a).has('10.60.0.0/26'), 'the workload routes moved to the new engine');
+    first.engine.stop();
+    second.engine.stop();
+    hub.close();
+  });
+});

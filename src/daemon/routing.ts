@@ -1,0 +1,1144 @@
+// The routing engine: turns the session layer's Adj-RIB-In changes into Loc-RIB decisions and
+// Adj-RIB-Out updates, as src/bgp/rib/index.ts describes the wiring.
+//
+//   Speaker.adjRibInChanges ─► intern attributes ─► ImportFilter (loops, RFC 8212, policy)
+//        ─► LocRib per family ─► commit (coalesced, after the session layer's input slice)
+//        ─► RibExportSource (update groups) ─► Speaker sessions
+//        └► FibFeed (best path + multipath) ─► dataplane extension
+//
+// Our own routes (config `originate` and OriginationSink sources such as the dataplane's
+// workloads) enter the Loc-RIB as paths of the local pseudo-peer (index 0), so they pass through
+// export policy and update groups like every other route.
+//
+// Graceful restart, helper side (RFC 4724 §4.2): when a session with a GR-capable peer goes down
+// the session layer withdraws its Adj-RIB-In; for the families the peer listed we ignore those
+// withdrawals and mark the paths stale instead, arm the restart timer, sweep the paths still stale
+// at the peer's End-of-RIB (per family) or when a timer expires.
+//
+// Commits are coalesced with setImmediate: the session layer processes input in time slices of
+// SLICE_MS and publishes after each, so one commit covers one slice's worth of prefixes and
+// keepalives are never starved.
+import type { Observable } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
+import {
+  type FamilyKey,
+  familyAfi,
+  familyKey,
+  familyName,
+  type PathAttributes,
+  type PrefixList,
+} from '../bgp/codec/index.ts';
+import { formatCommunity } from '../bgp/policy/communities.ts';
+import { PolicyCompiler } from '../bgp/policy/compile.ts';
+import { ExportFilter, type ExportSettings, ImportFilter } from '../bgp/policy/filters.ts';
+import { MaxPrefixGuard } from '../bgp/policy/max-prefix.ts';
+import { defaultReflectorConfig, mayAdvertise, type ReflectorConfig } from '../bgp/reflector/reflector.ts';
+import { AttrTable } from '../bgp/rib/attr-table.ts';
+import {
+  formatAsPath,
+  nextHopBytes,
+  parseIpv4,
+  type StoredAttributes,
+  storedFromUpdate,
+} from '../bgp/rib/attrs.ts';
+import {
+  CONNECTED_RESOLVER,
+  DecisionProcess,
+  decisionOptionsFromConfig,
+  type NextHopResolver,
+} from '../bgp/rib/best-path.ts';
+import { RibExportSource } from '../bgp/rib/export-source.ts';
+import {
+  flushPeer,
+  type GrCapabilityView,
+  markPeerStale,
+  onSessionLoss,
+  onSessionReestablished,
+  type SessionLossCause,
+  sweepStale,
+} from '../bgp/rib/graceful-restart.ts';
+import { LocRib, RibChange, type RibChanges } from '../bgp/rib/loc-rib.ts';
+import type { LoopCheckConfig } from '../bgp/rib/loop-check.ts';
+import { LOCAL_PEER, type PeerInfo, PeerTable } from '../bgp/rib/peers.ts';
+import { formatPrefix, PrefixListBuilder, parsePrefix, prefixCovers, strideOf } from '../bgp/rib/prefix.ts';
+import { describeRoute, type RouteDetail } from '../bgp/rib/show.ts';
+import { type UpdateBatch, type UpdateGroup, UpdateGroups } from '../bgp/rib/update-group.ts';
+import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
+import type { StoredAttributes as SessionAttributes } from '../bgp/session/attr-store.ts';
+import type {
+  ExportPeer,
+  ExportSource,
+  ExportUpdate,
+  OriginatedRoute,
+  PeerStatus,
+  SpeakerEvent,
+} from '../bgp/session/types.ts';
+import type { Config, NeighborConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { FibBatch, FibNextHop, FibRoute } from './fib-feed.ts';
+import { addressBytes, formatAddressBytes } from './routing-resolver.ts';
+import type { RouteQuery, RouteView } from './speaker-port.ts';
+
+type Sink = (changes: (peer: ExportPeer) => ExportUpdate | null) => void;
+type ExportBinding = ReturnType<ConstructorParameters<typeof RibExportSource>[1]['resolve']>;
+
+const IPV4 = familyKey(1, 1);
+const IPV6 = familyKey(2, 1);
+const FAMILIES: readonly FamilyKey[] = [IPV4, IPV6];
+
+/** What the engine needs of the session layer's Speaker (a fake in unit tests). */
+export interface RoutingSpeaker {
+  readonly adjRibInChanges: Observable<AdjRibInBatch>;
+  readonly events: Observable<SpeakerEvent>;
+  readonly attributes: { get(id: number): SessionAttributes | undefined };
+  setExportSource(source: ExportSource): void;
+  status(): PeerStatus[];
+  adjRibIn(id: string): AdjRibInView | undefined;
+}
+
+export interface RoutingEngineOptions {
+  readonly speaker: RoutingSpeaker;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly resolver?: NextHopResolver;
+}
+
+/** One session (by session id) as the RIB knows it. */
+interface RibPeer {
+  readonly id: string;
+  readonly index: number;
+  neighbor: NeighborConfig;
+  info: PeerInfo;
+  export: ExportPeer;
+  established: boolean;
+  /** Import filter per family (AFI 1, 2). */
+  imports: Map<FamilyKey, ImportFilter>;
+  /** Families the current session carries. */
+  families: readonly FamilyKey[];
+  /** The peer's GR capability from its last OPEN. */
+  gr: GrCapabilityView | null;
+  /** Families whose paths are stale (kept through the peer's restart). */
+  stale: Set<FamilyKey>;
+  /** Families whose End-of-RIB arrived in the current session. */
+  endOfRib: Set<FamilyKey>;
+  restartTimer: NodeJS.Timeout | null;
+  staleTimer: NodeJS.Timeout | null;
+  guards: Map<FamilyKey, MaxPrefixGuard>;
+  rfc8212Logged: boolean;
+  /** Counts session establishments (a held withdrawal belongs to one session). */
+  sessionEpoch: number;
+}
+
+interface FamilyState {
+  readonly family: FamilyKey;
+  readonly rib: LocRib;
+  readonly groups: UpdateGroups;
+}
+
+function lossCause(reason: string | undefined): SessionLossCause {
+  switch (reason) {
+    case 'ManualStop':
+      return 'admin';
+    case 'HoldTimerExpired':
+      return 'hold-timer';
+    case 'NotificationReceived':
+    case 'UnsupportedVersionNotificationReceived':
+    case 'HeaderError':
+    case 'OpenMessageError':
+    case 'UpdateMessageError':
+      return 'notification';
+    default:
+      return 'tcp-failure';
+  }
+}
+
+function ipv4Number(text: string): number | undefined {
+  const b = addressBytes(text);
+  if (b === null || b.length !== 4) return undefined;
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+}
+
+function copyPrefixList(l: PrefixList): PrefixList {
+  const b = new PrefixListBuilder(l.afi as 1 | 2, Math.max(1, l.count), l.pathIds !== null);
+  const stride = l.afi === 1 ? 1 : 4;
+  for (let i = 0; i < l.count; i++)
+    b.push(l.words, i * stride, l.lengths[i]!, l.pathIds === null ? 0 : l.pathIds[i]!);
+  return b.view() as PrefixList;
+}
+
+function sessionToRib(s: SessionAttributes): StoredAttributes {
+  const out = storedFromUpdate(s.attributes as PathAttributes);
+  if (s.mpNextHop !== null) out.mpNextHop = s.mpNextHop;
+  return out;
+}
+
+export class RoutingEngine {
+  readonly attrs = new AttrTable();
+  readonly peers: PeerTable;
+  readonly families = new Map<FamilyKey, FamilyState>();
+  readonly ribExport: RibExportSource;
+  /** What the Speaker sees: the RIB's export source, with the sinks kept for reconfiguration. */
+  readonly exportSource: ExportSource;
+  private readonly sinks = new Set<Sink>();
+  readonly decision: DecisionProcess;
+  /** Forwarding changes: every commit's best/multipath changes, as text (see fib-feed.ts). */
+  readonly fibChanges = new Subject<FibBatch>();
+  private config: Config;
+  private compiler: PolicyCompiler;
+  private reflector: ReflectorConfig;
+  private readonly log: Logger;
+  private readonly speaker: RoutingSpeaker;
+  private readonly bySession = new Map<string, RibPeer>();
+  private readonly subs: Subscription[] = [];
+  private commitScheduled = false;
+  private readonly originSources = new Map<string, readonly OriginatedRoute[]>();
+  private originatedTimer: NodeJS.Timeout | null = null;
+  /** The local routes currently in the RIB: prefix text -> attribute id (one ref each). */
+  private local = new Map<string, { family: FamilyKey; attrId: number }>();
+  private initialDone = false;
+  private initialTimer: NodeJS.Timeout | null = null;
+  /** Session attribute id -> RIB attribute id, valid while the session's object is the same. */
+  private sessObj: (SessionAttributes | undefined)[] = [];
+  private sessRib = new Int32Array(1024);
+  private stopped = false;
+  /** Counters for `show` and tests. */
+  readonly stats = { commits: 0, batches: 0, fibUpserts: 0, fibRemovals: 0 };
+
+  constructor(opts: RoutingEngineOptions) {
+    this.speaker = opts.speaker;
+    this.config = opts.config;
+    this.log = opts.log;
+    const routerId = parseIpv4(opts.config.routerId);
+    this.peers = new PeerTable(routerId, opts.config.asn);
+    this.compiler = this.makeCompiler(opts.config);
+    this.reflector = this.makeReflector(opts.config);
+    this.decision = new DecisionProcess(
+      this.attrs,
+      this.peers,
+      decisionOptionsFromConfig(opts.config.bestPath),
+      opts.resolver ?? CONNECTED_RESOLVER,
+    );
+    for (const family of FAMILIES) {
+      const afi = familyAfi(family) as 1 | 2;
+      const rib = new LocRib({ afi, attrs: this.attrs, decision: this.decision });
+      const groups = new UpdateGroups(
+        rib,
+        family,
+        (s) => new ExportFilter(this.attrs, this.peers, this.compiler, s),
+      );
+      this.families.set(family, { family, rib, groups });
+    }
+    this.ribExport = new RibExportSource(this.groupMap(), {
+      resolve: (peer, family) => this.bindExport(peer, family),
+    });
+    this.exportSource = {
+      initial: (peer) => this.ribExport.initial(peer),
+      attach: (sink) => {
+        this.sinks.add(sink);
+        const detach = this.ribExport.attach(sink);
+        return () => {
+          this.sinks.delete(sink);
+          detach();
+        };
+      },
+      count: (peer) => this.sentCount(peer),
+    };
+  }
+
+  private groupMap(): Map<FamilyKey, UpdateGroups> {
+    const m = new Map<FamilyKey, UpdateGroups>();
+    for (const [f, s] of this.families) m.set(f, s.groups);
+    return m;
+  }
+
+  private makeCompiler(c: Config): PolicyCompiler {
+    return new PolicyCompiler({ prefixLists: c.prefixLists, policies: c.policies });
+  }
+
+  private makeReflector(c: Config): ReflectorConfig {
+    const routerId = parseIpv4(c.routerId);
+    const clients = c.neighbors.some((n) => n.routeReflectorClient);
+    const base = defaultReflectorConfig(routerId, clients);
+    const id = c.routeReflector?.clusterId;
+    if (id === undefined) return base;
+    const clusterId = typeof id === 'number' ? id : /^\d+$/.test(id) ? Number(id) : parseIpv4(id);
+    return { ...base, clusterId: clusterId >>> 0 };
+  }
+
+  private loopConfig(n: NeighborConfig): LoopCheckConfig {
+    return {
+      localAs: this.config.asn,
+      allowasIn: n.allowasIn ?? 0,
+      routerId: parseIpv4(this.config.routerId),
+      clusterIds: [this.reflector.clusterId],
+    };
+  }
+
+  /** Subscribes to the speaker and installs the Loc-RIB as its export source. */
+  start(): void {
+    this.speaker.setExportSource(this.exportSource);
+    this.subs.push(this.speaker.adjRibInChanges.subscribe((b) => this.onBatch(b)));
+    this.subs.push(this.speaker.events.subscribe((e) => this.onEvent(e)));
+    this.setOriginated('config', this.configOriginated(this.config));
+    // The initial table is complete when every enabled neighbour sent End-of-RIB, or after the
+    // restart time (RFC 4724 §4.1 selection deferral bound), whichever comes first.
+    const bound = this.config.gracefulRestart.restartTime;
+    this.initialTimer = setTimeout(() => this.completeInitial('timer'), bound * 1000);
+    this.initialTimer.unref?.();
+    this.checkInitial();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    for (const p of this.bySession.values()) this.clearTimers(p);
+    if (this.initialTimer) clearTimeout(this.initialTimer);
+    if (this.originatedTimer) clearTimeout(this.originatedTimer);
+    this.fibChanges.complete();
+  }
+
+  // ---- origination -----------------------------------------------------------------------------
+
+  private configOriginated(c: Config): OriginatedRoute[] {
+    return c.originate.map((o) => ({
+      prefix: o.prefix,
+      communities: o.communities,
+      largeCommunities: o.largeCommunities,
+      med: o.med,
+      localPref: o.localPref,
+      nextHop: o.nextHop,
+    }));
+  }
+
+  /** Replaces one source's originated routes; they enter the Loc-RIB as local paths (peer 0). */
+  setOriginated(source: string, routes: readonly OriginatedRoute[]): void {
+    if (routes.length === 0) this.originSources.delete(source);
+    else this.originSources.set(source, routes);
+    this.syncLocal();
+  }
+
+  private localAttributes(r: OriginatedRoute, afi: 1 | 2): StoredAttributes {
+    const a: StoredAttributes = { origin: 0, asPath: new Uint32Array(0) };
+    if (r.med !== undefined) a.med = r.med;
+    if (r.localPref !== undefined) a.localPref = r.localPref;
+    if (r.communities !== undefined && r.communities.length > 0)
+      a.communities = Uint32Array.from([...r.communities].sort((x, y) => x - y));
+    if (r.largeCommunities !== undefined && r.largeCommunities.length > 0)
+      a.largeCommunities = Uint32Array.from(r.largeCommunities.flat());
+    if (r.nextHop !== undefined) {
+      const b = addressBytes(r.nextHop);
+      if (b !== null && b.length === 4 && afi === 1) a.nextHop = ipv4Number(r.nextHop)!;
+      else if (b !== null && b.length === 16 && afi === 2) a.mpNextHop = b;
+    }
+    return a;
+  }
+
+  private syncLocal(): void {
+    const wanted = new Map<string, { family: FamilyKey; attrs: StoredAttributes }>();
+    // Later sources do not override earlier ones: the config comes first, as an operator expects.
+    const order = ['config', ...[...this.originSources.keys()].filter((k) => k !== 'config').sort()];
+    for (const source of order) {
+      for (const r of this.originSources.get(source) ?? []) {
+        let parsed: ReturnType<typeof parsePrefix>;
+        try {
+          parsed = parsePrefix(r.prefix);
+        } catch (e) {
+          this.log.warn({ source, prefix: r.prefix }, `not originating: ${(e as Error).message}`);
+          continue;
+        }
+        const text = `${r.prefix}`;
+        if (wanted.has(text)) continue;
+        wanted.set(text, { family: familyKey(parsed.afi, 1), attrs: this.localAttributes(r, parsed.afi) });
+      }
+    }
+    for (const [text, cur] of this.local) {
+      if (wanted.has(text)) continue;
+      const p = parsePrefix(text);
+      this.ribOf(cur.family).remove(LOCAL_PEER, 0, p.words, 0, p.length);
+      this.attrs.unref(cur.attrId);
+      this.local.delete(text);
+    }
+    for (const [text, w] of wanted) {
+      const id = this.attrs.intern(w.attrs);
+      const cur = this.local.get(text);
+      if (cur !== undefined && cur.attrId === id) {
+        this.attrs.unref(id);
+        continue;
+      }
+      const p = parsePrefix(text);
+      this.ribOf(w.family).upsert(LOCAL_PEER, 0, id, p.words, 0, p.length);
+      if (cur !== undefined) this.attrs.unref(cur.attrId);
+      this.local.set(text, { family: w.family, attrId: id });
+    }
+    this.scheduleCommit();
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  private neighborOf(sessionId: string): NeighborConfig | undefined {
+    const key = sessionId.includes('#') ? sessionId.slice(0, sessionId.indexOf('#')) : sessionId;
+    return this.config.neighbors.find((n) => n.key === key);
+  }
+
+  private peerInfo(n: NeighborConfig, e: ExportPeer): PeerInfo {
+    return {
+      kind: e.internal ? 'ibgp' : 'ebgp',
+      address: addressBytes(e.address) ?? new Uint8Array(4),
+      name: n.name === e.address || n.kind === 'dynamic' ? e.address : `${n.name} (${e.address})`,
+      routerId: e.negotiated.peerId >>> 0,
+      remoteAs: e.peerAs,
+      rrClient: e.internal && n.routeReflectorClient,
+    };
+  }
+
+  private makeImports(p: RibPeer): void {
+    for (const f of p.imports.values()) f.dispose();
+    p.imports = new Map();
+    for (const family of FAMILIES) {
+      const filter = new ImportFilter({
+        attrs: this.attrs,
+        compiler: this.compiler,
+        afi: familyAfi(family) as 1 | 2,
+        neighbor: p.info,
+        ...(p.neighbor.import !== undefined ? { policies: p.neighbor.import } : {}),
+        loop: this.loopConfig(p.neighbor),
+      });
+      p.imports.set(family, filter);
+    }
+    p.guards = new Map();
+    for (const family of FAMILIES) {
+      const m = p.neighbor.maxPrefix?.[familyName(family) as 'ipv4-unicast' | 'ipv6-unicast'];
+      if (m !== undefined)
+        p.guards.set(
+          family,
+          new MaxPrefixGuard(
+            {
+              limit: m.limit,
+              warningPercent: m.warningPercent,
+              // The session layer tears the session down (Cease subcode 1); here only the warning.
+              warningOnly: true,
+            },
+            familyAfi(family),
+            1,
+          ),
+        );
+    }
+    const blocked = [...p.imports.values()].some((f) => f.rfc8212Blocked);
+    if (blocked && !p.rfc8212Logged) {
+      p.rfc8212Logged = true;
+      this.log.warn(
+        { peer: p.neighbor.name },
+        'RFC 8212: eBGP neighbour without import/export policy: accepting and advertising nothing',
+      );
+    }
+  }
+
+  /**
+   * The Speaker calls ExportSource.initial() when a session comes up (and on route refresh): we
+   * learn the peer's identity here, before its first UPDATE is processed.
+   */
+  private bindExport(e: ExportPeer, family: FamilyKey): ExportBinding {
+    const p = this.sessionUp(e);
+    if (p === null || !this.families.has(family)) return null;
+    const afi = familyAfi(family) as 1 | 2;
+    const local = addressBytes(e.localAddress);
+    const n = p.neighbor;
+    const settings: ExportSettings = {
+      afi,
+      kind: e.internal ? 'ibgp' : 'ebgp',
+      rrClient: e.internal && n.routeReflectorClient,
+      ...(n.export !== undefined ? { policies: n.export } : {}),
+      nextHop: 'default',
+      ...(local !== null && local.length === 4 ? { localIpv4: ipv4Number(e.localAddress)! } : {}),
+      ...(local !== null && local.length === 16 ? { localIpv6: local } : {}),
+      localAs: this.config.asn,
+      reflector: this.reflector,
+    };
+    const send = n.addPath.send;
+    return {
+      peerIndex: p.index,
+      settings,
+      wire: {
+        fourOctetAs: e.negotiated.fourOctetAs,
+        addPathSend: e.negotiated.addPathSend.has(family),
+        addPathSendLimit: typeof send === 'number' ? send : undefined,
+      },
+    };
+  }
+
+  private sessionUp(e: ExportPeer): RibPeer | null {
+    const existing = this.bySession.get(e.id);
+    if (existing?.established && existing.export.negotiated === e.negotiated) {
+      existing.export = e;
+      return existing;
+    }
+    const n = this.neighborOf(e.id);
+    if (n === undefined) return null;
+    const info = this.peerInfo(n, e);
+    const grCap = e.negotiated.peerGracefulRestart;
+    const gr: GrCapabilityView | null =
+      grCap === undefined
+        ? null
+        : {
+            restartTime: grCap.restartTime,
+            notification: grCap.notification,
+            families: grCap.families.map((f) => ({
+              family: familyKey(f.afi, f.safi),
+              forwardingState: f.forwardingState,
+            })),
+          };
+    let p = existing;
+    if (p === undefined) {
+      const index = this.peers.add(info);
+      p = {
+        id: e.id,
+        index,
+        neighbor: n,
+        info,
+        export: e,
+        established: true,
+        imports: new Map(),
+        families: e.families,
+        gr,
+        stale: new Set(),
+        endOfRib: new Set(),
+        restartTimer: null,
+        staleTimer: null,
+        guards: new Map(),
+        rfc8212Logged: false,
+        sessionEpoch: 1,
+      };
+      this.bySession.set(e.id, p);
+    } else {
+      this.peers.update(p.index, info);
+      p.neighbor = n;
+      p.info = info;
+      p.export = e;
+      p.established = true;
+      p.sessionEpoch++;
+      p.families = e.families;
+      p.gr = gr;
+      p.endOfRib = new Set();
+      if (p.restartTimer) clearTimeout(p.restartTimer);
+      p.restartTimer = null;
+      this.republishPeersChanged();
+      // RFC 4724 §4.2: stale families the new OPEN does not preserve go now.
+      const drop = onSessionReestablished([...p.stale], gr);
+      for (const f of drop) {
+        sweepStale(this.ribOf(f), p.index);
+        p.stale.delete(f);
+      }
+      if (p.stale.size > 0) {
+        const t = this.config.gracefulRestart.stalePathTime;
+        p.staleTimer = setTimeout(() => this.expireStale(p!, 'stale timer'), t * 1000);
+        p.staleTimer.unref?.();
+      }
+      this.scheduleCommit();
+    }
+    this.makeImports(p);
+    return p;
+  }
+
+  /**
+   * A peer's router-id or role changed (PeerTable.update): export results cached per (attribute
+   * set, source peer) are stale (ORIGINATOR_ID, reflection rules). Every group recomputes and
+   * the differences go out now.
+   */
+  private republishPeersChanged(): void {
+    for (const [family, s] of this.families) this.sendGroupBatches(family, s.groups.peersChanged());
+  }
+
+  /** Sends per-group batches to the members (as RibExportSource.publish does for a commit). */
+  private sendGroupBatches(family: FamilyKey, batches: Map<UpdateGroup, UpdateBatch>): void {
+    const groups = this.families.get(family)!.groups;
+    this.sendToSessions((peer) => {
+      const p = this.bySession.get(peer.id);
+      if (p === undefined) return null;
+      const g = groups.groupOf(p.index);
+      const b = g === undefined ? undefined : batches.get(g);
+      if (b === undefined || b.empty) return null;
+      const u = b.forPeer(p.index);
+      if (u.announce.length === 0 && u.withdraw === null) return null;
+      return { announce: u.announce, withdraw: u.withdraw === null ? [] : [u.withdraw] };
+    });
+    for (const b of batches.values()) b.release();
+  }
+
+  private sendToSessions(compute: (peer: ExportPeer) => ExportUpdate | null): void {
+    for (const sink of this.sinks) sink(compute);
+  }
+
+  private onEvent(e: SpeakerEvent): void {
+    if (e.type !== 'state') return;
+    const p = this.bySession.get(e.peer);
+    if (p === undefined) return;
+    if (e.from === 'Established' && e.to !== 'Established') this.sessionDown(p, lossCause(e.reason));
+  }
+
+  private sessionDown(p: RibPeer, cause: SessionLossCause): void {
+    if (!p.established) return;
+    p.established = false;
+    for (const s of this.families.values()) s.groups.leave(p.index);
+    const helper = p.neighbor.gracefulRestart !== 'disabled';
+    const d = onSessionLoss(p.families, p.gr, cause, helper);
+    for (const f of d.flush) {
+      flushPeer(this.ribOf(f), p.index);
+      p.stale.delete(f);
+    }
+    if (d.keepStale.length > 0) {
+      for (const f of d.keepStale) {
+        const n = markPeerStale(this.ribOf(f), p.index);
+        p.stale.add(f);
+        this.log.info(
+          { peer: p.neighbor.name, family: familyName(f), stale: n, restartTime: d.restartTimerSeconds },
+          'graceful restart: keeping routes as stale',
+        );
+      }
+      if (p.staleTimer) clearTimeout(p.staleTimer);
+      p.staleTimer = null;
+      if (p.restartTimer) clearTimeout(p.restartTimer);
+      p.restartTimer = setTimeout(() => this.expireStale(p, 'restart timer'), d.restartTimerSeconds * 1000);
+      p.restartTimer.unref?.();
+    } else {
+      this.releasePeer(p);
+    }
+    this.scheduleCommit();
+  }
+
+  private expireStale(p: RibPeer, why: string): void {
+    if (this.stopped) return;
+    let n = 0;
+    for (const f of p.stale) n += sweepStale(this.ribOf(f), p.index);
+    p.stale.clear();
+    this.clearTimers(p);
+    if (n > 0) this.log.info({ peer: p.neighbor.name, removed: n }, `graceful restart: ${why} expired`);
+    if (!p.established) this.releasePeer(p);
+    this.scheduleCommit();
+  }
+
+  private clearTimers(p: RibPeer): void {
+    if (p.restartTimer) clearTimeout(p.restartTimer);
+    if (p.staleTimer) clearTimeout(p.staleTimer);
+    p.restartTimer = null;
+    p.staleTimer = null;
+  }
+
+  /** Forgets a peer that is down and holds no routes (its index may be reused after commit). */
+  private releasePeer(p: RibPeer): void {
+    for (const f of FAMILIES) flushPeer(this.ribOf(f), p.index);
+    for (const f of p.imports.values()) f.dispose();
+    p.imports.clear();
+    this.clearTimers(p);
+    this.bySession.delete(p.id);
+    // Free the index only after the commit that removes its paths was processed.
+    this.pendingRelease.push(p.index);
+  }
+
+  private pendingRelease: number[] = [];
+
+  // ---- Adj-RIB-In changes ----------------------------------------------------------------------
+
+  private ribOf(family: FamilyKey): LocRib {
+    const s = this.families.get(family);
+    if (s === undefined) throw new Error(`family ${familyName(family)} is not supported by the RIB`);
+    return s.rib;
+  }
+
+  /** The RIB's attribute id for a session attribute id (one reference owned by the cache). */
+  private internSession(sessionId: number): number {
+    const s = this.speaker.attributes.get(sessionId);
+    if (s === undefined) return -1;
+    if (sessionId < this.sessObj.length && this.sessObj[sessionId] === s) return this.sessRib[sessionId]!;
+    if (sessionId >= this.sessRib.length) {
+      let n = this.sessRib.length;
+      while (n <= sessionId) n *= 2;
+      const r = new Int32Array(n);
+      r.set(this.sessRib);
+      this.sessRib = r;
+    }
+    const old = this.sessObj[sessionId] !== undefined ? this.sessRib[sessionId]! : -1;
+    const id = this.attrs.intern(sessionToRib(s));
+    this.sessObj[sessionId] = s;
+    this.sessRib[sessionId] = id;
+    if (old >= 0) this.attrs.unref(old);
+    return id;
+  }
+
+  private onBatch(batch: AdjRibInBatch): void {
+    this.stats.batches++;
+    const p = this.bySession.get(batch.peer);
+    if (p === undefined) return; // routes of a session we never saw come up: nothing of it is in the RIB
+    // A GR-capable session going down: the session layer flushes its Adj-RIB-In (leaving it
+    // empty) and reports the state change synchronously right after. Such withdrawals wait for
+    // that report: on session loss the paths become stale instead (sessionDown); if no report
+    // came (the peer really withdrew its last routes), they are applied in a microtask.
+    const maybeFlush =
+      p.established &&
+      p.gr !== null &&
+      batch.entries.some((e) => e.kind === 'withdraw') &&
+      (this.speaker.adjRibIn(p.id)?.size() ?? 0) === 0;
+    const held: { family: FamilyKey; prefixes: PrefixList }[] = [];
+    for (const e of batch.entries) {
+      if (!this.families.has(e.family)) continue;
+      const rib = this.ribOf(e.family);
+      if (e.kind === 'announce') {
+        const filter = p.imports.get(e.family);
+        const id = this.internSession(e.attrId);
+        if (filter === undefined || id < 0) continue;
+        filter.importUpdate(rib, p.index, id, e.prefixes);
+      } else if (e.kind === 'withdraw') {
+        if (maybeFlush) held.push({ family: e.family, prefixes: copyPrefixList(e.prefixes) });
+        else rib.withdraw(p.index, e.prefixes);
+      } else {
+        this.endOfRib(p, e.family);
+      }
+    }
+    if (held.length > 0) {
+      const epoch = p.sessionEpoch;
+      queueMicrotask(() => {
+        if (!p.established || p.sessionEpoch !== epoch || this.bySession.get(p.id) !== p) return;
+        for (const h of held) this.ribOf(h.family).withdraw(p.index, h.prefixes);
+        this.scheduleCommit();
+      });
+    }
+    this.checkMaxPrefix(p);
+    this.scheduleCommit();
+  }
+
+  private endOfRib(p: RibPeer, family: FamilyKey): void {
+    p.endOfRib.add(family);
+    if (p.stale.has(family)) {
+      const n = sweepStale(this.ribOf(family), p.index);
+      p.stale.delete(family);
+      this.log.info(
+        { peer: p.neighbor.name, family: familyName(family), removed: n },
+        'graceful restart: End-of-RIB, stale routes removed',
+      );
+      if (p.stale.size === 0) this.clearTimers(p);
+    }
+    this.checkInitial();
+  }
+
+  private checkMaxPrefix(p: RibPeer): void {
+    for (const [family, guard] of p.guards) {
+      const count = this.ribOf(family).pathsOf(p.index);
+      const d = guard.check(count);
+      if (d.kind === 'warning')
+        this.log.warn(
+          { peer: p.neighbor.name, family: familyName(family), count, limit: guard.config.limit },
+          'maximum-prefix warning threshold reached',
+        );
+    }
+  }
+
+  // ---- commit ----------------------------------------------------------------------------------
+
+  private scheduleCommit(): void {
+    if (this.commitScheduled || this.stopped) return;
+    this.commitScheduled = true;
+    setImmediate(() => {
+      this.commitScheduled = false;
+      if (!this.stopped) this.commitNow();
+    });
+  }
+
+  /** Runs the decision process on every changed prefix and publishes the result. */
+  commitNow(): void {
+    for (const [family, s] of this.families) {
+      if (s.rib.pending === 0) continue;
+      const changes = s.rib.commit();
+      this.stats.commits++;
+      if (changes.count === 0) continue;
+      this.trackBestPeers(family, s.rib, changes);
+      this.ribExport.publish(family, changes);
+      this.publishFib(s.rib, changes);
+    }
+    for (const idx of this.pendingRelease) this.peers.remove(idx);
+    this.pendingRelease.length = 0;
+    this.attrs.collect();
+  }
+
+  // ---- prefixes sent ------------------------------------------------------------------------
+
+  /**
+   * Track, per prefix, which peer the best path came from (updated from each commit's changes),
+   * so that `prefixesSent` can leave out what split horizon keeps from a peer.
+   */
+  private trackBestPeers(family: FamilyKey, rib: LocRib, changes: RibChanges): void {
+    let arr = this.bestPeer.get(family) ?? new Uint16Array(1024);
+    if (arr.length < rib.prefixCapacity) {
+      const n = new Uint16Array(Math.max(rib.prefixCapacity, arr.length * 2));
+      n.set(arr);
+      arr = n;
+    }
+    this.bestPeer.set(family, arr);
+    for (let i = 0; i < changes.count; i++) {
+      const p = changes.prefix[i]!;
+      const b = changes.best[i]!;
+      const now = b < 0 ? 0 : rib.pathPeer(b) + 1;
+      const was = arr[p]!;
+      if (was === now) continue;
+      if (was > 0) this.bestCount[was - 1]!--;
+      if (now > 0) {
+        if (now > this.bestCount.length) {
+          const c = new Int32Array(Math.max(now, this.bestCount.length * 2));
+          c.set(this.bestCount);
+          this.bestCount = c;
+        }
+        this.bestCount[now - 1]!++;
+      }
+      arr[p] = now;
+    }
+  }
+
+  private bestPeer = new Map<FamilyKey, Uint16Array>();
+  private bestCount = new Int32Array(64);
+
+  private sentCount(peer: ExportPeer): number {
+    const total = this.ribExport.count(peer);
+    const p = this.bySession.get(peer.id);
+    if (p === undefined) return total;
+    // Own routes are in the group's table but not sent to their source (when the rules would
+    // send them to its role at all: not non-client to non-client).
+    const role = p.info.kind === 'ebgp' ? 'ebgp' : p.info.rrClient ? 'client' : 'non-client';
+    if (!mayAdvertise(role, role, this.reflector)) return total;
+    return Math.max(0, total - (this.bestCount[p.index] ?? 0));
+  }
+
+  // ---- FIB feed --------------------------------------------------------------------------------
+
+  private fibRoute(rib: LocRib, p: number): FibRoute | null {
+    const paths = rib.multipathOf(p);
+    // Our own routes are not forwarded through BGP: the dataplane installs them itself.
+    if (paths.length === 0 || rib.pathPeer(paths[0]!) === LOCAL_PEER) return null;
+    const nextHops: FibNextHop[] = [];
+    for (const q of paths) {
+      const peer = rib.pathPeer(q);
+      if (peer === LOCAL_PEER) continue;
+      const nh = nextHopBytes(this.attrs.get(rib.pathAttr(q)));
+      if (nh === null) continue;
+      const addr = nh.length === 32 ? nh.subarray(0, 16) : nh;
+      nextHops.push({
+        address: formatAddressBytes(addr),
+        peer: formatAddressBytes(this.peers.get(peer).address),
+      });
+    }
+    if (nextHops.length === 0) return null;
+    return { prefix: rib.formatPrefix(p), nextHops };
+  }
+
+  /**
+   * Whether anyone consumes FIB batches (the hub sets this to its own subscribers): building
+   * them costs a string and an object per changed prefix, which a reflector without a dataplane
+   * should not pay. A consumer that subscribes later starts from fibSnapshot().
+   */
+  fibWanted: () => boolean = () => this.fibChanges.observed;
+
+  private publishFib(rib: LocRib, changes: RibChanges): void {
+    if (!this.fibWanted()) return;
+    const upserts: FibRoute[] = [];
+    const removals: string[] = [];
+    for (let i = 0; i < changes.count; i++) {
+      if ((changes.kind[i]! & (RibChange.Best | RibChange.Multipath)) === 0) continue;
+      const p = changes.prefix[i]!;
+      const r = changes.best[i]! < 0 ? null : this.fibRoute(rib, p);
+      if (r === null) removals.push(rib.formatPrefix(p));
+      else upserts.push(r);
+    }
+    if (upserts.length + removals.length === 0) return;
+    this.stats.fibUpserts += upserts.length;
+    this.stats.fibRemovals += removals.length;
+    this.fibChanges.next({ upserts, removals, initialComplete: this.initialDone });
+  }
+
+  /** The whole forwarding table (for a consumer that starts late). */
+  fibSnapshot(): FibRoute[] {
+    const out: FibRoute[] = [];
+    for (const s of this.families.values()) {
+      s.rib.forEachBest((p) => {
+        const r = this.fibRoute(s.rib, p);
+        if (r !== null) out.push(r);
+      });
+    }
+    return out;
+  }
+
+  initialComplete(): boolean {
+    return this.initialDone;
+  }
+
+  private checkInitial(): void {
+    if (this.initialDone) return;
+    for (const n of this.config.neighbors) {
+      if (n.shutdown || n.kind === 'dynamic') continue;
+      const p = this.bySession.get(n.key);
+      if (p === undefined || !p.established) return;
+      for (const f of p.families) if (!p.endOfRib.has(f)) return;
+    }
+    this.completeInitial('End-of-RIB from every neighbour');
+  }
+
+  private completeInitial(why: string): void {
+    if (this.initialDone || this.stopped) return;
+    this.initialDone = true;
+    if (this.initialTimer) clearTimeout(this.initialTimer);
+    this.initialTimer = null;
+    this.log.info({ reason: why }, 'initial routing table complete');
+    if (this.fibChanges.observed) this.fibChanges.next({ upserts: [], removals: [], initialComplete: true });
+  }
+
+  // ---- next hops -------------------------------------------------------------------------------
+
+  /** The kernel's routes changed: forget next-hop costs and re-decide every prefix. */
+  nextHopsChanged(): void {
+    this.decision.invalidateNextHops();
+    for (const s of this.families.values()) s.rib.markAllDirty();
+    this.scheduleCommit();
+  }
+
+  // ---- reload ----------------------------------------------------------------------------------
+
+  /**
+   * Applies a reloaded configuration without resetting sessions: policies, reflection settings,
+   * best-path options and originated routes. Outbound: every update group is rebuilt (Adj-RIB-Out
+   * recomputed, differences sent). Inbound: the Adj-RIB-In of every session is re-imported
+   * through the new filters (the session layer keeps pre-policy routes).
+   */
+  applyConfig(next: Config): void {
+    const old = this.config;
+    this.config = next;
+    const policyChanged =
+      JSON.stringify([old.policies, old.prefixLists, old.routeReflector]) !==
+      JSON.stringify([next.policies, next.prefixLists, next.routeReflector]);
+    const neighborChanged = (p: RibPeer): boolean => {
+      const n = this.neighborOf(p.id);
+      if (n === undefined) return false;
+      const a = p.neighbor;
+      return (
+        JSON.stringify([a.import, a.export, a.allowasIn, a.routeReflectorClient]) !==
+        JSON.stringify([n.import, n.export, n.allowasIn, n.routeReflectorClient])
+      );
+    };
+    const reflectorBefore = JSON.stringify(this.reflector);
+    this.reflector = this.makeReflector(next);
+    const reflectorChanged = JSON.stringify(this.reflector) !== reflectorBefore;
+    if (policyChanged) this.compiler = this.makeCompiler(next);
+    if (JSON.stringify(old.bestPath) !== JSON.stringify(next.bestPath)) {
+      Object.assign(this.decision, { options: decisionOptionsFromConfig(next.bestPath) });
+      for (const s of this.families.values()) s.rib.markAllDirty();
+    }
+    let inbound = 0;
+    let exportChanged = false;
+    for (const p of this.bySession.values()) {
+      if (neighborChanged(p)) exportChanged = true;
+      const changed = policyChanged || reflectorChanged || neighborChanged(p);
+      const n = this.neighborOf(p.id);
+      if (n !== undefined) p.neighbor = n;
+      if (!changed || !p.established) continue;
+      if (p.info.rrClient !== (p.info.kind === 'ibgp' && p.neighbor.routeReflectorClient)) {
+        p.info = { ...p.info, rrClient: p.info.kind === 'ibgp' && p.neighbor.routeReflectorClient };
+        this.peers.update(p.index, p.info);
+      }
+      this.makeImports(p);
+      inbound += this.reimport(p);
+    }
+    if (policyChanged || reflectorChanged || exportChanged) this.rebuildExport();
+    this.setOriginated('config', this.configOriginated(next));
+    if (inbound > 0) this.log.info({ routes: inbound }, 'soft reconfiguration inbound: routes re-imported');
+    this.commitNow();
+  }
+
+  /** Re-runs import for every route a session holds in its Adj-RIB-In; returns the count. */
+  private reimport(p: RibPeer): number {
+    const view = this.speaker.adjRibIn(p.id);
+    if (view === undefined) return 0;
+    let n = 0;
+    for (const family of view.families()) {
+      const filter = p.imports.get(family);
+      if (filter === undefined || !this.families.has(family)) continue;
+      const rib = this.ribOf(family);
+      const afi = familyAfi(family) as 1 | 2;
+      // One builder per attribute set, so import runs per set as it does for UPDATEs.
+      const bySet = new Map<number, PrefixListBuilder>();
+      view.forEach(family, (words, off, length, pathId, attrId) => {
+        let b = bySet.get(attrId);
+        if (b === undefined) {
+          b = new PrefixListBuilder(afi, 64, true);
+          bySet.set(attrId, b);
+        }
+        b.push(words, off, length, pathId);
+        n++;
+      });
+      for (const [attrId, b] of bySet) {
+        const id = this.internSession(attrId);
+        if (id >= 0) filter.importUpdate(rib, p.index, id, b.view() as PrefixList);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Outbound soft reconfiguration (issue #4 §3): every group is rebuilt with the new export
+   * settings and policies, and each established session gets its new table plus withdrawals of
+   * what it no longer receives. No session is reset. Text keys are fine here: a reload is rare
+   * and bounded by the table size once.
+   */
+  private rebuildExport(): void {
+    for (const [family, s] of this.families) {
+      const members = [...this.bySession.values()].filter(
+        (p) => p.established && s.groups.groupOf(p.index) !== undefined,
+      );
+      if (members.length === 0) continue;
+      const before = new Map<number, Set<string>>();
+      for (const p of members) {
+        const g = s.groups.groupOf(p.index)!;
+        const full = g.fullTable();
+        before.set(p.index, this.advertisedKeys(s.rib.afi, full.forPeer(p.index).announce));
+        full.release();
+      }
+      for (const p of members) s.groups.leave(p.index);
+      const updates = new Map<string, ExportUpdate>();
+      const fulls: UpdateBatch[] = [];
+      for (const p of members) {
+        const b = this.bindExport(p.export, family);
+        if (b === null) continue;
+        const full = s.groups.join(b.peerIndex, b.settings, b.wire).fullTable();
+        fulls.push(full);
+        const u = full.forPeer(p.index);
+        const now = this.advertisedKeys(s.rib.afi, u.announce);
+        const gone = new PrefixListBuilder(s.rib.afi, 64, b.wire.addPathSend);
+        for (const key of before.get(p.index) ?? []) {
+          if (now.has(key)) continue;
+          const [prefix = '', pathId = '0'] = key.split('#');
+          const parsed = parsePrefix(prefix);
+          gone.push(parsed.words, 0, parsed.length, Number(pathId));
+        }
+        const withdraw = [...(u.withdraw === null ? [] : [u.withdraw])];
+        if (gone.count > 0) withdraw.push({ family, prefixes: gone.view() as PrefixList });
+        updates.set(p.id, { announce: u.announce, withdraw });
+      }
+      this.sendToSessions((peer) => updates.get(peer.id) ?? null);
+      for (const f of fulls) f.release();
+    }
+  }
+
+  private advertisedKeys(afi: 1 | 2, announce: readonly { readonly prefixes: PrefixList }[]): Set<string> {
+    const keys = new Set<string>();
+    const stride = strideOf(afi);
+    for (const g of announce) {
+      const l = g.prefixes;
+      for (let i = 0; i < l.count; i++) {
+        const text = formatPrefix(afi, l.words, i * stride, l.lengths[i]!);
+        keys.add(`${text}#${l.pathIds === null ? 0 : l.pathIds[i]!}`);
+      }
+    }
+    return keys;
+  }
+
+  // ---- read models -----------------------------------------------------------------------------
+
+  /** Loc-RIB best paths (and ECMP members) for `tsbgp show routes`. */
+  routes(query: RouteQuery): RouteView[] {
+    const out: RouteView[] = [];
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    let match: ReturnType<typeof parsePrefix> | null = null;
+    let exact = false;
+    if (query.prefix !== undefined) {
+      const text = query.prefix.includes('/')
+        ? query.prefix
+        : `${query.prefix}/${query.prefix.includes(':') ? 128 : 32}`;
+      match = parsePrefix(text);
+      exact = query.prefix.includes('/');
+    }
+    for (const [family, s] of this.families) {
+      const rib = s.rib;
+      if (match !== null && match.afi !== rib.afi) continue;
+      const stride = strideOf(rib.afi);
+      const emit = (p: number): void => {
+        for (const q of rib.multipathOf(p)) {
+          if (out.length >= limit) return;
+          out.push(this.routeView(rib, family, p, q));
+        }
+      };
+      if (match !== null && exact) {
+        const p = rib.find(match.words, 0, match.length);
+        if (p >= 0 && rib.bestPath(p) >= 0) emit(p);
+        continue;
+      }
+      if (match !== null) {
+        const m = match;
+        // An address: the longest prefix holding it.
+        let best = -1;
+        rib.forEachBest((p) => {
+          const len = rib.prefixLength(p);
+          if (
+            prefixCovers(rib.prefixWords(), rib.prefixOffset(p), len, m.words, 0, m.length, stride) &&
+            (best < 0 || len > rib.prefixLength(best))
+          )
+            best = p;
+        });
+        if (best >= 0) emit(best);
+        continue;
+      }
+      rib.forEachBest((p) => emit(p));
+    }
+    return out;
+  }
+
+  private routeView(rib: LocRib, family: FamilyKey, p: number, q: number): RouteView {
+    const a = this.attrs.get(rib.pathAttr(q));
+    const peer = rib.pathPeer(q);
+    const nh = nextHopBytes(a);
+    const lc: string[] = [];
+    const l = a.largeCommunities;
+    if (l !== undefined) for (let k = 0; k + 2 < l.length; k += 3) lc.push(`${l[k]}:${l[k + 1]}:${l[k + 2]}`);
+    let sessionId = 'local';
+    for (const s of this.bySession.values()) if (s.index === peer) sessionId = s.id;
+    return {
+      prefix: rib.formatPrefix(p),
+      peer: sessionId,
+      family: familyName(family),
+      nextHop: nh === null ? undefined : formatAddressBytes(nh.length === 32 ? nh.subarray(0, 16) : nh),
+      asPath: formatAsPath(a.asPath),
+      origin: (['igp', 'egp', 'incomplete'] as const)[a.origin ?? 2] ?? 'incomplete',
+      med: a.med,
+      localPref: a.localPref,
+      communities: Array.from(a.communities ?? [], formatCommunity),
+      largeCommunities: lc,
+      pathId: rib.pathIdOf(q) || undefined,
+    };
+  }
+
+  /** Every path of the prefixes matching `prefix` (exact prefix, or the longest match of an address). */
+  routeDetails(prefix: string): RouteDetail[] {
+    const out: RouteDetail[] = [];
+    const text = prefix.includes('/') ? prefix : `${prefix}/${prefix.includes(':') ? 128 : 32}`;
+    const m = parsePrefix(text);
+    for (const s of this.families.values()) {
+      const rib = s.rib;
+      if (rib.afi !== m.afi) continue;
+      let p = prefix.includes('/') ? rib.find(m.words, 0, m.length) : -1;
+      if (!prefix.includes('/')) {
+        rib.forEachBest((x) => {
+          const len = rib.prefixLength(x);
+          if (
+            prefixCovers(
+              rib.prefixWords(),
+              rib.prefixOffset(x),
+              len,
+              m.words,
+              0,
+              m.length,
+              strideOf(rib.afi),
+            ) &&
+            (p < 0 || len > rib.prefixLength(p))
+          )
+            p = x;
+        });
+      }
+      if (p >= 0 && rib.firstPath(p) >= 0) out.push(describeRoute(rib, this.peers, p));
+    }
+    return out;
+  }
+}
