@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, runOk, waitFor } from '../lib/lab.ts';
 import { type PeerDriver, type PeerStartOptions, startExabgp, startPeer } from '../lib/peers/index.ts';
-import { startTcpdump } from '../lib/peers/tcpdump.ts';
+import { startTcpdump, type Tcpdump } from '../lib/peers/tcpdump.ts';
 import type { Implementation } from '../lib/peers/types.ts';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -43,6 +43,28 @@ async function routesFrom(p: PeerDriver, neighbor: string, count: number): Promi
   });
 }
 
+/** Router ids by node: a is 192.0.2.1, b is 192.0.2.2. */
+const ROUTER_ID = { a: '192.0.2.1', b: '192.0.2.2' } as const;
+
+/** The two linked nodes with tcpdump on a's `ifname` (eth0, or any for Linux cooked SLL2). */
+async function captureOnLink(lab: Lab, out: string, ifname = 'eth0'): Promise<Tcpdump> {
+  await twoNodes(lab);
+  return startTcpdump(lab, 'a', ifname, out);
+}
+
+/** Starts `impl` on `node`, with that node's router id. */
+function startOn(
+  lab: Lab,
+  node: keyof typeof ROUTER_ID,
+  impl: Implementation,
+  localAs: number,
+  neighbors: PeerStartOptions['neighbors'],
+  originate: PeerStartOptions['originate'],
+  extra: Partial<PeerStartOptions> = {},
+): Promise<PeerDriver> {
+  return startPeer[impl](lab, node, opts(localAs, ROUTER_ID[node], neighbors, originate, extra));
+}
+
 function opts(
   localAs: number,
   routerId: string,
@@ -61,61 +83,56 @@ type Scenario = (lab: Lab, out: string) => Promise<void>;
  * and an administrative shutdown carrying an RFC 9003 message.
  */
 const ebgpV4Bird2Frr: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const bird = await startPeer.bird2(
+  const cap = await captureOnLink(lab, out);
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      4200000001,
-      '192.0.2.1',
-      [
-        {
-          address: '10.0.0.2',
-          localAddress: '10.0.0.1',
-          remoteAs: 65002,
-          gracefulRestart: true,
-          holdTime: 60,
-        },
-      ],
-      [
-        {
-          prefix: '10.1.0.0/24',
-          communities: ['65000:1', '65535:65281'],
-          largeCommunities: ['4200000001:1:2'],
-          extCommunities: ['rt:65000:7'],
-          med: 10,
-        },
-        { prefix: '10.1.1.0/24', communities: ['65000:2'], med: 10 },
-        { prefix: '10.1.128.0/17' },
-      ],
-    ),
+    'bird2',
+    4200000001,
+    [
+      {
+        address: '10.0.0.2',
+        localAddress: '10.0.0.1',
+        remoteAs: 65002,
+        gracefulRestart: true,
+        holdTime: 60,
+      },
+    ],
+    [
+      {
+        prefix: '10.1.0.0/24',
+        communities: ['65000:1', '65535:65281'],
+        largeCommunities: ['4200000001:1:2'],
+        extCommunities: ['rt:65000:7'],
+        med: 10,
+      },
+      { prefix: '10.1.1.0/24', communities: ['65000:2'], med: 10 },
+      { prefix: '10.1.128.0/17' },
+    ],
   );
-  const frr = await startPeer.frr(
+  const frr = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [
-        {
-          address: '10.0.0.1',
-          localAddress: '10.0.0.2',
-          remoteAs: 4200000001,
-          gracefulRestart: true,
-          holdTime: 90,
-        },
-      ],
-      [
-        {
-          prefix: '10.2.0.0/24',
-          communities: ['65002:100'],
-          largeCommunities: ['65002:0:1', '65002:0:2'],
-          med: 50,
-        },
-        { prefix: '10.2.4.0/22' },
-      ],
-    ),
+    'frr',
+    65002,
+    [
+      {
+        address: '10.0.0.1',
+        localAddress: '10.0.0.2',
+        remoteAs: 4200000001,
+        gracefulRestart: true,
+        holdTime: 90,
+      },
+    ],
+    [
+      {
+        prefix: '10.2.0.0/24',
+        communities: ['65002:100'],
+        largeCommunities: ['65002:0:1', '65002:0:2'],
+        med: 50,
+      },
+      { prefix: '10.2.4.0/22' },
+    ],
   );
   await established(bird, '10.0.0.2');
   await routesFrom(bird, '10.0.0.2', 2);
@@ -129,30 +146,25 @@ const ebgpV4Bird2Frr: Scenario = async (lab, out) => {
 
 /** eBGP over IPv6 transport carrying IPv6 unicast, GoBGP (AS 65001) and OpenBGPD (AS 65002), captured with -i any (SLL2). */
 const ebgpV6GobgpOpenbgpd: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'any', out);
-  const gobgp = await startPeer.gobgp(
+  const cap = await captureOnLink(lab, out, 'any');
+  const gobgp = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [{ address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002 }],
-      [
-        { prefix: '2001:db8:1::/48', communities: ['65001:1'], largeCommunities: ['65001:1:1'], med: 5 },
-        { prefix: '2001:db8:1:ff00::/56' },
-      ],
-    ),
+    'gobgp',
+    65001,
+    [{ address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002 }],
+    [
+      { prefix: '2001:db8:1::/48', communities: ['65001:1'], largeCommunities: ['65001:1:1'], med: 5 },
+      { prefix: '2001:db8:1:ff00::/56' },
+    ],
   );
-  const obgp = await startPeer.openbgpd(
+  const obgp = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [{ address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 65001 }],
-      [{ prefix: '2001:db8:2::/48', communities: ['65002:7'], med: 70 }],
-    ),
+    'openbgpd',
+    65002,
+    [{ address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 65001 }],
+    [{ prefix: '2001:db8:2::/48', communities: ['65002:7'], med: 70 }],
   );
   await established(gobgp, 'fd00::2');
   await routesFrom(gobgp, 'fd00::2', 1);
@@ -166,51 +178,46 @@ const ebgpV6GobgpOpenbgpd: Scenario = async (lab, out) => {
 
 /** iBGP (AS 65001) between BIRD 2 and GoBGP with ADD-PATH send/receive for IPv4 and IPv6 over IPv4. */
 const ibgpAddPathBird2Gobgp: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const bird = await startPeer.bird2(
+  const cap = await captureOnLink(lab, out);
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [
-        {
-          address: '10.0.0.2',
-          localAddress: '10.0.0.1',
-          remoteAs: 65001,
-          addPath: 'both',
-          families: ['ipv4', 'ipv6'],
-          nextHop6: 'fd00::1',
-        },
-      ],
-      [
-        { prefix: '10.1.0.0/24', communities: ['65001:10'], localPref: 200 },
-        { prefix: '10.1.2.0/23', largeCommunities: ['65001:2:3'] },
-        { prefix: 'fd01:1::/64', communities: ['65001:11'] },
-      ],
-    ),
+    'bird2',
+    65001,
+    [
+      {
+        address: '10.0.0.2',
+        localAddress: '10.0.0.1',
+        remoteAs: 65001,
+        addPath: 'both',
+        families: ['ipv4', 'ipv6'],
+        nextHop6: 'fd00::1',
+      },
+    ],
+    [
+      { prefix: '10.1.0.0/24', communities: ['65001:10'], localPref: 200 },
+      { prefix: '10.1.2.0/23', largeCommunities: ['65001:2:3'] },
+      { prefix: 'fd01:1::/64', communities: ['65001:11'] },
+    ],
   );
-  const gobgp = await startPeer.gobgp(
+  const gobgp = await startOn(
     lab,
     'b',
-    opts(
-      65001,
-      '192.0.2.2',
-      [
-        {
-          address: '10.0.0.1',
-          localAddress: '10.0.0.2',
-          remoteAs: 65001,
-          addPath: 'both',
-          families: ['ipv4', 'ipv6'],
-        },
-      ],
-      [
-        { prefix: '10.2.0.0/24', communities: ['65001:20'], med: 1 },
-        { prefix: '10.2.1.0/24', communities: ['65001:21'] },
-      ],
-    ),
+    'gobgp',
+    65001,
+    [
+      {
+        address: '10.0.0.1',
+        localAddress: '10.0.0.2',
+        remoteAs: 65001,
+        addPath: 'both',
+        families: ['ipv4', 'ipv6'],
+      },
+    ],
+    [
+      { prefix: '10.2.0.0/24', communities: ['65001:20'], med: 1 },
+      { prefix: '10.2.1.0/24', communities: ['65001:21'] },
+    ],
   );
   await established(bird, '10.0.0.2');
   await routesFrom(bird, '10.0.0.2', 2);
@@ -226,31 +233,26 @@ const ibgpAddPathBird2Gobgp: Scenario = async (lab, out) => {
  * OPEN carries AS_TRANS, its UPDATEs AS_PATH with 23456 plus AS4_PATH; ends with ExaBGP's Cease.
  */
 const asTransExabgpBird2: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const bird = await startPeer.bird2(
+  const cap = await captureOnLink(lab, out);
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      4200000001,
-      '192.0.2.1',
-      [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002 }],
-      [{ prefix: '10.1.0.0/24', communities: ['65000:1'], largeCommunities: ['4200000001:0:1'], med: 10 }],
-    ),
+    'bird2',
+    4200000001,
+    [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002 }],
+    [{ prefix: '10.1.0.0/24', communities: ['65000:1'], largeCommunities: ['4200000001:0:1'], med: 10 }],
   );
-  const exa = await startPeer.exabgp(
+  const exa = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 23456 }],
-      [
-        { prefix: '10.2.0.0/24', communities: ['65002:1'], med: 20 },
-        { prefix: '10.2.1.0/24', largeCommunities: ['65002:1:1'] },
-      ],
-      { fourOctetAs: false },
-    ),
+    'exabgp',
+    65002,
+    [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 23456 }],
+    [
+      { prefix: '10.2.0.0/24', communities: ['65002:1'], med: 20 },
+      { prefix: '10.2.1.0/24', largeCommunities: ['65002:1:1'] },
+    ],
+    { fourOctetAs: false },
   );
   await established(bird, '10.0.0.2');
   await routesFrom(bird, '10.0.0.2', 2);
@@ -267,17 +269,14 @@ const asTransExabgpBird2: Scenario = async (lab, out) => {
  * BIRD keeps the session up throughout.
  */
 const malformedExabgpBird2: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const bird = await startPeer.bird2(
+  const cap = await captureOnLink(lab, out);
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002 }],
-      [{ prefix: '10.1.0.0/24' }],
-    ),
+    'bird2',
+    65001,
+    [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002 }],
+    [{ prefix: '10.1.0.0/24' }],
   );
   const exa = await startExabgp(
     lab,
@@ -307,33 +306,28 @@ const malformedExabgpBird2: Scenario = async (lab, out) => {
  * for AFI 1 with an IPv6 next hop.
  */
 const v4OverV6FrrBird2: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
+  const cap = await captureOnLink(lab, out);
   const n = (address: string, localAddress: string, remoteAs: number) => ({
     address,
     localAddress,
     remoteAs,
     families: ['ipv4', 'ipv6'] as ('ipv4' | 'ipv6')[],
   });
-  const bird = await startPeer.bird2(
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [n('fd00::2', 'fd00::1', 65002)],
-      [{ prefix: '10.1.0.0/24', communities: ['65001:4'] }, { prefix: '2001:db8:1::/48' }],
-    ),
+    'bird2',
+    65001,
+    [n('fd00::2', 'fd00::1', 65002)],
+    [{ prefix: '10.1.0.0/24', communities: ['65001:4'] }, { prefix: '2001:db8:1::/48' }],
   );
-  const frr = await startPeer.frr(
+  const frr = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [n('fd00::1', 'fd00::2', 65001)],
-      [{ prefix: '10.2.0.0/24', med: 7 }, { prefix: '2001:db8:2::/48' }],
-    ),
+    'frr',
+    65002,
+    [n('fd00::1', 'fd00::2', 65001)],
+    [{ prefix: '10.2.0.0/24', med: 7 }, { prefix: '2001:db8:2::/48' }],
   );
   await established(bird, 'fd00::2');
   await routesFrom(bird, 'fd00::2', 2);
@@ -345,22 +339,22 @@ const v4OverV6FrrBird2: Scenario = async (lab, out) => {
 
 /** FRR configured with the wrong AS for its neighbour: BIRD 2 answers the OPEN with NOTIFICATION 2/2 (Bad Peer AS). */
 const badPeerAs: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  await startPeer.bird2(
+  const cap = await captureOnLink(lab, out);
+  await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, passive: true }],
-      [],
-    ),
+    'bird2',
+    65001,
+    [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, passive: true }],
+    [],
   );
-  await startPeer.frr(
+  await startOn(
     lab,
     'b',
-    opts(65003, '192.0.2.2', [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 65001 }], []),
+    'frr',
+    65003,
+    [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 65001 }],
+    [],
   );
   await waitFor('a NOTIFICATION on the wire', async () => {
     await sleep(500);
@@ -375,27 +369,22 @@ const badPeerAs: Scenario = async (lab, out) => {
  * OpenBGPD's hold timer expires and it sends NOTIFICATION 4/0.
  */
 const holdTimerBird1Openbgpd: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const obgp = await startPeer.openbgpd(
+  const cap = await captureOnLink(lab, out);
+  const obgp = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, holdTime: 3 }],
-      [{ prefix: '10.1.0.0/24', communities: ['65001:3'] }],
-    ),
+    'openbgpd',
+    65001,
+    [{ address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, holdTime: 3 }],
+    [{ prefix: '10.1.0.0/24', communities: ['65001:3'] }],
   );
-  const bird1 = await startPeer.bird1(
+  const bird1 = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 65001, holdTime: 3 }],
-      [{ prefix: '10.2.0.0/24', communities: ['65002:3'], med: 3 }],
-    ),
+    'bird1',
+    65002,
+    [{ address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 65001, holdTime: 3 }],
+    [{ prefix: '10.2.0.0/24', communities: ['65002:3'], med: 3 }],
   );
   await established(obgp, '10.0.0.2');
   await routesFrom(obgp, '10.0.0.2', 1);
@@ -415,27 +404,22 @@ const holdTimerBird1Openbgpd: Scenario = async (lab, out) => {
 
 /** BIRD 1.6 (bird6) and FRR over IPv6, eBGP with graceful restart, and FRR's shutdown message. */
 const ebgpV6Bird1Frr: Scenario = async (lab, out) => {
-  await twoNodes(lab);
-  const cap = await startTcpdump(lab, 'a', 'eth0', out);
-  const bird1 = await startPeer.bird1(
+  const cap = await captureOnLink(lab, out);
+  const bird1 = await startOn(
     lab,
     'a',
-    opts(
-      65001,
-      '192.0.2.1',
-      [{ address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002, gracefulRestart: true }],
-      [{ prefix: '2001:db8:10::/48', communities: ['65001:6'], largeCommunities: ['65001:6:6'], med: 6 }],
-    ),
+    'bird1',
+    65001,
+    [{ address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002, gracefulRestart: true }],
+    [{ prefix: '2001:db8:10::/48', communities: ['65001:6'], largeCommunities: ['65001:6:6'], med: 6 }],
   );
-  const frr = await startPeer.frr(
+  const frr = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [{ address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 65001, gracefulRestart: true }],
-      [{ prefix: '2001:db8:20::/48', communities: ['65002:6'] }, { prefix: '2001:db8:21::/48' }],
-    ),
+    'frr',
+    65002,
+    [{ address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 65001, gracefulRestart: true }],
+    [{ prefix: '2001:db8:20::/48', communities: ['65002:6'] }, { prefix: '2001:db8:21::/48' }],
   );
   await established(bird1, 'fd00::2');
   await routesFrom(bird1, 'fd00::2', 2);
@@ -458,41 +442,37 @@ async function mrtFixtures(lab: Lab): Promise<void> {
   const suffix = Array.from({ length: 10 }, () => safe[Math.floor(Math.random() * safe.length)]).join('');
   const work = join(tmpdir(), `tsbgqxw${suffix}`);
   mkdirSync(work, { recursive: true });
-  const bird = await startPeer.bird2(
+  const bird = await startOn(
     lab,
     'a',
-    opts(
-      4200000001,
-      '192.0.2.1',
-      [
-        { address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, addPath: 'both' },
-        { address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002 },
-      ],
-      [
-        { prefix: '10.1.0.0/24', communities: ['65000:1'], largeCommunities: ['4200000001:1:1'], med: 10 },
-        { prefix: '10.1.1.0/24' },
-        { prefix: '2001:db8:1::/48', communities: ['65000:6'] },
-      ],
-      { mrt: { tableFile: join(work, 'bird-%N.mrt'), periodSeconds: 2 } },
-    ),
+    'bird2',
+    4200000001,
+    [
+      { address: '10.0.0.2', localAddress: '10.0.0.1', remoteAs: 65002, addPath: 'both' },
+      { address: 'fd00::2', localAddress: 'fd00::1', remoteAs: 65002 },
+    ],
+    [
+      { prefix: '10.1.0.0/24', communities: ['65000:1'], largeCommunities: ['4200000001:1:1'], med: 10 },
+      { prefix: '10.1.1.0/24' },
+      { prefix: '2001:db8:1::/48', communities: ['65000:6'] },
+    ],
+    { mrt: { tableFile: join(work, 'bird-%N.mrt'), periodSeconds: 2 } },
   );
-  const gobgp = await startPeer.gobgp(
+  const gobgp = await startOn(
     lab,
     'b',
-    opts(
-      65002,
-      '192.0.2.2',
-      [
-        { address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 4200000001, addPath: 'both' },
-        { address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 4200000001 },
-      ],
-      [
-        { prefix: '10.2.0.0/24', communities: ['65002:1'], med: 20 },
-        { prefix: '2001:db8:2::/48', largeCommunities: ['65002:2:2'] },
-      ],
-      // GoBGP's table dumps come at most once a minute, too slow here; BIRD provides TABLE_DUMP_V2.
-      { mrt: { updatesFile: join(work, 'gobgp-updates.mrt') } },
-    ),
+    'gobgp',
+    65002,
+    [
+      { address: '10.0.0.1', localAddress: '10.0.0.2', remoteAs: 4200000001, addPath: 'both' },
+      { address: 'fd00::1', localAddress: 'fd00::2', remoteAs: 4200000001 },
+    ],
+    [
+      { prefix: '10.2.0.0/24', communities: ['65002:1'], med: 20 },
+      { prefix: '2001:db8:2::/48', largeCommunities: ['65002:2:2'] },
+    ],
+    // GoBGP's table dumps come at most once a minute, too slow here; BIRD provides TABLE_DUMP_V2.
+    { mrt: { updatesFile: join(work, 'gobgp-updates.mrt') } },
   );
   await established(bird, '10.0.0.2');
   await established(bird, 'fd00::2');

@@ -1,11 +1,11 @@
 // Workload prefixes from the real kernel: veth "workloads" named cali*, host routes added the way a
 // CNI plugin does; the advertisement must change within 1 s of each change (issue #5 §2).
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { canUseNamespaces, Lab, waitFor } from '../lib/lab.ts';
+import { spawnScriptInNamespace } from '../lib/ns-script.ts';
 
 interface Adv {
   at: number;
@@ -18,17 +18,7 @@ class WorkloadDriver {
   readonly seen: Adv[] = [];
   private readonly child: ChildProcessWithoutNullStreams;
   constructor(ns: string, cfg: object) {
-    const script = fileURLToPath(new URL('./workload-driver.ts', import.meta.url));
-    this.child = spawn('ip', [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      '--import',
-      'tsx',
-      script,
-      JSON.stringify(cfg),
-    ]);
+    this.child = spawnScriptInNamespace(ns, new URL('./workload-driver.ts', import.meta.url), cfg);
     this.child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     createInterface({ input: this.child.stdout }).on('line', (l) => this.seen.push(JSON.parse(l) as Adv));
   }

@@ -217,13 +217,10 @@ describe('direct routing between two tsbgp hosts', { skip: !canUseNamespaces() &
     assert.ok(await hasRoute(b, '10.244.1.2'), 'B has the route to A again');
   });
 
-  // B keeping A's routes is the helper side (RFC 4724 §4.2), which needs A's OPEN to list its
-  // families with the Forwarding State bit (and the N bit, RFC 8538, for the Cease A sends on
-  // SIGTERM). The session layer's OPEN lists no families yet, so B flushes: kept as a todo, so the
-  // run shows the failure and the loss without failing the suite.
-  test('graceful restart of tsbgp on A: B keeps its route to A and the ping loses nothing', {
-    todo: 'the OPEN carries no graceful-restart families yet (src/bgp/session/open.ts)',
-  }, () => {
+  // B keeping A's routes is the helper side (RFC 4724 §4.2): A's OPEN lists its families with the
+  // Forwarding State bit, and the N bit (RFC 8538) makes the Cease A sends on SIGTERM a graceful
+  // restart rather than a flush.
+  test('graceful restart of tsbgp on A: B keeps its route to A and the ping loses nothing', () => {
     assert.ok(restart, 'the restart ran');
     assert.deepEqual(restart.deletedOnB, [], 'B never deleted its route to A');
     assert.ok(restart.lost <= 2, `at most 2 of ${restart.sent} probes lost, got ${restart.lost}`);

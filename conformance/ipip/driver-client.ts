@@ -1,9 +1,9 @@
 // Client for ipip-driver.ts: starts it in a lab namespace and asks for its status.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { TunnelStatus } from '../../src/ipip/ipip-dataplane.ts';
 import type { MtuReport } from '../../src/ipip/mtu.ts';
+import { spawnScriptInNamespace } from '../lib/ns-script.ts';
 
 export interface IpipStatus {
   report: MtuReport;
@@ -21,17 +21,7 @@ export class IpipDriver {
   stderr = '';
 
   constructor(ns: string, cfg: object) {
-    const script = fileURLToPath(new URL('./ipip-driver.ts', import.meta.url));
-    this.child = spawn('ip', [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      '--import',
-      'tsx',
-      script,
-      JSON.stringify(cfg),
-    ]);
+    this.child = spawnScriptInNamespace(ns, new URL('./ipip-driver.ts', import.meta.url), cfg);
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
     });

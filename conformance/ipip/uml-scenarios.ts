@@ -11,39 +11,18 @@
 //                                                     routes, no encapsulation; a next hop
 //                                                     outside the subnet gets the tunnel form
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Lab, runOk, waitFor } from '../lib/lab.ts';
+import { Lab, waitFor } from '../lib/lab.ts';
+import { addUmlWorkload, tcpTransferThroughTunnel, tunlCounters, umlLink } from '../lib/uml.ts';
 import { IpipDriver } from './driver-client.ts';
 
 const lab = new Lab('um');
 const drivers: IpipDriver[] = [];
-let vethSeq = 0;
 
-/**
- * Lab.link without the IPv6 DAD sysctl: the UML kernel has no IPv6 (noted for the lab owner).
- * IPv4 addresses only.
- */
-async function link(
-  a: { node: string; ifname: string; addrs: string[]; mtu?: number },
-  b: { node: string; ifname: string; addrs: string[]; mtu?: number },
-): Promise<void> {
-  const tmpA = `vu${process.pid % 10000}a${vethSeq}`;
-  const tmpB = `vu${process.pid % 10000}b${vethSeq++}`;
-  await runOk('ip', ['link', 'add', tmpA, 'type', 'veth', 'peer', 'name', tmpB]);
-  for (const [tmp, end] of [
-    [tmpA, a],
-    [tmpB, b],
-  ] as const) {
-    await runOk('ip', ['link', 'set', tmp, 'netns', lab.nsName(end.node)]);
-    await lab.exec(end.node, 'ip', ['link', 'set', tmp, 'name', end.ifname]);
-    if (end.mtu) await lab.exec(end.node, 'ip', ['link', 'set', end.ifname, 'mtu', String(end.mtu)]);
-    for (const addr of end.addrs) await lab.exec(end.node, 'ip', ['addr', 'add', addr, 'dev', end.ifname]);
-    await lab.exec(end.node, 'ip', ['link', 'set', end.ifname, 'up']);
-  }
-}
+/** Temporary veth names start with this (unique against the e2e harness's). */
+const VETH = 'vu';
 
 async function addHostPair(
   x: string,
@@ -58,7 +37,9 @@ async function addHostPair(
   await lab.addNode(y);
   const ipx = `${subnet}.1`;
   const ipy = `${subnet}.2`;
-  await link(
+  await umlLink(
+    lab,
+    VETH,
     { node: x, ifname: 'eth0', addrs: [`${ipx}/24`], mtu },
     { node: y, ifname: 'eth0', addrs: [`${ipy}/24`], mtu },
   );
@@ -80,49 +61,10 @@ async function addHostPair(
   return [mk(x, ipx, ipy, blocks[0], blocks[1]), mk(y, ipy, ipx, blocks[1], blocks[0])];
 }
 
-/** A workload behind host `host`: veth cali<name> <-> eth0 with a /32, wired as Calico does. */
+/** A workload behind host `host`, wired as Calico does; the host forwards. */
 async function addWorkload(host: string, name: string, addr: string, mtu: number): Promise<void> {
-  await lab.addNode(name);
-  const hostIf = `cali${name}`;
-  await link(
-    { node: host, ifname: hostIf, addrs: [], mtu },
-    { node: name, ifname: 'eth0', addrs: [`${addr}/32`], mtu },
-  );
-  await lab.exec(name, 'ip', ['route', 'add', 'default', 'dev', 'eth0']);
-  await lab.exec(host, 'sysctl', ['-qw', `net.ipv4.conf.${hostIf}.proxy_arp=1`]);
   await lab.exec(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  await lab.exec(host, 'ip', ['route', 'add', `${addr}/32`, 'dev', hostIf, 'proto', 'boot', 'scope', 'link']);
-}
-
-/**
- * A background command whose stdout and stderr are collected. (Lab.spawn pipes both into one file
- * stream and fails with "write after end" when a tool such as tcpdump writes stderr after closing
- * stdout; noted for the lab owner.)
- */
-function background(
-  node: string,
-  cmd: string,
-  args: string[],
-): { child: ChildProcess; output: Promise<string> } {
-  const child = spawn('ip', ['netns', 'exec', lab.nsName(node), cmd, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  const output = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
-  return { child, output };
-}
-
-async function tunlCounters(node: string): Promise<{ rx: number; tx: number }> {
-  const j = JSON.parse(await lab.exec(node, 'ip', ['-s', '-j', 'link', 'show', 'tunl0'])) as Array<{
-    stats64: { rx: { packets: number }; tx: { packets: number } };
-  }>;
-  return { rx: j[0]!.stats64.rx.packets, tx: j[0]!.stats64.tx.packets };
+  await addUmlWorkload(lab, VETH, host, name, addr, mtu);
 }
 
 let ab: [IpipDriver, IpipDriver];
@@ -189,52 +131,25 @@ describe('IP-in-IP in a kernel with ipip (UML)', () => {
       await lab.exec('a', 'ip', ['route', 'show', '10.244.2.0/26']),
       /via 192.168.40.2 dev tunl0 proto bgp onlink mtu 8980/,
     );
-    const before = await tunlCounters('a');
+    const before = await tunlCounters(lab, 'a');
     await lab.exec('wa', 'ping', ['-c', '3', '-i', '0.2', '-W', '3', '10.244.2.5']);
     // Largest ICMP that fits the tunnel without fragmenting: 8980 - 28.
     await lab.exec('wa', 'ping', ['-c', '1', '-W', '3', '-M', 'do', '-s', '8952', '10.244.2.5']);
-    const afterPing = await tunlCounters('a');
+    const afterPing = await tunlCounters(lab, 'a');
     assert.ok(afterPing.tx - before.tx >= 4, 'pings left through tunl0');
     assert.ok(afterPing.rx - before.rx >= 4, 'replies came back through tunl0');
     // TCP: 4 MB from wa to wb. Full-size segments: both ends announce MSS = 8980 - 40, and the
     // underlay carries no IP fragments (veth offloads merge segments, so outer lengths on the wire
     // capture are not per-segment; the MSS and the absence of fragments are what prove it).
-    const syns = background('wb', 'tcpdump', [
-      '-i',
-      'eth0',
-      '-nn',
-      '-v',
-      '-c',
-      '2',
-      'tcp[tcpflags] & tcp-syn != 0',
-    ]);
-    const frags = background('b', 'timeout', [
-      '20',
-      'tcpdump',
-      '-i',
-      'eth0',
-      '-nn',
-      '-c',
-      '1',
-      'ip proto 4 and (ip[6:2] & 0x3fff != 0)',
-    ]);
-    await new Promise((r) => setTimeout(r, 2000));
-    const sinkFile = join(lab.dir, 'sink.bin');
-    const srv = background('wb', 'sh', ['-c', `nc -l -p 5001 > ${sinkFile}`]);
-    await new Promise((r) => setTimeout(r, 1000));
-    await lab.exec('wa', 'sh', ['-c', 'head -c 4000000 /dev/zero | nc -q 1 -w 10 10.244.2.5 5001']);
-    await waitFor(
-      'the receiver got 4 MB',
-      () => statSync(sinkFile, { throwIfNoEntry: false })?.size === 4_000_000,
-      20_000,
-      200,
-    );
-    srv.child.kill();
-    const synText = await syns.output;
-    const mss = [...synText.matchAll(/mss (\d+)/g)].map((m) => Number(m[1]));
-    assert.deepEqual(mss, [8940, 8940], synText);
-    assert.doesNotMatch(await frags.output, /IPIP|proto 4/, 'no fragmented outer packets');
-    const afterTcp = await tunlCounters('a');
+    const tcp = await tcpTransferThroughTunnel(lab, {
+      client: 'wa',
+      server: 'wb',
+      serverHost: 'b',
+      serverAddr: '10.244.2.5',
+    });
+    assert.deepEqual(tcp.mss, [8940, 8940], tcp.synText);
+    assert.doesNotMatch(tcp.fragOutput, /IPIP|proto 4/, 'no fragmented outer packets');
+    const afterTcp = await tunlCounters(lab, 'a');
     assert.ok(afterTcp.tx - afterPing.tx > 100, 'the TCP transfer went through tunl0');
   });
 
@@ -252,9 +167,9 @@ describe('IP-in-IP in a kernel with ipip (UML)', () => {
     );
     await addWorkload('c', 'wc', '10.244.3.5', 1440);
     await addWorkload('d', 'wd', '10.244.4.5', 1440);
-    const before = await tunlCounters('c');
+    const before = await tunlCounters(lab, 'c');
     await lab.exec('wc', 'ping', ['-c', '3', '-i', '0.2', '-W', '3', '10.244.4.5']);
-    const afterPing = await tunlCounters('c');
+    const afterPing = await tunlCounters(lab, 'c');
     assert.equal(afterPing.tx - before.tx, 0, 'nothing went through the tunnel');
   });
 });

@@ -1,6 +1,7 @@
 // Decodes a captured frame down to its TCP segment: link layer (Ethernet with 802.1Q/802.1ad
 // tags, Linux cooked SLL and SLL2, raw IP, BSD loopback), IPv4 (RFC 791) or IPv6 (RFC 8200, with
 // extension headers), then TCP (RFC 9293). Anything else is reported as not TCP.
+import { formatIPv6Bytes } from '../bgp/codec/address.ts';
 import { LinkType, view } from './pcap.ts';
 
 export interface TcpSegment {
@@ -150,25 +151,5 @@ function decodeTcp(src: string, dst: string, data: Uint8Array): PacketResult {
 
 /** RFC 5952 text of a 16-byte IPv6 address. */
 export function ipv6Text(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
-  // The longest run of two or more zero groups becomes "::" (the first such run on a tie).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIPv6Bytes(b);
 }

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Lab, runOk, type SpawnedProcess, waitFor } from '../lab.ts';
-import { namespacePids, newPids, terminateAll } from './process.ts';
+import { namespacePids, newPids, stopSpawned, terminateAll } from './process.ts';
 import {
   canonicalAddress,
   canonicalPrefix,
@@ -291,10 +291,7 @@ class ExabgpPeer implements PeerDriver {
   }
 
   async stop(): Promise<void> {
-    if (this.proc && this.proc.child.exitCode === null) {
-      this.proc.child.kill('SIGTERM');
-      await this.proc.exited;
-    }
+    await stopSpawned(this.proc);
     await terminateAll(this.pids);
   }
 

@@ -6,10 +6,12 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Lab, runOk, type SpawnedProcess, waitFor } from '../lab.ts';
+import { stopSpawned } from './process.ts';
 import {
   canonicalAddress,
   canonicalPrefix,
   familyOf,
+  isUnspecifiedAddress,
   type NormalisedRoute,
   neighborFamilies,
   normaliseState,
@@ -144,10 +146,10 @@ export function parseFrrDetail(json: unknown): NormalisedRoute[] {
       const lp = p.localpref ?? p.locPrf;
       if (lp !== undefined) r.localPref = lp;
       // Locally originated routes carry peerId "(unspec)" / "0.0.0.0"; received ones the neighbour.
-      if (peerId && /[.:]/.test(peerId) && peerId !== '0.0.0.0' && peerId !== '::') {
+      if (peerId && /[.:]/.test(peerId) && !isUnspecifiedAddress(peerId)) {
         r.from = canonicalAddress(peerId);
       }
-      if (r.nextHop === '0.0.0.0' || r.nextHop === '::') r.nextHop = '';
+      if (isUnspecifiedAddress(r.nextHop)) r.nextHop = '';
       out.push(r);
     }
   }
@@ -267,12 +269,7 @@ class FrrPeer implements PeerDriver {
   }
 
   async stop(): Promise<void> {
-    for (const p of [this.proc, this.zebra]) {
-      if (p && p.child.exitCode === null) {
-        p.child.kill('SIGTERM');
-        await p.exited;
-      }
-    }
+    await stopSpawned(this.proc, this.zebra);
   }
 
   async restart(): Promise<void> {

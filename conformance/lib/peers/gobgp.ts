@@ -4,12 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Lab, type SpawnedProcess, waitFor } from '../lab.ts';
+import { stopSpawned } from './process.ts';
 import {
   canonicalAddress,
   canonicalPrefix,
   communityFromNumber,
   type Family,
   familyOf,
+  isUnspecifiedAddress,
   type NormalisedRoute,
   neighborFamilies,
   normaliseState,
@@ -142,8 +144,8 @@ export function parseGobgpRib(json: unknown): NormalisedRoute[] {
         }
       }
       const from = p['neighbor-ip'];
-      if (from && from !== '<nil>' && from !== '0.0.0.0' && from !== '::') r.from = canonicalAddress(from);
-      if (r.nextHop === '0.0.0.0' || r.nextHop === '::') r.nextHop = '';
+      if (from && from !== '<nil>' && !isUnspecifiedAddress(from)) r.from = canonicalAddress(from);
+      if (isUnspecifiedAddress(r.nextHop)) r.nextHop = '';
       out.push(r);
     }
   }
@@ -251,10 +253,7 @@ class GobgpPeer implements PeerDriver {
   }
 
   async stop(): Promise<void> {
-    if (this.proc && this.proc.child.exitCode === null) {
-      this.proc.child.kill('SIGTERM');
-      await this.proc.exited;
-    }
+    await stopSpawned(this.proc);
   }
 
   async restart(): Promise<void> {

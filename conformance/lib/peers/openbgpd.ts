@@ -3,11 +3,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Lab, type SpawnedProcess, waitFor } from '../lab.ts';
-import { namespacePids, newPids, terminateAll } from './process.ts';
+import { namespacePids, newPids, stopSpawned, terminateAll } from './process.ts';
 import {
   canonicalAddress,
   canonicalPrefix,
   familyOf,
+  isUnspecifiedAddress,
   type NormalisedRoute,
   neighborFamilies,
   normaliseState,
@@ -95,9 +96,8 @@ export function parseBgpctlRib(json: unknown): NormalisedRoute[] {
     if (e.localpref !== undefined) r.localPref = e.localpref;
     // Locally announced networks show neighbor "LOCAL" with remote_addr "???".
     const from = e.neighbor?.remote_addr;
-    if (from && /^[0-9a-fA-F.:]+$/.test(from) && from !== '0.0.0.0' && from !== '::')
-      r.from = canonicalAddress(from);
-    if (r.nextHop === '0.0.0.0' || r.nextHop === '::') r.nextHop = '';
+    if (from && /^[0-9a-fA-F.:]+$/.test(from) && !isUnspecifiedAddress(from)) r.from = canonicalAddress(from);
+    if (isUnspecifiedAddress(r.nextHop)) r.nextHop = '';
     out.push(r);
   }
   return out;
@@ -176,10 +176,7 @@ class OpenbgpdPeer implements PeerDriver {
   }
 
   async stop(): Promise<void> {
-    if (this.proc && this.proc.child.exitCode === null) {
-      this.proc.child.kill('SIGTERM');
-      await this.proc.exited;
-    }
+    await stopSpawned(this.proc);
     await terminateAll(this.pids);
   }
 

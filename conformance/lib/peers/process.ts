@@ -2,7 +2,7 @@
 // helper): stopping it means waiting until every one of them is gone, or a restart would race
 // with children that still hold the control socket or answer queries.
 import { existsSync } from 'node:fs';
-import { type Lab, run } from '../lab.ts';
+import { type Lab, run, type SpawnedProcess } from '../lab.ts';
 
 /** The pids currently in a node's namespace. */
 export async function namespacePids(lab: Lab, node: string): Promise<Set<number>> {
@@ -37,5 +37,15 @@ export async function terminateAll(pids: readonly number[], timeoutMs = 5000): P
       }
     }
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Stops each spawned process still running, in order: SIGTERM, then waits for it to exit. */
+export async function stopSpawned(...procs: (SpawnedProcess | undefined)[]): Promise<void> {
+  for (const p of procs) {
+    if (p && p.child.exitCode === null) {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
   }
 }

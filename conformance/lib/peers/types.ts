@@ -115,6 +115,11 @@ export function canonicalAddress(a: string): string {
 }
 
 /** Canonical text of a prefix "addr/len". */
+/** 0.0.0.0 or ::, which the daemons print for "no address" (a local route's peer or next hop). */
+export function isUnspecifiedAddress(a: string): boolean {
+  return a === '0.0.0.0' || a === '::';
+}
+
 export function canonicalPrefix(p: string): string {
   const [addr, len] = p.split('/');
   if (addr === undefined || len === undefined) throw new Error(`not a prefix: ${p}`);

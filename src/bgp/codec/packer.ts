@@ -11,6 +11,7 @@ import {
   AttributeFlag,
   type CodecOptions,
   Family,
+  type FamilyKey,
   familyAfi,
   familyName,
   familySafi,
@@ -139,6 +140,25 @@ function writeMpHeader(buf: Uint8Array, p: number, code: number, valueLength: nu
 }
 
 /**
+ * An UPDATE with no Withdrawn Routes: Withdrawn Routes Length 0, then Total Path Attribute Length
+ * (RFC 4271 §4.3), at the octets after the 19-octet header.
+ */
+function writeNoWithdrawnAndAttributesLength(buf: Uint8Array, at: number, attrLen: number): void {
+  buf[at + 19] = 0;
+  buf[at + 20] = 0;
+  buf[at + 21] = attrLen >>> 8;
+  buf[at + 22] = attrLen;
+}
+
+/** AFI (2 octets) and SAFI (1) of an MP_REACH_NLRI / MP_UNREACH_NLRI value (RFC 4760 §3, §4). */
+function writeAfiSafi(buf: Uint8Array, p: number, family: FamilyKey): void {
+  const afi = familyAfi(family);
+  buf[p] = afi >>> 8;
+  buf[p + 1] = afi;
+  buf[p + 2] = familySafi(family);
+}
+
+/**
  * Packs withdrawals, then announcements, into UPDATE messages of at most the negotiated size.
  * Withdrawals of IPv4 unicast use the Withdrawn Routes field; others MP_UNREACH_NLRI. Each group's
  * attribute block is encoded once and copied into each of its messages. Groups that cannot be
@@ -195,15 +215,9 @@ export function packUpdates(
         buf.copyWithin(valueStart - 1 + 3, valueStart + 3, end);
         p = writeMpHeader(buf, p, AttributeCode.MpUnreachNlri, valueLength);
       } else p = writeMpHeader(buf, p, AttributeCode.MpUnreachNlri, valueLength);
-      buf[p] = familyAfi(w.family) >>> 8;
-      buf[p + 1] = familyAfi(w.family);
-      buf[p + 2] = familySafi(w.family);
+      writeAfiSafi(buf, p, w.family);
       const msgEnd = p + valueLength;
-      const attrLen = msgEnd - at - 23;
-      buf[at + 19] = 0;
-      buf[at + 20] = 0;
-      buf[at + 21] = attrLen >>> 8;
-      buf[at + 22] = attrLen;
+      writeNoWithdrawnAndAttributesLength(buf, at, msgEnd - at - 23);
       writeUpdateHeader(buf, at, msgEnd - at);
       out.commit(msgEnd - at);
       prefixCount += j - i;
@@ -241,10 +255,7 @@ export function packUpdates(
         out.reserve(max);
         const buf = out.block;
         const at = out.pos;
-        buf[at + 19] = 0;
-        buf[at + 20] = 0;
-        buf[at + 21] = attrLen >>> 8;
-        buf[at + 22] = attrLen;
+        writeNoWithdrawnAndAttributesLength(buf, at, attrLen);
         for (let k = 0; k < attrLen; k++) buf[at + 23 + k] = SCRATCH[k]!;
         const end = encodePrefixes(list, i, j, withIds, buf, at + 23 + attrLen);
         writeUpdateHeader(buf, at, end - at);
@@ -283,21 +294,14 @@ export function packUpdates(
         buf.copyWithin(nlriStart - 1, nlriStart, nlriEnd);
         p = writeMpHeader(buf, at + 23, AttributeCode.MpReachNlri, valueLength);
       } else p = writeMpHeader(buf, at + 23, AttributeCode.MpReachNlri, valueLength);
-      const afi = familyAfi(g.family);
-      buf[p] = afi >>> 8;
-      buf[p + 1] = afi;
-      buf[p + 2] = familySafi(g.family);
+      writeAfiSafi(buf, p, g.family);
       buf[p + 3] = nh.length;
       buf.set(nh, p + 4);
       buf[p + 4 + nh.length] = 0;
       const mpEnd = p + valueLength;
       for (let k = 0; k < attrLen; k++) buf[mpEnd + k] = SCRATCH[k]!;
       const msgEnd = mpEnd + attrLen;
-      const totalAttr = msgEnd - at - 23;
-      buf[at + 19] = 0;
-      buf[at + 20] = 0;
-      buf[at + 21] = totalAttr >>> 8;
-      buf[at + 22] = totalAttr;
+      writeNoWithdrawnAndAttributesLength(buf, at, msgEnd - at - 23);
       writeUpdateHeader(buf, at, msgEnd - at);
       out.commit(msgEnd - at);
       prefixCount += j - i;

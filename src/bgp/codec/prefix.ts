@@ -22,6 +22,19 @@ export function prefixWireLength(length: number, withPathIds: boolean): number {
   return (withPathIds ? 5 : 1) + ((length + 7) >>> 3);
 }
 
+/** The 4-octet Path Identifier that leads an NLRI entry under ADD-PATH (RFC 7911 §3). */
+function readPathId(buf: Uint8Array, pos: number): number {
+  return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
+}
+
+/** Writes a Path Identifier (RFC 7911 §3), the inverse of readPathId. */
+function writePathId(buf: Uint8Array, pos: number, id: number): void {
+  buf[pos] = id >>> 24;
+  buf[pos + 1] = id >>> 16;
+  buf[pos + 2] = id >>> 8;
+  buf[pos + 3] = id;
+}
+
 /**
  * Parses NLRI bytes buf[start, end) into a PrefixList. Returns a reason string when the field is
  * malformed (a length beyond the address size, or a prefix running past end). Two passes: the first
@@ -56,7 +69,7 @@ export function parsePrefixes(
     const words = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
       if (pathIds !== null) {
-        pathIds[i] = ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
+        pathIds[i] = readPathId(buf, pos);
         pos += 4;
       }
       const len = buf[pos++]!;
@@ -90,7 +103,7 @@ export function parsePrefixes(
   const words = new Uint32Array(count * 4);
   for (let i = 0; i < count; i++) {
     if (pathIds !== null) {
-      pathIds[i] = ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
+      pathIds[i] = readPathId(buf, pos);
       pos += 4;
     }
     const len = buf[pos++]!;
@@ -156,11 +169,7 @@ export function encodePrefixes(
   if (list.afi === 1) {
     for (let i = from; i < to; i++) {
       if (withPathIds) {
-        const id = pathIds === null ? 0 : pathIds[i]!;
-        buf[pos] = id >>> 24;
-        buf[pos + 1] = id >>> 16;
-        buf[pos + 2] = id >>> 8;
-        buf[pos + 3] = id;
+        writePathId(buf, pos, pathIds === null ? 0 : pathIds[i]!);
         pos += 4;
       }
       const len = lengths[i]!;
@@ -177,11 +186,7 @@ export function encodePrefixes(
   }
   for (let i = from; i < to; i++) {
     if (withPathIds) {
-      const id = pathIds === null ? 0 : pathIds[i]!;
-      buf[pos] = id >>> 24;
-      buf[pos + 1] = id >>> 16;
-      buf[pos + 2] = id >>> 8;
-      buf[pos + 3] = id;
+      writePathId(buf, pos, pathIds === null ? 0 : pathIds[i]!);
       pos += 4;
     }
     const len = lengths[i]!;
