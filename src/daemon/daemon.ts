@@ -42,6 +42,12 @@ export interface DaemonExtension {
   stop(): Promise<void>;
   /** The report behind `tsbgp show mtu`, when this extension is the MTU detector. */
   mtuReport?(): MtuReport;
+  /**
+   * The origination sources this extension will publish through `ctx.origination` under this
+   * config. They are declared before the speaker starts, so no session sends its initial table
+   * and End-of-RIB before they have reported (RFC 4724 §4.1).
+   */
+  originationSources?(config: Config): readonly string[];
 }
 
 export type ReloadResult =
@@ -120,6 +126,9 @@ export class Daemon {
       },
       `starting: AS ${config.asn}, router-id ${config.routerId} (${rid})`,
     );
+    for (const ext of this.options.extensions ?? []) {
+      for (const source of ext.originationSources?.(config) ?? []) this.routing.expect(source);
+    }
     await this.startSpeaker(config);
     for (const ext of this.options.extensions ?? []) {
       await ext.start(config, this.routing);

@@ -235,6 +235,11 @@ export class DataplaneExtension implements DaemonExtension {
     }
   }
 
+  /** Workload prefixes are originated under WORKLOAD_SOURCE when the config watches workloads. */
+  originationSources(config: Config): readonly string[] {
+    return config.workloads !== undefined ? [WORKLOAD_SOURCE] : [];
+  }
+
   private async startParts(config: Config): Promise<void> {
     const settings = kernelSettings(config);
     this.settings = settings;

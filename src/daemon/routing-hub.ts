@@ -14,6 +14,7 @@ export interface RoutingEndpoint {
   fibSnapshot(): FibRoute[];
   initialComplete(): boolean;
   setOriginated(source: string, routes: readonly OriginatedRoute[]): void;
+  expectOrigination(source: string): void;
 }
 
 export class RoutingHub implements FibFeed, OriginationSink, ExtensionContext {
@@ -23,6 +24,8 @@ export class RoutingHub implements FibFeed, OriginationSink, ExtensionContext {
   private engineSub: Subscription | null = null;
   /** Routes of every source but the config's (the engine takes those from its config). */
   private readonly sources = new Map<string, readonly OriginatedRoute[]>();
+  /** Sources declared with expect() that have not delivered their first list yet. */
+  private readonly expected = new Set<string>();
 
   get fib(): FibFeed {
     return this;
@@ -47,6 +50,7 @@ export class RoutingHub implements FibFeed, OriginationSink, ExtensionContext {
         this.subject.next({ upserts: [], removals: before.map((r) => r.prefix), initialComplete: false });
       return;
     }
+    for (const source of this.expected) engine.expectOrigination(source);
     for (const [source, routes] of this.sources) engine.setOriginated(source, routes);
     engine.fibWanted = () => this.subject.observed;
     this.engineSub = engine.fibChanges.subscribe((b) => this.subject.next(b));
@@ -65,8 +69,16 @@ export class RoutingHub implements FibFeed, OriginationSink, ExtensionContext {
     return this.engine?.initialComplete() ?? false;
   }
 
+  /** Declares that `source` will call setOriginated (see RoutingEngine.expectOrigination). */
+  expect(source: string): void {
+    if (source === 'config') throw new Error("the origination source name 'config' is reserved");
+    this.expected.add(source);
+    this.engine?.expectOrigination(source);
+  }
+
   setOriginated(source: string, routes: readonly OriginatedRoute[]): void {
     if (source === 'config') throw new Error("the origination source name 'config' is reserved");
+    this.expected.delete(source);
     if (routes.length === 0) this.sources.delete(source);
     else this.sources.set(source, [...routes]);
     this.engine?.setOriginated(source, routes);

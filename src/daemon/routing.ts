@@ -135,6 +135,9 @@ interface FamilyState {
   readonly groups: UpdateGroups;
 }
 
+/** The longest a new session waits for declared origination sources (seconds). */
+const ORIGINATION_WAIT_MAX_S = 30;
+
 function lossCause(reason: string | undefined): SessionLossCause {
   switch (reason) {
     case 'ManualStop':
@@ -191,6 +194,10 @@ export class RoutingEngine {
   private readonly bySession = new Map<string, RibPeer>();
   private readonly subs: Subscription[] = [];
   private commitScheduled = false;
+  /** Origination sources declared but not yet heard from (expectOrigination). */
+  private readonly pendingSources = new Set<string>();
+  private readonly readyWaiters: (() => void)[] = [];
+  private readyTimer: NodeJS.Timeout | null = null;
   private readonly originSources = new Map<string, readonly OriginatedRoute[]>();
   private originatedTimer: NodeJS.Timeout | null = null;
   /** The local routes currently in the RIB: prefix text -> attribute id (one ref each). */
@@ -242,6 +249,10 @@ export class RoutingEngine {
         };
       },
       count: (peer) => this.sentCount(peer),
+      whenReady: () => this.originationReady(),
+      sessionUp: (peer) => {
+        this.sessionUp(peer);
+      },
     };
   }
 
@@ -295,6 +306,8 @@ export class RoutingEngine {
     for (const p of this.bySession.values()) this.clearTimers(p);
     if (this.initialTimer) clearTimeout(this.initialTimer);
     if (this.originatedTimer) clearTimeout(this.originatedTimer);
+    this.pendingSources.clear();
+    this.releaseReadyWaiters();
     this.fibChanges.complete();
   }
 
@@ -316,6 +329,47 @@ export class RoutingEngine {
     if (routes.length === 0) this.originSources.delete(source);
     else this.originSources.set(source, routes);
     this.syncLocal();
+    if (this.pendingSources.delete(source) && this.pendingSources.size === 0) {
+      // Commit first, so the sessions waiting in whenReady() send a table that holds these routes.
+      this.commitNow();
+      this.releaseReadyWaiters();
+    }
+  }
+
+  /**
+   * Declares a source (e.g. the workload watcher) whose first list is still to come. Until every
+   * declared source has delivered, new sessions hold back their initial table and End-of-RIB
+   * (RFC 4724 §4.1), so a restarting host never tells its peers "that is all" without its own
+   * routes, which would make them sweep those routes as stale and drop traffic.
+   */
+  expectOrigination(source: string): void {
+    if (this.originSources.has(source)) return;
+    this.pendingSources.add(source);
+    if (this.readyTimer === null) {
+      // Bounded like the selection deferral: a source that never reports must not hold peers forever.
+      const bound = Math.min(this.config.gracefulRestart.restartTime, ORIGINATION_WAIT_MAX_S);
+      this.readyTimer = setTimeout(() => {
+        if (this.pendingSources.size > 0)
+          this.log.warn(
+            { sources: [...this.pendingSources], waitedSeconds: bound },
+            'origination sources did not report in time; sending the initial table without them',
+          );
+        this.pendingSources.clear();
+        this.releaseReadyWaiters();
+      }, bound * 1000);
+      this.readyTimer.unref?.();
+    }
+  }
+
+  private originationReady(): Promise<void> | undefined {
+    if (this.pendingSources.size === 0) return undefined;
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private releaseReadyWaiters(): void {
+    if (this.readyTimer !== null) clearTimeout(this.readyTimer);
+    this.readyTimer = null;
+    for (const w of this.readyWaiters.splice(0)) w();
   }
 
   private localAttributes(r: OriginatedRoute, afi: 1 | 2): StoredAttributes {
@@ -573,7 +627,10 @@ export class RoutingEngine {
     if (e.type !== 'state') return;
     const p = this.bySession.get(e.peer);
     if (p === undefined) return;
-    if (e.from === 'Established' && e.to !== 'Established') this.sessionDown(p, lossCause(e.reason));
+    // The session layer classifies the loss itself (it knows whether a Cease was an RFC 8538 Hard
+    // Reset); the FSM reason is the fallback for events that do not carry it.
+    if (e.from === 'Established' && e.to !== 'Established')
+      this.sessionDown(p, e.lossCause ?? lossCause(e.reason));
   }
 
   private sessionDown(p: RibPeer, cause: SessionLossCause): void {

@@ -42,7 +42,8 @@ neighbors:
       connectRetryTime: 3,
       families: ['ipv4-unicast', 'ipv6-unicast'],
       addPath: { 'ipv4-unicast': 'both', 'ipv6-unicast': 'both' },
-      gracefulRestart: { restartTime: 90 },
+      // 'helper': the capability with no family, so peers flush ours; the N bit by default.
+      gracefulRestart: { restartTime: 90, notification: true, helperOnly: true, forwardingPreserved: false },
       maxPrefixes: 1500,
       maxPrefixesRestart: 30,
       shutdown: true,

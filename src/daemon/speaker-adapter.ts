@@ -41,8 +41,18 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
     connectRetryTime: n.connectRetry,
     families: n.families,
     addPath,
+    // 'helper' advertises the capability with no family (BIRD's `graceful restart aware`): we keep
+    // a restarting peer's routes, but peers flush ours when we go. 'enabled' also preserves our
+    // forwarding state (F bit), which holds only while the kernel routes persist across restarts.
     gracefulRestart:
-      n.gracefulRestart === 'disabled' ? undefined : { restartTime: config.gracefulRestart.restartTime },
+      n.gracefulRestart === 'disabled'
+        ? undefined
+        : {
+            restartTime: config.gracefulRestart.restartTime,
+            notification: config.gracefulRestart.notification,
+            helperOnly: n.gracefulRestart === 'helper',
+            forwardingPreserved: n.gracefulRestart === 'enabled' && config.kernel?.persist !== false,
+          },
     maxPrefixes: limits.length > 0 ? limits.reduce((sum, m) => sum + m.limit, 0) : undefined,
     maxPrefixesRestart: restarts.length > 0 ? Math.min(...restarts) : undefined,
     shutdown: n.shutdown,

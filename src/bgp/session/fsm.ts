@@ -503,14 +503,19 @@ function connectOrActive(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult
   }
 }
 
-function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
+/**
+ * The events RFC 4271 §8.2.2 handles alike in OpenSent, OpenConfirm and Established; undefined for
+ * the others, which each state decides itself.
+ */
+function sharedFromOpenSentOn(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult | undefined {
   switch (e.type) {
+    // Start events (1, 3-7) are ignored. A second connection is handled by its own FSM instance
+    // (collision.ts), not this one.
     case 'ManualStart':
     case 'AutomaticStart':
     case 'ManualStart_with_PassiveTcpEstablishment':
     case 'AutomaticStart_with_PassiveTcpEstablishment':
     case 'IdleHoldTimer_Expires':
-    // A second connection is handled by its own FSM instance (collision.ts), not this one.
     case 'Tcp_CR_Acked':
     case 'TcpConnectionConfirmed':
       return stay(s);
@@ -529,6 +534,25 @@ function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
         counter: 'increment',
         notification: Notif.holdTimerExpired,
       });
+    case 'NotifMsg':
+      return toIdle(s, cfg, 'NotificationReceived', { counter: 'increment' });
+    case 'OpenCollisionDump':
+      return toIdle(s, cfg, 'CollisionResolution', {
+        counter: 'increment',
+        notification: Notif.ceaseCollision,
+      });
+    case 'BGPHeaderErr':
+      // A malformed header is a header error (§6.1) in each of these states, not an FSM error.
+      return toIdle(s, cfg, 'HeaderError', { counter: 'increment', notification: e.notification });
+    default:
+      return undefined;
+  }
+}
+
+function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
+  const shared = sharedFromOpenSentOn(s, e, cfg);
+  if (shared) return shared;
+  switch (e.type) {
     case 'TcpConnectionFails':
       // §8.2.2 OpenSent: close, restart ConnectRetryTimer, keep listening, go to Active. The
       // failure is counted so that the retry backs off (see the header).
@@ -558,19 +582,10 @@ function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
         { type: 'StopDelayOpenTimer' },
         { type: 'StopConnectRetryTimer' },
       ]);
-    case 'BGPHeaderErr':
-      return toIdle(s, cfg, 'HeaderError', { counter: 'increment', notification: e.notification });
     case 'BGPOpenMsgErr':
       return toIdle(s, cfg, 'OpenMessageError', { counter: 'increment', notification: e.notification });
-    case 'OpenCollisionDump':
-      return toIdle(s, cfg, 'CollisionResolution', {
-        counter: 'increment',
-        notification: Notif.ceaseCollision,
-      });
     case 'NotifMsgVerErr':
       return toIdle(s, cfg, 'UnsupportedVersionNotificationReceived', { counter: 'keep' });
-    case 'NotifMsg':
-      return toIdle(s, cfg, 'NotificationReceived', { counter: 'increment' });
     default:
       // Events 9, 11, 12, 26-28: RFC 6608 "Receive Unexpected Message in OpenSent State".
       return toIdle(s, cfg, 'UnexpectedEvent', {
@@ -581,47 +596,17 @@ function openSent(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
 }
 
 function openConfirm(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
+  const shared = sharedFromOpenSentOn(s, e, cfg);
+  if (shared) return shared;
   switch (e.type) {
-    case 'ManualStart':
-    case 'AutomaticStart':
-    case 'ManualStart_with_PassiveTcpEstablishment':
-    case 'AutomaticStart_with_PassiveTcpEstablishment':
-    case 'IdleHoldTimer_Expires':
-    case 'Tcp_CR_Acked':
-    case 'TcpConnectionConfirmed':
-      return stay(s);
-    case 'ManualStop':
-      return toIdle(s, cfg, 'ManualStop', {
-        counter: 'reset',
-        notification: ceaseFor(e, Notif.ceaseAdminShutdown),
-      });
-    case 'AutomaticStop':
-      return toIdle(s, cfg, 'AutomaticStop', {
-        counter: 'increment',
-        notification: ceaseFor(e, Notif.ceaseOther),
-      });
-    case 'HoldTimer_Expires':
-      return toIdle(s, cfg, 'HoldTimerExpired', {
-        counter: 'increment',
-        notification: Notif.holdTimerExpired,
-      });
     case 'KeepaliveTimer_Expires':
       return stay(s, [{ type: 'SendKeepalive' }, { type: 'StartKeepaliveTimer', seconds: s.keepaliveTime }]);
     case 'TcpConnectionFails':
       return toIdle(s, cfg, 'TcpConnectionFailed', { counter: 'increment' });
-    case 'NotifMsg':
-      return toIdle(s, cfg, 'NotificationReceived', { counter: 'increment' });
     case 'NotifMsgVerErr':
       return toIdle(s, cfg, 'UnsupportedVersionNotificationReceived', { counter: 'keep' });
-    case 'BGPHeaderErr':
-      return toIdle(s, cfg, 'HeaderError', { counter: 'increment', notification: e.notification });
     case 'BGPOpenMsgErr':
       return toIdle(s, cfg, 'OpenMessageError', { counter: 'increment', notification: e.notification });
-    case 'OpenCollisionDump':
-      return toIdle(s, cfg, 'CollisionResolution', {
-        counter: 'increment',
-        notification: Notif.ceaseCollision,
-      });
     case 'KeepAliveMsg': {
       const actions: FsmAction[] = [];
       if (s.holdTime > 0) actions.push({ type: 'StartHoldTimer', seconds: s.holdTime });
@@ -638,30 +623,9 @@ function openConfirm(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
 }
 
 function established(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
+  const shared = sharedFromOpenSentOn(s, e, cfg);
+  if (shared) return shared;
   switch (e.type) {
-    case 'ManualStart':
-    case 'AutomaticStart':
-    case 'ManualStart_with_PassiveTcpEstablishment':
-    case 'AutomaticStart_with_PassiveTcpEstablishment':
-    case 'IdleHoldTimer_Expires':
-    case 'Tcp_CR_Acked':
-    case 'TcpConnectionConfirmed':
-      return stay(s);
-    case 'ManualStop':
-      return toIdle(s, cfg, 'ManualStop', {
-        counter: 'reset',
-        notification: ceaseFor(e, Notif.ceaseAdminShutdown),
-      });
-    case 'AutomaticStop':
-      return toIdle(s, cfg, 'AutomaticStop', {
-        counter: 'increment',
-        notification: ceaseFor(e, Notif.ceaseOther),
-      });
-    case 'HoldTimer_Expires':
-      return toIdle(s, cfg, 'HoldTimerExpired', {
-        counter: 'increment',
-        notification: Notif.holdTimerExpired,
-      });
     case 'KeepaliveTimer_Expires':
       return stay(
         s,
@@ -675,20 +639,10 @@ function established(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult {
       return stay(s, s.holdTime > 0 ? [{ type: 'StartHoldTimer', seconds: s.holdTime }] : []);
     case 'TcpConnectionFails':
       return toIdle(s, cfg, 'TcpConnectionFailed', { counter: 'increment' });
-    case 'NotifMsg':
-      return toIdle(s, cfg, 'NotificationReceived', { counter: 'increment' });
     case 'NotifMsgVerErr':
       return toIdle(s, cfg, 'UnsupportedVersionNotificationReceived', { counter: 'increment' });
     case 'UpdateMsgErr':
       return toIdle(s, cfg, 'UpdateMessageError', { counter: 'increment', notification: e.notification });
-    case 'OpenCollisionDump':
-      return toIdle(s, cfg, 'CollisionResolution', {
-        counter: 'increment',
-        notification: Notif.ceaseCollision,
-      });
-    case 'BGPHeaderErr':
-      // A malformed header on an established session is still a header error (§6.1), not an FSM error.
-      return toIdle(s, cfg, 'HeaderError', { counter: 'increment', notification: e.notification });
     default:
       // Events 9, 12, 19, 20, 22: RFC 6608 subcode 3.
       return toIdle(s, cfg, 'UnexpectedEvent', {

@@ -144,6 +144,9 @@ function counterKey(type: number): keyof MessageCounters | null {
   }
 }
 
+/** The Session fields that hold a plain one-shot FSM timer (the hold timer is a deadline). */
+type SessionTimerSlot = 'connectRetryTimer' | 'keepaliveTimer' | 'delayOpenTimer' | 'idleHoldTimer';
+
 /** One FSM instance and the connection it runs on (RFC 4271 §6.8: a peer may briefly have two). */
 class Session {
   fsm: FsmSnapshot = initialSnapshot;
@@ -516,15 +519,12 @@ export class Peer {
         this.dropSocket(s, a.reason);
         return;
       case 'StartConnectRetryTimer':
-        if (s.connectRetryTimer) clearTimeout(s.connectRetryTimer);
-        s.connectRetryTimer = this.timer(a.seconds, true, () => {
-          s.connectRetryTimer = null;
-          this.dispatch(s, { type: 'ConnectRetryTimer_Expires' });
-        });
+        this.startTimer(s, 'connectRetryTimer', a.seconds, true, () =>
+          this.dispatch(s, { type: 'ConnectRetryTimer_Expires' }),
+        );
         return;
       case 'StopConnectRetryTimer':
-        if (s.connectRetryTimer) clearTimeout(s.connectRetryTimer);
-        s.connectRetryTimer = null;
+        this.stopTimer(s, 'connectRetryTimer');
         return;
       case 'StartHoldTimer':
         this.armHold(s, a.seconds);
@@ -535,38 +535,29 @@ export class Peer {
         s.holdDeadline = 0;
         return;
       case 'StartKeepaliveTimer':
-        if (s.keepaliveTimer) clearTimeout(s.keepaliveTimer);
-        s.keepaliveTimer = this.timer(a.seconds, true, () => {
-          s.keepaliveTimer = null;
-          this.dispatch(s, { type: 'KeepaliveTimer_Expires' });
-        });
+        this.startTimer(s, 'keepaliveTimer', a.seconds, true, () =>
+          this.dispatch(s, { type: 'KeepaliveTimer_Expires' }),
+        );
         return;
       case 'StopKeepaliveTimer':
-        if (s.keepaliveTimer) clearTimeout(s.keepaliveTimer);
-        s.keepaliveTimer = null;
+        this.stopTimer(s, 'keepaliveTimer');
         return;
       case 'StartDelayOpenTimer':
-        if (s.delayOpenTimer) clearTimeout(s.delayOpenTimer);
-        s.delayOpenTimer = this.timer(a.seconds, false, () => {
-          s.delayOpenTimer = null;
-          this.dispatch(s, { type: 'DelayOpenTimer_Expires' });
-        });
+        this.startTimer(s, 'delayOpenTimer', a.seconds, false, () =>
+          this.dispatch(s, { type: 'DelayOpenTimer_Expires' }),
+        );
         return;
       case 'StopDelayOpenTimer':
-        if (s.delayOpenTimer) clearTimeout(s.delayOpenTimer);
-        s.delayOpenTimer = null;
+        this.stopTimer(s, 'delayOpenTimer');
         return;
       case 'StartIdleHoldTimer':
         if (s !== this.main || this.dynamicParent !== undefined || this.adminDown) return;
-        if (s.idleHoldTimer) clearTimeout(s.idleHoldTimer);
-        s.idleHoldTimer = this.timer(a.seconds, true, () => {
-          s.idleHoldTimer = null;
+        this.startTimer(s, 'idleHoldTimer', a.seconds, true, () => {
           if (!this.adminDown) this.dispatch(s, { type: 'IdleHoldTimer_Expires' });
         });
         return;
       case 'StopIdleHoldTimer':
-        if (s.idleHoldTimer) clearTimeout(s.idleHoldTimer);
-        s.idleHoldTimer = null;
+        this.stopTimer(s, 'idleHoldTimer');
         return;
       case 'SendOpen':
         this.sendMessage(s, 1, encodeMessage(this.openMessage(), DEFAULT_CODEC_OPTIONS));
@@ -588,6 +579,31 @@ export class Peer {
         this.established(s);
         return;
     }
+  }
+
+  /**
+   * (Re)starts one of the session's one-shot FSM timers (RFC 4271 §8.1.3, RFC 4271 §10 jitter
+   * where `jittered`); when it fires, the slot is cleared before `expire` runs.
+   */
+  private startTimer(
+    s: Session,
+    slot: SessionTimerSlot,
+    seconds: number,
+    jittered: boolean,
+    expire: () => void,
+  ): void {
+    const running = s[slot];
+    if (running) clearTimeout(running);
+    s[slot] = this.timer(seconds, jittered, () => {
+      s[slot] = null;
+      expire();
+    });
+  }
+
+  private stopTimer(s: Session, slot: SessionTimerSlot): void {
+    const running = s[slot];
+    if (running) clearTimeout(running);
+    s[slot] = null;
   }
 
   private timer(seconds: number, jittered: boolean, fn: () => void): NodeJS.Timeout {
@@ -1082,15 +1098,25 @@ export class Peer {
       },
       'session established',
     );
-    this.sendInitial(s, n.families, true);
     const source = this.ctx.exportSource();
-    this.detachExport = source.attach((compute) => {
+    const begin = (): void => {
+      // The session may have gone while the source was getting ready.
       if (this.main !== s || s.fsm.state !== 'Established') return;
-      const peer = this.exportPeer(s);
-      if (!peer) return;
-      const update = compute(peer);
-      if (update) this.sendUpdate(s, update);
-    });
+      this.sendInitial(s, n.families, true);
+      this.detachExport = source.attach((compute) => {
+        if (this.main !== s || s.fsm.state !== 'Established') return;
+        const peer = this.exportPeer(s);
+        if (!peer) return;
+        const update = compute(peer);
+        if (update) this.sendUpdate(s, update);
+      });
+    };
+    const peer = this.exportPeer(s);
+    if (peer) source.sessionUp?.(peer);
+    // Keepalives run meanwhile: only the initial table and its End-of-RIB wait.
+    const ready = source.whenReady?.();
+    if (ready) ready.then(begin, begin);
+    else begin();
   }
 
   private sendInitial(s: Session, families: readonly FamilyKey[], endOfRibAfter: boolean): void {

@@ -209,6 +209,17 @@ export interface ExportSource {
   attach(sink: (changes: (peer: ExportPeer) => ExportUpdate | null) => void): () => void;
   /** Prefixes the source would advertise to this peer (for `prefixesSent`). */
   count?(peer: ExportPeer): number;
+  /**
+   * Resolves once the local table is complete enough to send (RFC 4724 §4.1: a restarting
+   * speaker defers its initial table and End-of-RIB until its routes are known). Without it, a
+   * new session sends at once.
+   */
+  whenReady?(): Promise<void> | undefined;
+  /**
+   * Called as soon as a session is Established, before whenReady() and the initial table: the
+   * peer's own UPDATEs may arrive while our table waits, and the source must know the peer by then.
+   */
+  sessionUp?(peer: ExportPeer): void;
 }
 
 /** A route to originate (Speaker.setOriginated). */
