@@ -119,8 +119,7 @@ export interface ImplSpec {
   twoOctetPeerKnowsUsAs?: 'AS_TRANS' | 'our real AS';
   /**
    * Make the peers of nodes p, q and r passive (they listen, we connect). ExaBGP listens only for
-   * passive neighbours, and tsbgp does not accept a connect-only peer (see the peer-initiated
-   * check), so without this the ExaBGP column would test nothing else.
+   * passive neighbours; the connect-only case is the peer-initiated check's own node.
    */
   peersPassive?: boolean;
   /** How this column differs from the common set-up, shown under the matrix. */

@@ -8,5 +8,5 @@ interopSuite({
   label: 'ExaBGP',
   tag: 'iex',
   peersPassive: true,
-  note: 'the ExaBGP peers p, q and r are passive (they listen and tsbgp connects): ExaBGP listens only for passive neighbours, and tsbgp does not accept a connect-only peer (the peer-initiated row, node a, is the one non-passive ExaBGP)',
+  note: 'the ExaBGP peers p, q and r are passive (they listen and tsbgp connects): ExaBGP listens only for passive neighbours; the peer-initiated row (node a) is the one non-passive, connect-only ExaBGP',
 });
