@@ -8,15 +8,13 @@
 // Then tsbgp as a plain iBGP client of an FRR reflector and of a BIRD 2 reflector, each with a
 // GoBGP client of its own.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { canUseNamespaces, Lab, type RunResult, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
+import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
 import { type PeerDriver, startBird2, startFrr, startGobgp, startOpenbgpd } from '../lib/peers/index.ts';
 import { startBirdReflector } from './bird-reflector.ts';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
+import { buildLan, TsbgpNode } from './harness.ts';
 
 const RR = '10.3.0.1';
 const FRR = '10.3.0.2';
@@ -80,8 +78,8 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
   skip: !canUseNamespaces() && 'needs root',
 }, () => {
   const lab = new Lab('iop');
-  const cfgFile = join(lab.dir, 'tsbgp.yaml');
-  const socket = join(lab.dir, 'tsbgp.sock');
+  const tsbgp = new TsbgpNode(lab);
+  const cli = tsbgp.cli.bind(tsbgp);
   let daemon: SpawnedProcess;
   const peers = new Map<string, PeerDriver>();
   const peer = (name: string): PeerDriver => {
@@ -90,8 +88,6 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
     return p;
   };
 
-  const cli = (...args: string[]): Promise<RunResult> =>
-    run(process.execPath, [TSBGP, ...args, '--control-socket', socket]);
   const neighbor = async (name: string): Promise<NeighborJson> => {
     const r = await cli('show', 'neighbors', '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -107,11 +103,7 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
     assert.ok(row?.counters, `show neighbor ${addr} has message counters`);
     return row;
   };
-  const detail = async (prefix: string): Promise<DetailJson | undefined> => {
-    const r = await cli('show', 'route', prefix, '--detail', '--json');
-    if (r.code !== 0) return undefined;
-    return (JSON.parse(r.stdout) as DetailJson[])[0];
-  };
+  const detail = (prefix: string): Promise<DetailJson | undefined> => tsbgp.detail<DetailJson>(prefix);
   /** GoBGP's Adj-RIB-In from tsbgp with the raw path attributes (the driver drops 9 and 10). */
   const gobgpAttrs = async (prefix: string): Promise<GobgpAttr[] | undefined> => {
     const text = await lab.exec('gob', 'gobgp', ['neighbor', RR, 'adj-in', '-a', 'ipv4', '-j']);
@@ -123,24 +115,13 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
     lab.exec('frr', 'vtysh', ['--vty_socket', join(lab.dir, 'frr-frr'), '-d', 'bgpd', '-c', command]);
 
   before(async () => {
-    await lab.addNode('sw');
-    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
-    const nodes: [string, string][] = [
+    await buildLan(lab, [
       ['tsb', RR],
       ['frr', FRR],
       ['gob', GOB],
       ['bird', BIRD],
       ['obgp', OBGP],
-    ];
-    for (const [node, addr] of nodes) {
-      await lab.addNode(node);
-      await lab.link(
-        { node: 'sw', ifname: `p-${node}`, addrs: [] },
-        { node, ifname: 'lan', addrs: [`${addr}/24`] },
-      );
-      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
-    }
+    ]);
     const rr = { address: RR, remoteAs: 65000, holdTime: 9 };
     peers.set(
       'frr',
@@ -178,25 +159,8 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
         originate: [{ prefix: '10.34.0.0/24' }],
       }),
     );
-    writeFileSync(cfgFile, CONFIG);
-    daemon = lab.spawn('tsb', 'tsbgp', process.execPath, [
-      TSBGP,
-      'run',
-      '--config',
-      cfgFile,
-      '--control-socket',
-      socket,
-    ]);
-    await waitFor(
-      'every session Established',
-      async () => {
-        const r = await cli('show', 'neighbors', '--json');
-        if (r.code !== 0) return false;
-        const ns = JSON.parse(r.stdout) as NeighborJson[];
-        return ns.length === 4 && ns.every((n) => n.state === 'Established');
-      },
-      60_000,
-    );
+    daemon = tsbgp.start(CONFIG);
+    await tsbgp.waitEstablished('every session Established', 4);
   });
 
   after(async () => {
@@ -352,13 +316,11 @@ describe('tsbgp as a route reflector client of FRR and of BIRD 2', {
   skip: !canUseNamespaces() && 'needs root',
 }, () => {
   const lab = new Lab('iopc');
-  const cfgFile = join(lab.dir, 'tsbgp.yaml');
-  const socket = join(lab.dir, 'tsbgp.sock');
+  const tsbgp = new TsbgpNode(lab);
+  const cli = tsbgp.cli.bind(tsbgp);
   let frrClient: PeerDriver;
   let birdClient: PeerDriver;
 
-  const cli = (...args: string[]): Promise<RunResult> =>
-    run(process.execPath, [TSBGP, ...args, '--control-socket', socket]);
   const locRib = async (): Promise<{ prefix: string; nextHop?: string }[]> => {
     const r = await cli('show', 'routes', '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -366,24 +328,13 @@ describe('tsbgp as a route reflector client of FRR and of BIRD 2', {
   };
 
   before(async () => {
-    await lab.addNode('sw');
-    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
-    const nodes: [string, string][] = [
+    await buildLan(lab, [
       ['tsb', C_TSB],
       ['frrrr', C_FRR_RR],
       ['birdrr', C_BIRD_RR],
       ['fcl', C_FRR_CLIENT],
       ['bcl', C_BIRD_CLIENT],
-    ];
-    for (const [node, addr] of nodes) {
-      await lab.addNode(node);
-      await lab.link(
-        { node: 'sw', ifname: `p-${node}`, addrs: [] },
-        { node, ifname: 'lan', addrs: [`${addr}/24`] },
-      );
-      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
-    }
+    ]);
     await startFrr(lab, 'frrrr', {
       localAs: 65000,
       routerId: C_FRR_RR,
@@ -423,25 +374,8 @@ describe('tsbgp as a route reflector client of FRR and of BIRD 2', {
       neighbors: [{ address: C_BIRD_RR, remoteAs: 65000, localAddress: C_BIRD_CLIENT, holdTime: 9 }],
       originate: [{ prefix: '10.42.0.0/24' }],
     });
-    writeFileSync(cfgFile, CLIENT_CONFIG);
-    lab.spawn('tsb', 'tsbgp', process.execPath, [
-      TSBGP,
-      'run',
-      '--config',
-      cfgFile,
-      '--control-socket',
-      socket,
-    ]);
-    await waitFor(
-      'both sessions Established',
-      async () => {
-        const r = await cli('show', 'neighbors', '--json');
-        if (r.code !== 0) return false;
-        const ns = JSON.parse(r.stdout) as NeighborJson[];
-        return ns.length === 2 && ns.every((n) => n.state === 'Established');
-      },
-      60_000,
-    );
+    tsbgp.start(CLIENT_CONFIG);
+    await tsbgp.waitEstablished('both sessions Established', 2);
   });
 
   after(async () => {

@@ -6,14 +6,12 @@
 // reflected to the clients, best-path selection with `show route --detail` naming the step,
 // RFC 8212 in both directions, and the graceful-restart helper when FRR's bgpd is killed.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { canUseNamespaces, Lab, type RunResult, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
+import { canUseNamespaces, Lab, type SpawnedProcess, waitFor } from '../lib/lab.ts';
 import { type PeerDriver, startBird2, startFrr, startGobgp } from '../lib/peers/index.ts';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
+import { buildLan, TsbgpNode } from './harness.ts';
 
 interface RouteJson {
   prefix: string;
@@ -67,50 +65,33 @@ describe('tsbgp as a route reflector with BIRD 2 clients, an FRR ToR and an eBGP
   skip: !canUseNamespaces() && 'needs root',
 }, () => {
   const lab = new Lab('rtg');
-  const cfgFile = join(lab.dir, 'tsbgp.yaml');
-  const socket = join(lab.dir, 'tsbgp.sock');
+  const tsbgp = new TsbgpNode(lab);
+  const cli = tsbgp.cli.bind(tsbgp);
   let daemon: SpawnedProcess;
   let clientA: PeerDriver;
   let clientB: PeerDriver;
   let tor: PeerDriver;
   let nopol: PeerDriver;
 
-  const cli = (...args: string[]): Promise<RunResult> =>
-    run(process.execPath, [TSBGP, ...args, '--control-socket', socket]);
   const json = async <T>(...args: string[]): Promise<T> => {
     const r = await cli(...args, '--json');
     assert.equal(r.code, 0, `tsbgp ${args.join(' ')}: ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   };
-  const detail = async (prefix: string): Promise<DetailJson | undefined> => {
-    const r = await cli('show', 'route', prefix, '--detail', '--json');
-    if (r.code !== 0) return undefined;
-    return (JSON.parse(r.stdout) as DetailJson[])[0];
-  };
+  const detail = (prefix: string): Promise<DetailJson | undefined> => tsbgp.detail<DetailJson>(prefix);
   /** `birdc show route all PREFIX` in a BIRD node (the driver's socket naming). */
   const birdShow = (node: string, prefix: string): Promise<string> =>
     lab.exec(node, 'birdc', ['-s', join(lab.dir, `${node}-bird2.ctl`), `show route all ${prefix}`]);
 
   before(async () => {
     // One rack LAN: a bridge in its own namespace, every speaker on it (next hops are direct).
-    await lab.addNode('sw');
-    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
-    const nodes: [string, string][] = [
+    await buildLan(lab, [
       ['tsb', RR],
       ['ca', A],
       ['cb', B],
       ['tor', TOR],
       ['nopol', NOPOL],
-    ];
-    for (const [node, addr] of nodes) {
-      await lab.addNode(node);
-      await lab.link(
-        { node: 'sw', ifname: `p-${node}`, addrs: [] },
-        { node, ifname: 'lan', addrs: [`${addr}/24`] },
-      );
-      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
-    }
+    ]);
     const rr = { address: RR, holdTime: 9 };
     clientA = await startBird2(lab, 'ca', {
       localAs: 65000,
@@ -136,25 +117,8 @@ describe('tsbgp as a route reflector with BIRD 2 clients, an FRR ToR and an eBGP
       neighbors: [{ ...rr, remoteAs: 65000, localAddress: NOPOL }],
       originate: [{ prefix: '10.70.0.0/24' }],
     });
-    writeFileSync(cfgFile, CONFIG);
-    daemon = lab.spawn('tsb', 'tsbgp', process.execPath, [
-      TSBGP,
-      'run',
-      '--config',
-      cfgFile,
-      '--control-socket',
-      socket,
-    ]);
-    await waitFor(
-      'every session Established',
-      async () => {
-        const r = await cli('show', 'neighbors', '--json');
-        if (r.code !== 0) return false;
-        const ns = JSON.parse(r.stdout) as { state: string }[];
-        return ns.length === 4 && ns.every((n) => n.state === 'Established');
-      },
-      60_000,
-    );
+    daemon = tsbgp.start(CONFIG);
+    await tsbgp.waitEstablished('every session Established', 4);
   });
 
   after(async () => {

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import bunyan from 'bunyan';
 import {
   BgpFrameReader,
   type BgpMessage,
@@ -19,60 +18,23 @@ import type { AdjRibInBatch } from './adj-rib-in.ts';
 import type { FsmAction, FsmEvent } from './fsm.ts';
 import type { Negotiated } from './open.ts';
 import { sessionLoss } from './peer.ts';
-import { Speaker } from './speaker.ts';
-import type { PeerConfig, PeerStatus, SpeakerEvent } from './types.ts';
+import type { Speaker } from './speaker.ts';
+import { established, peerOf, speakerHarness, type TestSpeaker, until } from './testing/speaker-harness.ts';
+import type { PeerConfig, SpeakerEvent } from './types.ts';
 
-const quiet = bunyan.createLogger({ name: 'test', level: 'fatal' });
-let nextPort = 30000 + ((process.pid + 7919) % 20000);
-const speakers: Speaker[] = [];
+const { speaker: makeSpeaker, stopAll } = speakerHarness(30000 + ((process.pid + 7919) % 20000));
 const sockets: Socket[] = [];
 
 after(async () => {
   for (const s of sockets) s.destroy();
-  await Promise.all(speakers.map((s) => s.stop('test done').catch(() => {})));
+  await stopAll();
 });
 
 type GrCap = Extract<Capability, { kind: 'graceful-restart' }>;
 type StateEvent = Extract<SpeakerEvent, { type: 'state' }>;
 
-function speaker(
-  localAs: number,
-  address: string,
-  routerId: string,
-  restarting = false,
-): Speaker & { port: number } {
-  const port = nextPort++;
-  const s = new Speaker({
-    localAs,
-    routerId,
-    listen: { addresses: [address], port },
-    logger: quiet,
-    gracefulRestartRestarting: restarting,
-  }) as Speaker & { port: number };
-  s.port = port;
-  speakers.push(s);
-  return s;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function peerOf(s: Speaker, id: string): PeerStatus | undefined {
-  return s.status().find((p) => p.id === id);
-}
-
-function established(s: Speaker, id: string): Promise<PeerStatus> {
-  return until(`${id} Established`, () => {
-    const p = peerOf(s, id);
-    return p?.state === 'Established' ? p : undefined;
-  });
+function speaker(localAs: number, address: string, routerId: string, restarting = false): TestSpeaker {
+  return makeSpeaker(localAs, address, routerId, { restarting });
 }
 
 /** Records the first 'state' event out of Established and the sessionDown batch of a speaker. */
@@ -92,7 +54,7 @@ function pair(
   net: number,
   grA: PeerConfig['gracefulRestart'],
   grB: PeerConfig['gracefulRestart'],
-): { a: Speaker & { port: number }; b: Speaker & { port: number }; ipA: string; ipB: string } {
+): { a: TestSpeaker; b: TestSpeaker; ipA: string; ipB: string } {
   const ipA = `127.32.${net}.1`;
   const ipB = `127.32.${net}.2`;
   const a = speaker(65001, ipA, `10.32.${net}.1`);
@@ -249,7 +211,7 @@ function grCap(over: Partial<GrCap> = {}): GrCap {
 
 /** A raw peer with this GR capability brings the session up; returns it Established. */
 async function rawSession(
-  us: Speaker & { port: number },
+  us: TestSpeaker,
   usIp: string,
   peerIp: string,
   cap: GrCap | null,

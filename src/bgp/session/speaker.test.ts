@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
-import bunyan from 'bunyan';
 import {
   BgpFrameReader,
   type BgpMessage,
@@ -11,57 +10,12 @@ import {
   encodeKeepalive,
   encodeMessage,
 } from '../codec/index.ts';
-import { Speaker } from './speaker.ts';
-import type { PeerConfig, PeerStatus, SpeakerEvent } from './types.ts';
+import { established, peerOf, speakerHarness, type TestSpeaker, until } from './testing/speaker-harness.ts';
+import type { PeerConfig, SpeakerEvent } from './types.ts';
 
-const quiet = bunyan.createLogger({ name: 'test', level: 'fatal' });
-const basePort = 30000 + (process.pid % 20000);
-let nextPort = basePort;
-const speakers: Speaker[] = [];
+const { speaker, stopAll } = speakerHarness(30000 + (process.pid % 20000));
 
-after(async () => {
-  await Promise.all(speakers.map((s) => s.stop('test done').catch(() => {})));
-});
-
-function speaker(
-  localAs: number,
-  address: string,
-  routerId: string,
-  port = nextPort++,
-): Speaker & { port: number } {
-  const s = new Speaker({
-    localAs,
-    routerId,
-    listen: { addresses: [address], port },
-    logger: quiet,
-  }) as Speaker & {
-    port: number;
-  };
-  s.port = port;
-  speakers.push(s);
-  return s;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function peerOf(s: Speaker, id: string): PeerStatus | undefined {
-  return s.status().find((p) => p.id === id);
-}
-
-function established(s: Speaker, id: string): Promise<PeerStatus> {
-  return until(`${id} Established`, () => {
-    const p = peerOf(s, id);
-    return p?.state === 'Established' ? p : undefined;
-  });
-}
+after(() => stopAll());
 
 function cfg(
   address: string,
@@ -503,7 +457,7 @@ describe('UPDATE errors from a raw peer (RFC 7606)', () => {
 describe('DelayOpen (RFC 4271 §8.1.1) against a raw peer', () => {
   const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
 
-  async function rawSession(us: Speaker & { port: number }, local: string, sendOpenAt: number | null) {
+  async function rawSession(us: TestSpeaker, local: string, sendOpenAt: number | null) {
     const got: { m: BgpMessage; t: number }[] = [];
     const sock = connect({ host: '127.31.11.1', port: us.port, localAddress: local });
     const reader = new BgpFrameReader();
