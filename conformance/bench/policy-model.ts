@@ -11,7 +11,7 @@ const port = (from: number, to = from) => ({ from, to });
 export function endpointAt(i: number, sharedProfiles = 0): Endpoint {
   return {
     name: `ep${i}`,
-    interface: `tsbw${i.toString(16).padStart(5, '0')}`,
+    interface: `cali${i.toString(16).padStart(5, '0')}`,
     ipv4: [`10.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`],
     ipv6: [],
     mac: `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,

@@ -253,8 +253,8 @@ async function throughputBench(backend: Backend): Promise<void> {
     await lab.addNode('w2');
     await lab.exec('h', 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     const wl: [string, string, string][] = [
-      ['w1', 'tsbw1', '10.65.0.1'],
-      ['w2', 'tsbw2', '10.65.0.2'],
+      ['w1', 'cali1', '10.65.0.1'],
+      ['w2', 'cali2', '10.65.0.2'],
     ];
     for (const [node, hostIf, ip] of wl) {
       await lab.link(
@@ -294,7 +294,7 @@ async function throughputBench(backend: Backend): Promise<void> {
         ...base.endpoints,
         {
           name: 'w1',
-          interface: 'tsbw1',
+          interface: 'cali1',
           ipv4: ['10.65.0.1'],
           ipv6: [],
           mac: await macOf('w1'),
@@ -303,7 +303,7 @@ async function throughputBench(backend: Backend): Promise<void> {
         },
         {
           name: 'w2',
-          interface: 'tsbw2',
+          interface: 'cali2',
           ipv4: ['10.65.0.2'],
           ipv6: [],
           mac: await macOf('w2'),

@@ -2,9 +2,9 @@
 // Topology (all in namespaces of one Lab):
 //
 //   w1 (web)  eth0 10.65.0.1/32 fd65::1 ─┐
-//   w2 (db)   eth0 10.65.0.2/32 fd65::2 ─┤ tsbw1..3   h1 ("host": ip_forward, /32 routes,
+//   w2 (db)   eth0 10.65.0.2/32 fd65::2 ─┤ cali1..3   h1 ("host": ip_forward, /32 routes,
 //   w3 (other)eth0 10.65.0.3/32 fd65::3 ─┤            proxy ARP, the sidecar) ── eth1 10.66.0.1/24
-//   w4 (no endpoint)        10.65.0.9/32 ─┘ tsbw9                                    │
+//   w4 (no endpoint)        10.65.0.9/32 ─┘ cali9                                    │
 //                                                                       h2 eth0 10.66.0.2/24
 //
 // The sidecar runs inside h1 (`ip netns exec`), so it sees and changes only h1's tables.
@@ -25,9 +25,9 @@ function policyYaml(opts: { w3Client?: boolean; dbPorts: number[]; extraDbPort?:
   const ports = [...opts.dbPorts, ...(opts.extraDbPort ? [opts.extraDbPort] : [])];
   return `# written by the conformance test
 endpoints:
-  - {name: w1, interface: tsbw1, ipv4: [10.65.0.1], ipv6: ['fd65::1'], mac: '${MAC[0]}', labels: {app: web}, profiles: [default]}
-  - {name: w2, interface: tsbw2, ipv4: [10.65.0.2], ipv6: ['fd65::2'], mac: '${MAC[1]}', labels: {app: db}, profiles: [default]}
-  - {name: w3, interface: tsbw3, ipv4: [10.65.0.3], ipv6: ['fd65::3'], mac: '${MAC[2]}', labels: {app: other${opts.w3Client ? ', role: client' : ''}}, profiles: [default]}
+  - {name: w1, interface: cali1, ipv4: [10.65.0.1], ipv6: ['fd65::1'], mac: '${MAC[0]}', labels: {app: web}, profiles: [default]}
+  - {name: w2, interface: cali2, ipv4: [10.65.0.2], ipv6: ['fd65::2'], mac: '${MAC[1]}', labels: {app: db}, profiles: [default]}
+  - {name: w3, interface: cali3, ipv4: [10.65.0.3], ipv6: ['fd65::3'], mac: '${MAC[2]}', labels: {app: other${opts.w3Client ? ', role: client' : ''}}, profiles: [default]}
 policies:
   - name: db-ingress
     order: 10
@@ -163,10 +163,10 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       await lab.exec('h2', 'ip', ['route', 'add', '10.65.0.0/24', 'via', '10.66.0.1']);
       await lab.exec('h1', 'ip', ['route', 'add', 'default', 'via', '10.66.0.2']);
       const ws: [string, string, string, string | undefined, string | undefined][] = [
-        ['w1', 'tsbw1', '10.65.0.1', 'fd65::1', MAC[0]],
-        ['w2', 'tsbw2', '10.65.0.2', 'fd65::2', MAC[1]],
-        ['w3', 'tsbw3', '10.65.0.3', 'fd65::3', MAC[2]],
-        ['w4', 'tsbw9', '10.65.0.9', undefined, undefined],
+        ['w1', 'cali1', '10.65.0.1', 'fd65::1', MAC[0]],
+        ['w2', 'cali2', '10.65.0.2', 'fd65::2', MAC[1]],
+        ['w3', 'cali3', '10.65.0.3', 'fd65::3', MAC[2]],
+        ['w4', 'cali9', '10.65.0.9', undefined, undefined],
       ];
       for (const [node, hostIf, v4, v6, mac] of ws) {
         await lab.link(
@@ -286,16 +286,16 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
     test('a forged source IP or MAC is dropped by anti-spoofing', async () => {
       // Forged source address: w1 adds one it does not own.
       await lab.exec('w1', 'ip', ['addr', 'add', '10.65.0.99/32', 'dev', 'eth0']);
-      const ipDrops = await counter('tsb-fw-tsbw1', 'Anti-spoof: source address');
+      const ipDrops = await counter('tsb-fw-cali1', 'Anti-spoof: source address');
       assert.equal(await udpToW2('w1', 'forged-ip', '10.65.0.99'), false);
-      assert.ok((await counter('tsb-fw-tsbw1', 'Anti-spoof: source address')) > ipDrops);
+      assert.ok((await counter('tsb-fw-cali1', 'Anti-spoof: source address')) > ipDrops);
       await lab.exec('w1', 'ip', ['addr', 'del', '10.65.0.99/32', 'dev', 'eth0']);
       // Forged MAC: the same datagram from the right address but another MAC.
-      const macDrops = await counter('tsb-fw-tsbw1', 'Anti-spoof: MAC');
+      const macDrops = await counter('tsb-fw-cali1', 'Anti-spoof: MAC');
       await lab.exec('w1', 'ip', ['link', 'set', 'eth0', 'address', '02:00:00:65:00:77']);
       try {
         assert.equal(await udpToW2('w1', 'forged-mac'), false);
-        assert.ok((await counter('tsb-fw-tsbw1', 'Anti-spoof: MAC')) > macDrops);
+        assert.ok((await counter('tsb-fw-cali1', 'Anti-spoof: MAC')) > macDrops);
       } finally {
         await lab.exec('w1', 'ip', ['link', 'set', 'eth0', 'address', MAC[0]!]);
       }
@@ -363,7 +363,7 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       const want = await ourHashes();
       // Delete w2's policy jump: w3 would then fall through to the profile — still dropped, but
       // the point is the repair. Also take out the FORWARD hook.
-      await lab.exec('h1', `iptables-${backend}`, ['-D', 'tsb-tw-tsbw2', '4']);
+      await lab.exec('h1', `iptables-${backend}`, ['-D', 'tsb-tw-cali2', '4']);
       await lab.exec('h1', `iptables-${backend}`, ['-D', 'FORWARD', '1']);
       assert.notDeepEqual(await ourHashes(), want);
       assert.equal(await tcp('w3', '10.65.0.2', 5432), true, 'without the hook the policy is bypassed');
@@ -395,14 +395,14 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
         }[];
       };
       const w2 = shown.endpoints.find((e) => e.name === 'w2')!;
-      const tw = w2.chains.find((c) => c.chain === 'tsb-tw-tsbw2')!;
+      const tw = w2.chains.find((c) => c.chain === 'tsb-tw-cali2')!;
       assert.ok(tw.installed);
       assert.ok(
         tw.rules.some((x) => x.packets > 0),
         'traffic was counted',
       );
       const text = await lab.exec('h1', process.execPath, [BIN, 'policy', 'show', '--backend', backend]);
-      assert.match(text, /endpoint tsbw1 \(interface tsbw1\)/);
+      assert.match(text, /endpoint cali1 \(interface cali1\)/);
       assert.match(text, /pkts .* bytes/);
     });
 

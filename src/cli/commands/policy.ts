@@ -15,6 +15,7 @@ import { formatIssue, PolicyValidationError } from '../../dataplane/policy/model
 import {
   defaultRenderOptions,
   type EndpointToHostAction,
+  endpointsOutsidePrefixes,
   type RenderOptions,
   renderPolicy,
 } from '../../dataplane/policy/render.ts';
@@ -173,7 +174,7 @@ const policyModule: CommandModule<object, PolicyArgs> = {
         type: 'string',
         array: true,
         default: defaultRenderOptions.workloadInterfacePrefixes,
-        describe: 'workload interface name prefixes',
+        describe: 'workload interface name prefixes (Calico: cali); repeatable',
       })
       .option('endpoint-to-host', {
         choices: ['drop', 'accept', 'return'] as const,
@@ -226,6 +227,11 @@ async function handle(a: ArgumentsCamelCase<PolicyArgs>): Promise<void> {
   if (a.action === 'check') {
     const model = loadOrFail(a);
     const desired = renderPolicy(model, renderOptions(a));
+    const outside = endpointsOutsidePrefixes(model.endpoints, a['interface-prefix']).map(
+      (e) =>
+        `endpoint ${e.name}: interface ${e.interface} matches no --interface-prefix (${a['interface-prefix'].join(', ')}); its policy would never be applied`,
+    );
+    if (!a.json) for (const w of outside) process.stderr.write(`tsbgp policy: warning: ${w}\n`);
     if (a.dump && !a.json) {
       process.stdout.write(renderImage(desired, a.prefix));
       return;
@@ -240,6 +246,7 @@ async function handle(a: ArgumentsCamelCase<PolicyArgs>): Promise<void> {
         profiles: model.profiles.length,
         chains,
         ipsets: desired.ipsets.size,
+        warnings: outside,
       },
       `ok: ${model.endpoints.length} endpoints, ${model.policies.length} policies, ${model.profiles.length} profiles → ${chains} chains, ${desired.ipsets.size} ipsets`,
     );

@@ -15,7 +15,13 @@ import {
   toolsFor,
   withRetries,
 } from './executor.ts';
-import { diffIpsets, type InstalledSet, parseIpsetSave, setsAsInstalled } from './ipset.ts';
+import {
+  diffIpsets,
+  type InstalledSet,
+  parseIpsetSave,
+  setsAsInstalled,
+  updateSetsAsInstalled,
+} from './ipset.ts';
 import {
   cleanupRestore,
   diffTable,
@@ -25,7 +31,7 @@ import {
   tableAsInstalled,
 } from './iptables.ts';
 import { Names } from './names.ts';
-import type { DesiredState, Family } from './render.ts';
+import type { DesiredState, EndpointSummary, Family, RenderDelta } from './render.ts';
 
 export interface InstalledState {
   tables: Record<Family, InstalledTable>;
@@ -73,6 +79,8 @@ export class PolicyDataplane {
   /** What we believe is installed; undefined until read back, and after any failure. */
   private cache: InstalledState | undefined;
   private lastDesired: DesiredState | undefined;
+  /** The render the cache mirrors, when it came from a render cache: the base of the next delta. */
+  private installedRender: { source: object; seq: number } | undefined;
   private readonly families: Family[];
 
   constructor(private readonly opts: DataplaneOptions) {
@@ -125,11 +133,24 @@ export class PolicyDataplane {
     return withRetries(
       this.retry,
       async (n) => {
+        const base = this.installedRender;
+        this.installedRender = undefined;
         if (fromKernel || n > 1 || !this.cache) this.cache = await this.readInstalled();
         const installed = this.cache;
         const previous = this.lastDesired;
+        // The cache mirrors exactly the render this one is a delta of: only the delta is compared.
+        const delta =
+          !fromKernel &&
+          n === 1 &&
+          desired.delta &&
+          base &&
+          desired.delta.source === base.source &&
+          desired.delta.since === base.seq
+            ? desired.delta
+            : undefined;
         try {
-          const report = await this.applyOnce(desired, installed, previous);
+          const report = await this.applyOnce(desired, installed, previous, delta);
+          this.installedRender = desired.render;
           report.ms = performance.now() - t0;
           this.lastDesired = desired;
           return report;
@@ -147,9 +168,13 @@ export class PolicyDataplane {
     desired: DesiredState,
     installed: InstalledState,
     previous: DesiredState | undefined,
+    delta: RenderDelta | undefined,
   ): Promise<ApplyReport> {
-    const sets = diffIpsets(desired.ipsets, installed.ipsets, this.names);
-    const tables = this.families.map((f) => ({ f, d: diffTable(desired.tables[f], installed.tables[f]) }));
+    const sets = diffIpsets(desired.ipsets, installed.ipsets, this.names, delta);
+    const tables = this.families.map((f) => ({
+      f,
+      d: diffTable(desired.tables[f], installed.tables[f], delta?.chains[f]),
+    }));
     const report: ApplyReport = {
       changed: false,
       chainsWritten: { 4: [], 6: [] },
@@ -185,14 +210,37 @@ export class PolicyDataplane {
     }
     report.changed = !!sets.before || !!sets.after || tables.some(({ d }) => d.restore !== '');
     // The cache now mirrors what we wanted, without another readback.
-    this.cache = {
-      tables: { 4: tableAsInstalled(desired.tables[4]), 6: tableAsInstalled(desired.tables[6]) },
-      ipsets: setsAsInstalled(desired.ipsets, installed.ipsets),
-    };
-    if (this.opts.flushConntrack !== false && report.changed) {
+    if (delta) {
+      // In place, for the chains and sets the delta names: O(change), not O(table).
+      for (const { f, d } of tables) {
+        const have = installed.tables[f];
+        for (const name of delta.chains[f]) {
+          const spec = desired.tables[f].chains.get(name);
+          if (spec) have.chains.set(name, spec.hashes);
+          else have.chains.delete(name);
+          have.rules.delete(name);
+        }
+        if (d.rehook.length) have.hooks = tableAsInstalled(desired.tables[f]).hooks;
+      }
+      updateSetsAsInstalled(installed.ipsets, desired.ipsets, delta);
+      this.cache = installed;
+    } else
+      this.cache = {
+        tables: { 4: tableAsInstalled(desired.tables[4]), 6: tableAsInstalled(desired.tables[6]) },
+        ipsets: setsAsInstalled(desired.ipsets, installed.ipsets),
+      };
+    // The first apply has no earlier policy whose flows could need re-judging.
+    if (this.opts.flushConntrack !== false && report.changed && (delta || previous)) {
       const written = new Set<string>();
       for (const { d } of tables) for (const c of [...d.write, ...d.remove]) written.add(c);
-      report.conntrackFlushed = await this.flushConntrack(desired, previous, written, sets.removedMembers);
+      // Endpoints whose flows may need re-judging: after a delta, only those it rendered anew.
+      let candidates: readonly EndpointSummary[] = [];
+      if (delta) candidates = delta.changedEndpoints;
+      else if (previous) {
+        const before = new Set(previous.endpoints.map((e) => e.name));
+        candidates = desired.endpoints.filter((e) => before.has(e.name));
+      }
+      report.conntrackFlushed = await this.flushConntrack(desired, candidates, written, sets.removedMembers);
     }
     return report;
   }
@@ -206,16 +254,13 @@ export class PolicyDataplane {
    */
   private async flushConntrack(
     desired: DesiredState,
-    previous: DesiredState | undefined,
+    candidates: readonly EndpointSummary[],
     written: ReadonlySet<string>,
     removedMembers: readonly string[],
   ): Promise<number> {
-    if (!previous) return 0;
     const targets: [string, '-s' | '-d'][] = [];
-    const prevEp = new Map(previous.endpoints.map((e) => [e.name, e]));
-    for (const ep of desired.endpoints) {
+    for (const ep of candidates) {
       const addrs = desired.endpointAddresses.get(ep.name) ?? [];
-      if (!prevEp.has(ep.name)) continue;
       const hit = (chains: string[]): boolean => chains.some((c) => written.has(c));
       if (hit(ep.ingressChains)) for (const a of addrs) targets.push([a, '-d']);
       if (hit(ep.egressChains)) for (const a of addrs) targets.push([a, '-s']);
@@ -253,6 +298,7 @@ export class PolicyDataplane {
       await this.must('ipset', ['restore'], `${names.map((n) => `destroy ${n}`).join('\n')}\n`);
     this.cache = undefined;
     this.lastDesired = undefined;
+    this.installedRender = undefined;
     return { chains, sets: names.length };
   }
 }

@@ -12,7 +12,7 @@ import { renderPolicy } from './render.ts';
 const names = new Names('tsb');
 const ep = (i: number, labels: Record<string, string> = { app: 'web' }): Endpoint => ({
   name: `ep${i}`,
-  interface: `tsbw${i}`,
+  interface: `cali${i}`,
   ipv4: [`10.65.0.${i}`],
   ipv6: [],
   labels,
@@ -90,7 +90,7 @@ describe('iptables diff', () => {
     );
     const lines = d.restore.split('\n');
     assert.equal(lines[0], '*filter');
-    assert.ok(lines.includes(':tsb-fw-tsbw1 - [0:0]'));
+    assert.ok(lines.includes(':tsb-fw-cali1 - [0:0]'));
     assert.ok(
       !lines.some((l) => /^:(INPUT|FORWARD|OUTPUT) /.test(l)),
       'built-in chains are never declared (that would flush them)',
@@ -109,9 +109,9 @@ describe('iptables diff', () => {
     const d = diffTable(b, parseIptablesSave(saveImage(a), names));
     assert.deepEqual(d.write.sort(), [
       'tsb-from-wl-dispatch',
-      'tsb-fw-tsbw3',
+      'tsb-fw-cali3',
       'tsb-to-wl-dispatch',
-      'tsb-tw-tsbw3',
+      'tsb-tw-cali3',
     ]);
     assert.deepEqual(d.remove, []);
   });
@@ -119,25 +119,25 @@ describe('iptables diff', () => {
   test('a rule deleted by hand, or one added by hand, is found and its chain rewritten', () => {
     const want = renderPolicy(model([ep(1), ep(2)]), { ipv6: false }).tables[4];
     const image = saveImage(want).split('\n');
-    const victim = image.findIndex((l) => l.startsWith('-A tsb-tw-tsbw2 ') && l.includes('RELATED'));
+    const victim = image.findIndex((l) => l.startsWith('-A tsb-tw-cali2 ') && l.includes('RELATED'));
     image.splice(victim, 1);
     let d = diffTable(want, parseIptablesSave(image.join('\n'), names));
-    assert.deepEqual(d.write, ['tsb-tw-tsbw2']);
+    assert.deepEqual(d.write, ['tsb-tw-cali2']);
     const image2 = saveImage(want).split('\n');
-    image2.splice(image2.indexOf('COMMIT'), 0, '-A tsb-fw-tsbw1 -j ACCEPT');
+    image2.splice(image2.indexOf('COMMIT'), 0, '-A tsb-fw-cali1 -j ACCEPT');
     d = diffTable(want, parseIptablesSave(image2.join('\n'), names));
-    assert.deepEqual(d.write, ['tsb-fw-tsbw1']);
+    assert.deepEqual(d.write, ['tsb-fw-cali1']);
   });
 
   test('a removed endpoint: chains flushed then deleted after the rewrites; others untouched', () => {
     const a = renderPolicy(model([ep(1), ep(2)]), { ipv6: false }).tables[4];
     const b = renderPolicy(model([ep(1)]), { ipv6: false }).tables[4];
     const d = diffTable(b, parseIptablesSave(saveImage(a), names));
-    assert.deepEqual(d.remove.sort(), ['tsb-fw-tsbw2', 'tsb-tw-tsbw2']);
+    assert.deepEqual(d.remove.sort(), ['tsb-fw-cali2', 'tsb-tw-cali2']);
     const lines = d.restore.split('\n');
     const lastAppend = lines.reduce((at, l, i) => (l.startsWith('-A ') ? i : at), -1);
-    assert.ok(lines.indexOf('-X tsb-fw-tsbw2') > lastAppend);
-    assert.ok(lines.includes(':tsb-fw-tsbw2 - [0:0]'));
+    assert.ok(lines.indexOf('-X tsb-fw-cali2') > lastAppend);
+    assert.ok(lines.includes(':tsb-fw-cali2 - [0:0]'));
   });
 
   test('a stale or duplicated hook is deleted by position from the bottom up, foreign rules untouched', () => {
@@ -185,7 +185,7 @@ describe('iptables diff', () => {
       }
       for (const c of here) written.add(c);
     }
-    assert.match(txs.at(-1)!, /-X tsb-fw-tsbw99/);
+    assert.match(txs.at(-1)!, /-X tsb-fw-cali99/);
   });
 
   test('counters are parsed from iptables-save -c', () => {

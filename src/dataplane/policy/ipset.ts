@@ -72,6 +72,7 @@ export function diffIpsets(
   wanted: ReadonlyMap<string, IpSetSpec>,
   installed: ReadonlyMap<string, InstalledSet>,
   names: Names,
+  only?: SetChanges,
 ): IpsetDiff {
   const before: string[] = [];
   const after: string[] = [];
@@ -85,7 +86,8 @@ export function diffIpsets(
     membersRemoved: 0,
     removedMembers: [],
   };
-  for (const [name, spec] of wanted) {
+  const entries: Iterable<[string, IpSetSpec]> = only ? onlyWanted(wanted, only) : wanted;
+  for (const [name, spec] of entries) {
     const have = installed.get(name);
     if (!have) {
       d.created.push(name);
@@ -118,6 +120,22 @@ export function diffIpsets(
       for (const m of have.members) if (!want.has(m)) d.removedMembers.push(m);
       continue;
     }
+    const moved = only?.members.get(name);
+    if (moved && !only?.sets.has(name)) {
+      // The render knows which addresses entered and left: no pass over the members.
+      for (const m of moved.add)
+        if (!have.members.has(m)) {
+          before.push(`add ${name} ${m}`);
+          d.membersAdded++;
+        }
+      for (const m of moved.del)
+        if (have.members.has(m)) {
+          before.push(`del ${name} ${m}`);
+          d.membersRemoved++;
+          d.removedMembers.push(m);
+        }
+      continue;
+    }
     const want = new Set(spec.members);
     for (const m of spec.members) {
       if (!have.members.has(m)) {
@@ -134,7 +152,8 @@ export function diffIpsets(
     }
   }
   const replacedTemps = new Set(d.replaced.map((n) => names.tempSet(n)));
-  for (const name of installed.keys()) {
+  for (const name of only ? only.sets : installed.keys()) {
+    if (!installed.has(name)) continue;
     if (wanted.has(name) || replacedTemps.has(name)) continue;
     d.destroyed.push(name);
     after.push(`destroy ${name}`);
@@ -142,6 +161,59 @@ export function diffIpsets(
   d.before = before.length ? `${before.join('\n')}\n` : '';
   d.after = after.length ? `${after.join('\n')}\n` : '';
   return d;
+}
+
+/** The sets an incremental render touched: created or destroyed whole, or members moved. */
+export interface SetChanges {
+  sets: ReadonlySet<string>;
+  members: ReadonlyMap<string, { add: ReadonlySet<string>; del: ReadonlySet<string> }>;
+}
+
+function* onlyWanted(
+  wanted: ReadonlyMap<string, IpSetSpec>,
+  only: SetChanges,
+): Iterable<[string, IpSetSpec]> {
+  for (const name of only.sets) {
+    const spec = wanted.get(name);
+    if (spec) yield [name, spec];
+  }
+  for (const name of only.members.keys()) {
+    const spec = wanted.get(name);
+    if (spec && !only.sets.has(name)) yield [name, spec];
+  }
+}
+
+/**
+ * Brings the installed image of the sets in `only` up to `wanted` in place, after a successful
+ * incremental apply: O(sets and members moved), not O(all members).
+ */
+export function updateSetsAsInstalled(
+  installed: Map<string, InstalledSet>,
+  wanted: ReadonlyMap<string, IpSetSpec>,
+  only: SetChanges,
+): void {
+  for (const name of [...only.sets, ...only.members.keys()]) {
+    const spec = wanted.get(name);
+    if (!spec) {
+      installed.delete(name);
+      continue;
+    }
+    const have = installed.get(name);
+    const moved = only.members.get(name);
+    if (
+      have &&
+      moved &&
+      !only.sets.has(name) &&
+      have.type === spec.type &&
+      have.family === familyName(spec.family)
+    ) {
+      for (const m of moved.del) have.members.delete(m);
+      for (const m of moved.add) have.members.add(m);
+      have.source = spec.members;
+      continue;
+    }
+    installed.set(name, setsAsInstalled(new Map([[name, spec]])).get(name)!);
+  }
 }
 
 /**

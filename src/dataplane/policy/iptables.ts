@@ -102,17 +102,27 @@ function sameHashes(installed: readonly (string | null)[] | undefined, wanted: r
 }
 
 /**
- * Pure diff of one table. New and changed chains are declared (which, under --noflush, flushes
+ * Pure diff of one table (of only the chains in `only`, when given). New and changed chains are declared (which, under --noflush, flushes
  * them) and refilled; stale hook rules are deleted from the highest index down and the hook
  * re-inserted at the top; unwanted chains are flushed and deleted last, when nothing refers to
  * them any more. Rules of other programs are never named.
  */
-export function diffTable(wanted: TableSpec, installed: InstalledTable): TableDiff {
+export function diffTable(wanted: TableSpec, installed: InstalledTable, only?: Iterable<string>): TableDiff {
   const write: string[] = [];
   const remove: string[] = [];
-  for (const [name, spec] of wanted.chains)
-    if (!sameHashes(installed.chains.get(name), spec.hashes)) write.push(name);
-  for (const name of installed.chains.keys()) if (!wanted.chains.has(name)) remove.push(name);
+  if (only) {
+    // An incremental render names the chains it touched; the rest are as installed.
+    for (const name of only) {
+      const spec = wanted.chains.get(name);
+      if (spec) {
+        if (!sameHashes(installed.chains.get(name), spec.hashes)) write.push(name);
+      } else if (installed.chains.has(name)) remove.push(name);
+    }
+  } else {
+    for (const [name, spec] of wanted.chains)
+      if (!sameHashes(installed.chains.get(name), spec.hashes)) write.push(name);
+    for (const name of installed.chains.keys()) if (!wanted.chains.has(name)) remove.push(name);
+  }
   const rehook: Builtin[] = [];
   const hookLines: string[] = [];
   const deletes: string[] = [];

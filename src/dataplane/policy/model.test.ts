@@ -22,7 +22,7 @@ describe('policy model validation', () => {
       {
         file: 'ok.yaml',
         text: `endpoints:
-  - {name: a, interface: tsbw1, ipv4: [10.0.0.1], ipv6: ['fd00:0::1'], mac: 02:AA:00:00:00:01, profiles: [p]}
+  - {name: a, interface: cali1, ipv4: [10.0.0.1], ipv6: ['fd00:0::1'], mac: 02:AA:00:00:00:01, profiles: [p]}
 profiles:
   - name: p
     ingress: [{action: allow, protocol: tcp, destination: {ports: [80, '1000-2000']}}]
@@ -61,8 +61,8 @@ policies:
 
   test('semantic errors: addresses, references, selectors, ports without protocol, mixed families', () => {
     const got = issues(`endpoints:
-  - {name: a, interface: tsbw1, ipv4: [10.0.0.1/24], profiles: [nope]}
-  - {name: b, interface: tsbw1, ipv4: [10.0.0.2]}
+  - {name: a, interface: cali1, ipv4: [10.0.0.1/24], profiles: [nope]}
+  - {name: b, interface: cali1, ipv4: [10.0.0.2]}
 policies:
   - name: p
     selector: "app =="
@@ -75,7 +75,7 @@ policies:
     const text = got.map((i) => `${i.line} ${i.path}: ${i.message}`).join('\n');
     assert.match(text, /2 endpoints\[0\]\.ipv4\[0\]: "10\.0\.0\.1\/24" is not an IPv4 address/);
     assert.match(text, /2 endpoints\[0\]\.profiles\[0\]: unknown profile "nope"/);
-    assert.match(text, /3 endpoints\[1\]\.interface: interface tsbw1 is already used by endpoint a/);
+    assert.match(text, /3 endpoints\[1\]\.interface: interface cali1 is already used by endpoint a/);
     assert.match(text, /6 policies\[0\]\.selector: selector "app ==": expected a quoted value/);
     assert.match(text, /8 policies\[0\]\.ingress\[0\]\.destination\.ports: ports need protocol/);
     assert.match(text, /9 policies\[0\]\.ingress\[1\]: the rule mixes IPv4 and IPv6/);
@@ -97,7 +97,7 @@ policies:
     const dir = mkdtempSync(join(tmpdir(), 'tsbpol-'));
     writeFileSync(
       join(dir, '10-endpoints.yaml'),
-      'endpoints:\n  - {name: a, interface: tsbw1, ipv4: [10.0.0.1], profiles: [p]}\n',
+      'endpoints:\n  - {name: a, interface: cali1, ipv4: [10.0.0.1], profiles: [p]}\n',
     );
     writeFileSync(join(dir, '20-profiles.yml'), 'profiles:\n  - {name: p, egress: [{action: allow}]}\n');
     writeFileSync(join(dir, 'README.txt'), 'not policy');

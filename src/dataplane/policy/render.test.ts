@@ -6,9 +6,33 @@ import { renderImage } from './golden.ts';
 import type { Endpoint, PolicyModel } from './model.ts';
 import { loadPolicyModel } from './model.ts';
 import { MAX_CHAIN_NAME, MAX_IPSET_NAME } from './names.ts';
-import { RenderCache, renderPolicy } from './render.ts';
+import { type DesiredState, endpointsOutsidePrefixes, RenderCache, renderPolicy } from './render.ts';
 
 const dir = join(import.meta.dirname, 'testdata');
+
+/**
+ * Everything a rendered state says, in a canonical order: a render through a cache updates the
+ * last state in place, so its chain and set maps iterate in another order than a fresh render's.
+ */
+function canonical(s: DesiredState): string {
+  const out: string[] = [];
+  for (const f of [4, 6] as const) {
+    const t = s.tables[f];
+    out.push(`# table ${f}`, ...t.hooks.map((h) => `hook ${h.builtin} ${h.rule}`));
+    for (const name of [...t.chains.keys()].sort()) {
+      const c = t.chains.get(name)!;
+      assert.equal(c.name, name);
+      out.push(`:${name}`, ...c.rules);
+    }
+  }
+  for (const name of [...s.ipsets.keys()].sort()) {
+    const set = s.ipsets.get(name)!;
+    out.push(`set ${name} ${set.type} ${set.family} ${set.purpose}`, ...set.members);
+  }
+  out.push(JSON.stringify(s.endpoints));
+  out.push(JSON.stringify([...s.endpointAddresses].sort(([a], [b]) => (a < b ? -1 : 1))));
+  return out.join('\n');
+}
 const load = (f: string): PolicyModel =>
   loadPolicyModel([{ file: f, text: readFileSync(join(dir, f), 'utf8') }]);
 
@@ -34,16 +58,16 @@ describe('renderPolicy golden output', () => {
   test('a cached render equals an uncached one, across changes', () => {
     const m = load('basic.yaml');
     const cache = new RenderCache();
+    // The first render through a cache is a full one, in the same order as the golden image.
     assert.equal(renderImage(renderPolicy(m, {}, cache), 'tsb'), renderImage(renderPolicy(m), 'tsb'));
     const changed: PolicyModel = {
       ...m,
       endpoints: m.endpoints.map((e) => (e.name === 'web-2' ? { ...e, labels: {} } : e)),
     };
-    assert.equal(
-      renderImage(renderPolicy(changed, {}, cache), 'tsb'),
-      renderImage(renderPolicy(changed), 'tsb'),
-    );
-    assert.equal(renderImage(renderPolicy(m, {}, cache), 'tsb'), renderImage(renderPolicy(m), 'tsb'));
+    const d = renderPolicy(changed, {}, cache);
+    assert.ok(d.delta, 'an endpoint-only change is rendered incrementally');
+    assert.equal(canonical(d), canonical(renderPolicy(changed)));
+    assert.equal(canonical(renderPolicy(m, {}, cache)), canonical(renderPolicy(m)));
   });
 
   test('the incremental caches (dispatch subtrees, profile chains, set members) track every kind of change', () => {
@@ -57,7 +81,7 @@ describe('renderPolicy golden output', () => {
         out.push({
           ...template,
           name: `gen-${i}`,
-          interface: `tsbw${i.toString(16).padStart(3, '0')}`,
+          interface: `cali${i.toString(16).padStart(3, '0')}`,
           ipv4: [`10.99.${i >> 8}.${i & 255}`],
           ipv6: [],
           labels: { ...template.labels, n: String(i % 3) },
@@ -79,7 +103,7 @@ describe('renderPolicy golden output', () => {
         endpoints: [
           ...m.endpoints,
           ...eps,
-          { ...eps[0]!, name: 'gen-x', interface: 'tsbwfff0', ipv4: ['10.99.9.9'] },
+          { ...eps[0]!, name: 'gen-x', interface: 'califff0', ipv4: ['10.99.9.9'] },
         ],
       },
       // A profile's rules replaced (a new array), then the profile list reordered.
@@ -95,10 +119,93 @@ describe('renderPolicy golden output', () => {
     const cache = new RenderCache();
     for (const [i, step] of steps.entries())
       assert.equal(
-        renderImage(renderPolicy(step, opts, cache), 'tsb'),
-        renderImage(renderPolicy(step, opts), 'tsb'),
+        canonical(renderPolicy(step, opts, cache)),
+        canonical(renderPolicy(step, opts)),
         `step ${i}`,
       );
+  });
+});
+
+describe('incremental render (endpoint-only changes)', () => {
+  for (const ipv6 of [true, false])
+    test(`random add/remove/change sequences equal a fresh render at every step (ipv6 ${ipv6})`, () => {
+      const m = load('basic.yaml');
+      let seed = ipv6 ? 7 : 11;
+      const rnd = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const apps = ['web', 'db', 'other'];
+      const make = (i: number): Endpoint => ({
+        name: `r${i}`,
+        // A small alphabet and fan-out for a deep dispatch tree whose stems move.
+        interface: `cali${['a', 'b', 'ab', 'ba', 'aa', ''][rnd(6)]}${i.toString(3)}`,
+        // Some addresses shared between endpoints: a set keeps one while an endpoint has it.
+        ipv4: rnd(4) === 0 ? [`10.70.0.${rnd(8)}`, `10.71.${i >> 8}.${i & 255}`] : [`10.70.1.${rnd(40)}`],
+        ipv6: rnd(2) === 0 ? [`fd70::${rnd(30).toString(16)}`] : [],
+        labels: rnd(5) === 0 ? { app: apps[rnd(3)]!, blocked: 'y' } : { app: apps[rnd(3)]! },
+        profiles: [['base'], ['monitoring'], ['base', 'monitoring'], []][rnd(4)]!,
+      });
+      let next = 0;
+      let eps: Endpoint[] = [];
+      const taken = new Set<string>();
+      const fresh = (): Endpoint => {
+        for (;;) {
+          const e = make(next++);
+          if (!taken.has(e.interface)) return e;
+        }
+      };
+      const opts = { dispatchFanout: 3, ipv6 };
+      const cache = new RenderCache();
+      let incremental = 0;
+      for (let step = 0; step < 160; step++) {
+        // A new array each step: the cache keeps the last snapshot, which must not be mutated.
+        eps = [...eps];
+        const op = eps.length < 4 ? 0 : rnd(4);
+        if (op === 0 || op === 3) {
+          for (let k = 0; k <= rnd(3); k++) {
+            const e = fresh();
+            taken.add(e.interface);
+            eps.splice(rnd(eps.length + 1), 0, e);
+          }
+        } else if (op === 1) {
+          const [gone] = eps.splice(rnd(eps.length), 1);
+          taken.delete(gone!.interface);
+        } else {
+          const i = rnd(eps.length);
+          const e = make(next++);
+          eps[i] = { ...eps[i]!, labels: e.labels, profiles: e.profiles, ipv4: e.ipv4, ipv6: e.ipv6 };
+        }
+        const model: PolicyModel = { ...m, endpoints: eps };
+        const got = renderPolicy(model, opts, cache);
+        if (got.delta) incremental++;
+        assert.equal(canonical(got), canonical(renderPolicy(model, opts)), `step ${step}`);
+      }
+      assert.ok(incremental >= 159, `${incremental} of 160 renders were incremental`);
+    });
+
+  test('a one-endpoint change names only the chains and sets it touched', () => {
+    const m = load('basic.yaml');
+    const cache = new RenderCache();
+    renderPolicy(m, {}, cache);
+    const web3: Endpoint = {
+      ...m.endpoints[0]!,
+      name: 'web-3',
+      interface: 'cali-web3',
+      ipv4: ['10.65.0.9'],
+      ipv6: [],
+    };
+    const d = renderPolicy({ ...m, endpoints: [...m.endpoints, web3] }, {}, cache);
+    assert.deepEqual([...d.delta!.chains[4]].sort(), [
+      'tsb-from-wl-dispatch',
+      'tsb-fw-cali-web3',
+      'tsb-to-wl-dispatch',
+      'tsb-tw-cali-web3',
+    ]);
+    assert.deepEqual([...d.delta!.sets], []);
+    const added = [...d.delta!.members.values()].flatMap((x) => [...x.add]);
+    assert.ok(added.includes('10.65.0.9'));
+    assert.deepEqual(d.delta!.changedEndpoints, []);
   });
 });
 
@@ -122,7 +229,7 @@ describe('renderPolicy properties', () => {
     const before = renderPolicy(m);
     const extra: Endpoint = {
       name: 'web-3',
-      interface: 'tsbw-web3',
+      interface: 'cali-web3',
       ipv4: ['10.65.0.9'],
       ipv6: [],
       labels: { app: 'web' },
@@ -155,7 +262,7 @@ describe('renderPolicy properties', () => {
     const b = renderPolicy(changed).tables[4];
     const name = [...a.chains.keys()].find((n) => n.startsWith('tsb-po-'))!;
     assert.notDeepEqual(a.chains.get(name)!.hashes, b.chains.get(name)!.hashes);
-    assert.deepEqual(a.chains.get('tsb-fw-tsbw-db1')!.hashes, b.chains.get('tsb-fw-tsbw-db1')!.hashes);
+    assert.deepEqual(a.chains.get('tsb-fw-cali-db1')!.hashes, b.chains.get('tsb-fw-cali-db1')!.hashes);
   });
 
   test('the dispatch tree bounds each chain to the fan-out and reaches every endpoint once', () => {
@@ -163,7 +270,7 @@ describe('renderPolicy properties', () => {
     for (let i = 0; i < 10000; i++)
       endpoints.push({
         name: `e${i}`,
-        interface: `tsbw${i.toString(16).padStart(5, '0')}`,
+        interface: `cali${i.toString(16).padStart(5, '0')}`,
         ipv4: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
         ipv6: [],
         labels: {},
@@ -192,6 +299,35 @@ describe('renderPolicy properties', () => {
     assert.equal(targets.size, 10000);
     assert.ok([...targets.values()].every((n) => n === 1));
     assert.ok(depth <= 5, `depth ${depth}`);
+  });
+
+  test("workload interfaces default to Calico's cali prefix, configurable, and unknown ones are dropped", () => {
+    const m = load('basic.yaml');
+    const hooks = (s: DesiredState): string[] =>
+      ['tsb-FORWARD', 'tsb-INPUT', 'tsb-OUTPUT'].flatMap((c) => s.tables[4].chains.get(c)!.rules);
+    const dflt = renderPolicy(m);
+    assert.ok(hooks(dflt).some((r) => r.endsWith('-i cali+ -j tsb-from-wl-dispatch')));
+    assert.ok(hooks(dflt).some((r) => r.endsWith('-o cali+ -j tsb-to-wl-dispatch')));
+    assert.ok(
+      hooks(dflt).every((r) => !/ -[io] (?!cali\+)\S+\+/.test(r)),
+      'no other prefix is hooked',
+    );
+    assert.deepEqual(endpointsOutsidePrefixes(m.endpoints, ['cali']), []);
+    const renamed = {
+      ...m,
+      endpoints: m.endpoints.map((e) => ({ ...e, interface: e.interface.replace('cali', 'tap') })),
+    };
+    const tap = renderPolicy(renamed, { workloadInterfacePrefixes: ['tap', 'veth'] });
+    for (const p of ['tap', 'veth'])
+      assert.ok(hooks(tap).some((r) => r.endsWith(`-i ${p}+ -j tsb-from-wl-dispatch`)));
+    assert.match(
+      tap.tables[4].chains.get('tsb-from-wl-dispatch')!.rules.join('\n'),
+      /-i tap-web1 -g tsb-fw-tap-web1/,
+    );
+    assert.equal(endpointsOutsidePrefixes(renamed.endpoints, ['cali']).length, 3);
+    // Dispatch ends in a commented drop for workload interfaces with no endpoint.
+    for (const c of ['tsb-from-wl-dispatch', 'tsb-to-wl-dispatch'])
+      assert.match(dflt.tables[4].chains.get(c)!.rules.at(-1)!, /"Unknown interface" -j DROP$/);
   });
 
   test('IPv4-only matches are left out of the IPv6 table and vice versa', () => {

@@ -15,7 +15,10 @@
 //
 // Selector and address-set matches refer to ipsets by names derived from the selector text, never
 // from their members: a membership change changes only the set, never a rule.
-import type { Endpoint, EntityMatch, PolicyModel, PortRange, Profile, Rule } from './model.ts';
+//
+// Through a RenderCache, a change of endpoints alone costs O(changed + dispatch path): the last
+// state is updated in place and the dataplane is told exactly what changed (RenderDelta).
+import type { Endpoint, EntityMatch, Policy, PolicyModel, PortRange, Profile, Rule } from './model.ts';
 import { canonicalNet, netFamily } from './model.ts';
 import { chainRuleHashes, Names } from './names.ts';
 import { matchSelector, parseSelector, printSelector, type SelectorAst } from './selector.ts';
@@ -43,7 +46,7 @@ export interface RenderOptions {
 
 export const defaultRenderOptions: RenderOptions = {
   prefix: 'tsb',
-  workloadInterfacePrefixes: ['tsbw'],
+  workloadInterfacePrefixes: ['cali'],
   endpointToHostAction: 'drop',
   allowDhcp: true,
   markAccept: 0x10000,
@@ -103,6 +106,30 @@ export interface DesiredState {
   endpoints: EndpointSummary[];
   /** Addresses of each endpoint, for tearing down conntrack state when its policy changes. */
   endpointAddresses: Map<string, string[]>;
+  /** Which render this is (renders through a cache only): the `since` of the next render's delta. */
+  render?: { source: object; seq: number };
+  /**
+   * Set when this render differs from render `since` of the same cache only by endpoints that came,
+   * went or changed: a dataplane that installed exactly that render need look at nothing else.
+   */
+  delta?: RenderDelta;
+}
+
+/**
+ * What an endpoint-only render changed. A render through a cache updates the previous render's
+ * state in place, so a DesiredState from a cache is valid until the next render through it.
+ */
+export interface RenderDelta {
+  source: object;
+  since: number;
+  /** Chains added, rewritten or removed, per family (their wanted state is in `tables`). */
+  chains: Record<Family, Set<string>>;
+  /** Sets created or destroyed whole. */
+  sets: Set<string>;
+  /** Per set: addresses that entered or left it (presence, not multiplicity). */
+  members: Map<string, { add: Set<string>; del: Set<string> }>;
+  /** Endpoints rendered anew that existed, by name, before (their flows may need re-judging). */
+  changedEndpoints: EndpointSummary[];
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -369,6 +396,7 @@ function dispatchChains(
   memo: HashMemo | undefined,
   out: ChainSpec[],
   subtrees?: Map<string, { key: string; chains: ChainSpec[] }>,
+  children?: Map<string, string[]>,
 ): void {
   const flag = dir === 'from' ? '-i' : '-o';
   const target = (iface: string): string => (dir === 'from' ? names.fromWl(iface) : names.toWl(iface));
@@ -393,6 +421,7 @@ function dispatchChains(
   };
   const buildChain = (chain: string, list: readonly string[], fixed: number): void => {
     const bodies: Body[] = [];
+    const kids: string[] = [];
     if (list.length <= fanout) {
       for (const i of list) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
     } else {
@@ -415,11 +444,13 @@ function dispatchChains(
         } else {
           const child = names.dispatchChild(dir, key);
           bodies.push({ text: `${flag} ${key}+ -g ${child}` });
+          kids.push(child);
           build(child, members, key.length);
         }
       }
     }
     bodies.push(drop);
+    children?.set(chain, kids);
     out.push(finishChain(names, chain, bodies, memo));
   };
   build(dir === 'from' ? names.fromWlDispatch : names.toWlDispatch, ifaces, 0);
@@ -476,6 +507,57 @@ export class RenderCache {
   sortedProfiles: { of: readonly Profile[]; sorted: Profile[] } | undefined;
   /** Canonical members of a named address set, keyed on its nets array (per family). */
   addressSetMembers = new WeakMap<readonly string[], Record<Family, string[] | undefined>>();
+  /** The last render, kept to be updated in place when only endpoints change. */
+  live: LiveRender | undefined;
+  /** Renders through this cache so far (see DesiredState.render). */
+  seq = 0;
+  /** Each dispatch chain's child dispatch chains (the same in both families). */
+  dispatchChildren = new Map<string, string[]>();
+
+  /**
+   * Moves endpoints out of and into every tracked selector's match set and sorted members without
+   * a pass over all endpoints. Reports, per selector and family, the new member array and the
+   * addresses whose presence flipped (an address two endpoints share stays while one has it).
+   */
+  moveEndpoints(
+    removed: readonly Endpoint[],
+    added: readonly Endpoint[],
+    onChange: (canonical: string, family: Family, members: string[], plus: string[], minus: string[]) => void,
+  ): void {
+    for (const e of removed) this.lastEndpoints.delete(e);
+    for (const e of added) this.lastEndpoints.add(e);
+    for (const [canonical, st] of this.selectors) {
+      const out = removed.filter((e) => st.matching.delete(e));
+      const into = added.filter((e) => {
+        if (!matchSelector(st.ast, e.labels)) return false;
+        st.matching.add(e);
+        return true;
+      });
+      const sorted = st.sorted;
+      if (!sorted || (out.length === 0 && into.length === 0)) continue;
+      for (const f of [4, 6] as const) {
+        const leaving = out.flatMap((e) => (f === 4 ? e.ipv4 : e.ipv6));
+        const entering = into.flatMap((e) => (f === 4 ? e.ipv4 : e.ipv6));
+        if (leaving.length === 0 && entering.length === 0) continue;
+        const arr = [...sorted[f]];
+        const plus: string[] = [];
+        const minus: string[] = [];
+        for (const a of leaving) {
+          const i = lowerBound(arr, a);
+          if (arr[i] !== a) continue;
+          arr.splice(i, 1);
+          if (arr[i] !== a) minus.push(a);
+        }
+        for (const a of entering) {
+          const i = lowerBound(arr, a);
+          if (arr[i] !== a) plus.push(a);
+          arr.splice(i, 0, a);
+        }
+        sorted[f] = arr;
+        onChange(canonical, f, arr, plus, minus);
+      }
+    }
+  }
 
   internRef(r: SetRef): SetRef {
     const key =
@@ -553,6 +635,8 @@ export class RenderCache {
     this.endpoints = new WeakMap();
     this.rules = new WeakMap();
     this.names = undefined;
+    this.live = undefined;
+    this.dispatchChildren.clear();
   }
 }
 
@@ -692,8 +776,132 @@ function endpointChains(
 }
 
 /**
- * Renders the whole wanted state. Pure: the same model and options give the same output. The
- * optional cache only skips recomputing per-endpoint chains and hashes whose inputs are unchanged.
+ * Endpoints whose interface starts with none of the workload interface prefixes. The hooks only
+ * send traffic on `PREFIX+` interfaces to the dispatch tree, so such an endpoint's chains are never
+ * reached and its traffic is judged by the host's own rules alone: unprotected, not dropped.
+ */
+export function endpointsOutsidePrefixes(
+  endpoints: readonly Endpoint[],
+  prefixes: readonly string[],
+): Endpoint[] {
+  return endpoints.filter((e) => !prefixes.some((p) => e.interface.startsWith(p)));
+}
+
+/** Which policies apply to one endpoint, in order, and its summary (cached on the endpoint object). */
+function applicability(
+  ctx: Ctx,
+  ep: Endpoint,
+  policies: readonly Policy[],
+  policySelectors: readonly SelectorAst[],
+): EndpointPolicies {
+  const { names, cache } = ctx;
+  const known = cache?.applicable.get(ep);
+  if (known && sameItems(known.policies, policies)) return known.value;
+  const used: string[] = [];
+  const pin: string[] = [];
+  const pout: string[] = [];
+  const pinNames: string[] = [];
+  const poutNames: string[] = [];
+  policies.forEach((p, i) => {
+    if (!matchSelector(policySelectors[i]!, ep.labels)) return;
+    used.push(p.name);
+    if (p.types.includes('ingress')) {
+      pin.push(names.policy('ingress', p.name));
+      pinNames.push(p.name);
+    }
+    if (p.types.includes('egress')) {
+      pout.push(names.policy('egress', p.name));
+      poutNames.push(p.name);
+    }
+  });
+  const key = `${pin.join(',')}|${pout.join(',')}`;
+  const summary: EndpointSummary = {
+    name: ep.name,
+    interface: ep.interface,
+    fromChain: names.fromWl(ep.interface),
+    toChain: names.toWl(ep.interface),
+    policies: { ingress: pinNames, egress: poutNames },
+    profiles: ep.profiles,
+    ingressChains: [names.toWl(ep.interface), ...pin, ...ep.profiles.map((p) => names.profile('ingress', p))],
+    egressChains: [
+      names.fromWl(ep.interface),
+      ...pout,
+      ...ep.profiles.map((p) => names.profile('egress', p)),
+    ],
+  };
+  const value = { ep, pin, pout, key, summary, used };
+  cache?.applicable.set(ep, { policies, value });
+  return value;
+}
+
+/** An endpoint's two chains in one family, through the cache (keyed on the endpoint and its policies). */
+function endpointChainPair(
+  ctx: Ctx,
+  info: EndpointPolicies,
+  family: Family,
+  families: readonly Family[],
+): ChainSpec[] {
+  const { cache } = ctx;
+  const { ep, pin, pout, key } = info;
+  if (!cache) return endpointChains(ctx, ep, family, pin, pout, undefined);
+  let hit = cache.endpoints.get(ep);
+  if (!hit || hit.key !== key) {
+    hit = { key, chains: { 4: [], 6: [] } };
+    for (const f of families) hit.chains[f] = endpointChains(ctx, ep, f, pin, pout, undefined);
+    cache.endpoints.set(ep, hit);
+  }
+  return hit.chains[family];
+}
+
+/** Both chains of a profile in one family, through the cache; replays its set references. */
+function profileChainPair(ctx: Ctx, family: Family, p: Profile): ChainSpec[] {
+  const { cache, names } = ctx;
+  // Fast path: the same profile object with the same rule arrays reuses both chains whole.
+  const known = cache?.profileChains.get(p);
+  const hit = known && known.ingress === p.ingress && known.egress === p.egress ? known[family] : undefined;
+  if (hit) {
+    for (const r of hit.refs) {
+      if (ctx.replayed.has(r)) continue;
+      ctx.replayed.add(r);
+      replayRef(ctx, r);
+    }
+    return hit.chains;
+  }
+  const pair: ChainSpec[] = [];
+  for (const dir of ['ingress', 'egress'] as const)
+    pair.push(rulesChain(ctx, cache, family, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`));
+  if (cache) {
+    const entry =
+      known && known.ingress === p.ingress && known.egress === p.egress
+        ? known
+        : { ingress: p.ingress, egress: p.egress, 4: undefined, 6: undefined };
+    const refs = new Set<SetRef>();
+    for (const dir of ['ingress', 'egress'] as const)
+      for (const r of chainRefs(cache, family, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`))
+        refs.add(r);
+    entry[family] = { chains: [pair[0]!, pair[1]!], refs: [...refs] };
+    cache.profileChains.set(p, entry);
+  }
+  return pair;
+}
+
+/** The set references a policy's or profile's chain made when it was compiled through the cache. */
+function chainRefs(
+  cache: RenderCache,
+  family: Family,
+  chainName: string,
+  rules: readonly Rule[],
+  label: string,
+): readonly SetRef[] {
+  return cache.rules.get(rules)?.get(`${family}:${chainName}:${label}`)?.refs ?? [];
+}
+
+/**
+ * Renders the whole wanted state. Pure: the same model and options give the same chains, rules
+ * and sets. The optional cache skips recomputing whatever's inputs are unchanged (by object
+ * identity: callers must not mutate a model they rendered). When only endpoints changed since the
+ * last render through the cache, that render's state is updated in place and returned with a
+ * `delta` (renderEndpointChanges): a state from a cache is valid until the next render through it.
  */
 export function renderPolicy(
   model: PolicyModel,
@@ -707,6 +915,24 @@ export function renderPolicy(
   }
   if (cache && !cache.names) cache.names = new Names(opts.prefix);
   const names = cache?.names ?? new Names(opts.prefix);
+  const live = cache?.live;
+  if (
+    cache &&
+    live &&
+    sameItems(live.policies, model.policies) &&
+    (live.profiles === model.profiles || sameItems(live.profiles, model.profiles)) &&
+    (live.addressSets === model.addressSets || sameItems(live.addressSets, model.addressSets))
+  ) {
+    try {
+      return renderEndpointChanges(model, opts, cache, live);
+    } catch {
+      // The state may be half-updated: forget it all and render in full (below), which throws
+      // again if the model itself is at fault.
+      cache.clear();
+      cache.optionsKey = JSON.stringify(opts);
+      cache.names = names;
+    }
+  }
   const ctx: Ctx = {
     names,
     opts,
@@ -732,59 +958,13 @@ export function renderPolicy(
     a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0,
   );
   const summaries: EndpointSummary[] = [];
-  const perEndpoint: { ep: Endpoint; pin: string[]; pout: string[]; key: string }[] = [];
+  const perEndpoint: EndpointPolicies[] = [];
   for (const ep of endpoints) {
-    const known = cache?.applicable.get(ep);
-    if (known && sameItems(known.policies, policies)) {
-      for (const u of known.value.used) usedPolicies.add(u);
-      for (const p of ep.profiles) usedProfiles.add(p);
-      perEndpoint.push(known.value);
-      const { summary } = known.value;
-      summaries.push(summary);
-      continue;
-    }
-    const used: string[] = [];
-    const pin: string[] = [];
-    const pout: string[] = [];
-    const pinNames: string[] = [];
-    const poutNames: string[] = [];
-    policies.forEach((p, i) => {
-      if (!matchSelector(policySelectors[i]!, ep.labels)) return;
-      usedPolicies.add(p.name);
-      used.push(p.name);
-      if (p.types.includes('ingress')) {
-        pin.push(names.policy('ingress', p.name));
-        pinNames.push(p.name);
-      }
-      if (p.types.includes('egress')) {
-        pout.push(names.policy('egress', p.name));
-        poutNames.push(p.name);
-      }
-    });
+    const value = applicability(ctx, ep, policies, policySelectors);
+    for (const u of value.used) usedPolicies.add(u);
     for (const p of ep.profiles) usedProfiles.add(p);
-    const key = `${pin.join(',')}|${pout.join(',')}`;
-    const summary: EndpointSummary = {
-      name: ep.name,
-      interface: ep.interface,
-      fromChain: names.fromWl(ep.interface),
-      toChain: names.toWl(ep.interface),
-      policies: { ingress: pinNames, egress: poutNames },
-      profiles: ep.profiles,
-      ingressChains: [
-        names.toWl(ep.interface),
-        ...pin,
-        ...ep.profiles.map((p) => names.profile('ingress', p)),
-      ],
-      egressChains: [
-        names.fromWl(ep.interface),
-        ...pout,
-        ...ep.profiles.map((p) => names.profile('egress', p)),
-      ],
-    };
-    summaries.push(summary);
-    const value = { ep, pin, pout, key, summary, used };
     perEndpoint.push(value);
-    cache?.applicable.set(ep, { policies, value });
+    summaries.push(value.summary);
   }
 
   const tables = {} as Record<Family, TableSpec>;
@@ -834,19 +1014,21 @@ export function renderPolicy(
           memo,
         ),
       );
-      dispatchChains(names, 'from', ifaces, opts.dispatchFanout, memo, chains, cache?.dispatch[family]);
-      dispatchChains(names, 'to', ifaces, opts.dispatchFanout, memo, chains, cache?.dispatch[family]);
+      for (const dir of ['from', 'to'] as const)
+        dispatchChains(
+          names,
+          dir,
+          ifaces,
+          opts.dispatchFanout,
+          memo,
+          chains,
+          cache?.dispatch[family],
+          cache?.dispatchChildren,
+        );
 
-      for (const { ep, pin, pout, key } of perEndpoint) {
-        if (cache) {
-          let hit = cache.endpoints.get(ep);
-          if (!hit || hit.key !== key) {
-            hit = { key, chains: { 4: [], 6: [] } };
-            for (const f of families) hit.chains[f] = endpointChains(ctx, ep, f, pin, pout, undefined);
-            cache.endpoints.set(ep, hit);
-          }
-          for (const c of hit.chains[family]) chains.push(c);
-        } else chains.push(...endpointChains(ctx, ep, family, pin, pout, memo));
+      for (const info of perEndpoint) {
+        if (cache) for (const c of endpointChainPair(ctx, info, family, families)) chains.push(c);
+        else chains.push(...endpointChains(ctx, info.ep, family, info.pin, info.pout, memo));
       }
       for (const p of policies) {
         if (!usedPolicies.has(p.name)) continue;
@@ -864,39 +1046,7 @@ export function renderPolicy(
       }
       for (const p of profiles) {
         if (!usedProfiles.has(p.name)) continue;
-        // Fast path: the same profile object with the same rule arrays reuses both chains whole.
-        const known = cache?.profileChains.get(p);
-        const hit =
-          known && known.ingress === p.ingress && known.egress === p.egress ? known[family] : undefined;
-        if (hit) {
-          for (const r of hit.refs) {
-            if (ctx.replayed.has(r)) continue;
-            ctx.replayed.add(r);
-            replayRef(ctx, r);
-          }
-          chains.push(hit.chains[0], hit.chains[1]);
-          continue;
-        }
-        const pair: ChainSpec[] = [];
-        for (const dir of ['ingress', 'egress'] as const)
-          pair.push(
-            rulesChain(ctx, cache, family, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`),
-          );
-        chains.push(...pair);
-        if (cache) {
-          const entry =
-            known && known.ingress === p.ingress && known.egress === p.egress
-              ? known
-              : { ingress: p.ingress, egress: p.egress, 4: undefined, 6: undefined };
-          const refs = new Set<SetRef>();
-          for (const dir of ['ingress', 'egress'] as const)
-            for (const r of cache.rules
-              .get(p[dir])
-              ?.get(`${family}:${names.profile(dir, p.name)}:${p.name} ${dir[0]}`)?.refs ?? [])
-              refs.add(r);
-          entry[family] = { chains: [pair[0]!, pair[1]!], refs: [...refs] };
-          cache.profileChains.set(p, entry);
-        }
+        for (const c of profileChainPair(ctx, family, p)) chains.push(c);
       }
     }
     const map = new Map<string, ChainSpec>();
@@ -926,5 +1076,364 @@ export function renderPolicy(
   }
   if (!opts.ipv6) for (const [k, s] of ctx.ipsets) if (s.family === 6) ctx.ipsets.delete(k);
   const endpointAddresses = new Map(model.endpoints.map((e) => [e.name, [...e.ipv4, ...e.ipv6]]));
-  return { tables, ipsets: ctx.ipsets, endpoints: summaries, endpointAddresses };
+  const state: DesiredState = { tables, ipsets: ctx.ipsets, endpoints: summaries, endpointAddresses };
+  if (cache) {
+    // Book-keeping for later endpoint-only renders: use counts of policies, profiles and sets.
+    const count = (m: Map<string, number>, k: string): void => {
+      m.set(k, (m.get(k) ?? 0) + 1);
+    };
+    const policyUse = new Map<string, number>();
+    const profileUse = new Map<string, number>();
+    const setUse = new Map<string, number>();
+    for (const info of perEndpoint) for (const u of info.used) count(policyUse, u);
+    for (const ep of endpoints) for (const p of ep.profiles) count(profileUse, p);
+    const profileByName = new Map(model.profiles.map((p) => [p.name, p]));
+    for (const f of families) {
+      for (const p of policies) {
+        if (!usedPolicies.has(p.name)) continue;
+        for (const dir of p.types)
+          for (const r of chainRefs(cache, f, names.policy(dir, p.name), p[dir], `${p.name} ${dir[0]}`))
+            count(setUse, refSetName(ctx, r));
+      }
+      for (const p of profileByName.values()) {
+        if (!usedProfiles.has(p.name)) continue;
+        for (const dir of ['ingress', 'egress'] as const)
+          for (const r of chainRefs(cache, f, names.profile(dir, p.name), p[dir], `${p.name} ${dir[0]}`))
+            count(setUse, refSetName(ctx, r));
+      }
+    }
+    for (const k of cache.dispatchChildren.keys())
+      if (!tables[4].chains.has(k) && !tables[6].chains.has(k)) cache.dispatchChildren.delete(k);
+    state.render = { source: cache, seq: ++cache.seq };
+    cache.live = {
+      state,
+      seq: cache.seq,
+      families,
+      endpoints: model.endpoints,
+      policies: model.policies,
+      sortedPolicies: policies,
+      policySelectors,
+      policyByName: new Map(policies.map((p) => [p.name, p])),
+      profiles: model.profiles,
+      profileByName,
+      addressSets: model.addressSets,
+      policyUse,
+      profileUse,
+      setUse,
+      ifaces: endpoints.map((e) => e.interface),
+    };
+  }
+  return state;
+}
+
+/** The last full render and the counts an endpoint-only update needs to change it in place. */
+interface LiveRender {
+  state: DesiredState;
+  seq: number;
+  families: Family[];
+  endpoints: readonly Endpoint[];
+  policies: readonly Policy[];
+  sortedPolicies: Policy[];
+  policySelectors: SelectorAst[];
+  policyByName: Map<string, Policy>;
+  profiles: readonly Profile[];
+  profileByName: Map<string, Profile>;
+  addressSets: readonly PolicyModel['addressSets'][number][];
+  /** Endpoints each policy or profile applies to, and chains referring to each set. */
+  policyUse: Map<string, number>;
+  profileUse: Map<string, number>;
+  setUse: Map<string, number>;
+  /** Workload interfaces, sorted (the dispatch tree's input). */
+  ifaces: string[];
+}
+
+/** The set a reference resolves to. */
+function refSetName(ctx: Ctx, r: SetRef): string {
+  if (r.kind === 'selector') return ctx.names.selectorSet(r.family, selector(ctx, r.text).canonical);
+  if (r.kind === 'addressSet') return ctx.names.addressSet(r.family, r.name);
+  return ctx.names.netsSet(r.family, [...new Set(r.nets.map(canonicalMember))].sort());
+}
+
+/** First index in sorted `arr` (within [lo, hi)) whose item is not below `x`. */
+function lowerBound(arr: readonly string[], x: string, lo = 0, hi = arr.length): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Endpoint objects that came and went between two snapshots (equal heads and tails skipped). */
+function endpointChanges(
+  before: readonly Endpoint[],
+  after: readonly Endpoint[],
+): { added: Endpoint[]; removed: Endpoint[] } {
+  if (before === after) return { added: [], removed: [] };
+  const min = Math.min(before.length, after.length);
+  let head = 0;
+  while (head < min && before[head] === after[head]) head++;
+  let tail = 0;
+  while (tail < min - head && before[before.length - 1 - tail] === after[after.length - 1 - tail]) tail++;
+  const was = before.slice(head, before.length - tail);
+  const now = after.slice(head, after.length - tail);
+  const wasSet = new Set(was);
+  const nowSet = new Set(now);
+  return { added: now.filter((e) => !wasSet.has(e)), removed: was.filter((e) => !nowSet.has(e)) };
+}
+
+/**
+ * The render when only endpoints changed (same policies, profiles and address sets): the last
+ * render's state is updated in place, touching only the changed endpoints' chains, the policy and
+ * profile chains whose use count went to or from zero, the selector sets they are members of, and
+ * the dispatch chains on the path to their interfaces. Cost: O(changed + dispatch path), plus a
+ * pointer comparison of the endpoint list. The output equals a full render's, except for the
+ * iteration order of the chain and set maps (which no consumer depends on).
+ */
+function renderEndpointChanges(
+  model: PolicyModel,
+  opts: RenderOptions,
+  cache: RenderCache,
+  live: LiveRender,
+): DesiredState {
+  const names = cache.names!;
+  const { state, families } = live;
+  const { added, removed } = endpointChanges(live.endpoints, model.endpoints);
+  live.endpoints = model.endpoints;
+  live.profiles = model.profiles;
+  live.addressSets = model.addressSets;
+  const delta: RenderDelta = {
+    source: cache,
+    since: live.seq,
+    chains: { 4: new Set(), 6: new Set() },
+    sets: new Set(),
+    members: new Map(),
+    changedEndpoints: [],
+  };
+  live.seq = ++cache.seq;
+  state.render = { source: cache, seq: live.seq };
+  state.delta = delta;
+  if (added.length === 0 && removed.length === 0) return state;
+  const ctx: Ctx = {
+    names,
+    opts,
+    model,
+    ipsets: state.ipsets,
+    selectorCache: new Map(),
+    selectorMembers: new Map(),
+    setNames: { 4: new Map(), 6: new Map() },
+    replayed: new Set(),
+    cache,
+  };
+  const put = (f: Family, c: ChainSpec): void => {
+    state.tables[f].chains.set(c.name, c);
+    delta.chains[f].add(c.name);
+  };
+  const drop = (f: Family, name: string): void => {
+    if (state.tables[f].chains.delete(name)) delta.chains[f].add(name);
+  };
+  const acquire = (refs: readonly SetRef[]): void => {
+    for (const r of refs) {
+      const name = refSetName(ctx, r);
+      const n = live.setUse.get(name) ?? 0;
+      live.setUse.set(name, n + 1);
+      if (n === 0) delta.sets.add(name);
+    }
+  };
+  const release = (refs: readonly SetRef[]): void => {
+    for (const r of refs) {
+      const name = refSetName(ctx, r);
+      const n = (live.setUse.get(name) ?? 1) - 1;
+      if (n > 0) {
+        live.setUse.set(name, n);
+        continue;
+      }
+      live.setUse.delete(name);
+      state.ipsets.delete(name);
+      delta.sets.add(name);
+      delta.members.delete(name);
+    }
+  };
+  const use = (m: Map<string, number>, k: string, by: 1 | -1): number => {
+    const n = (m.get(k) ?? 0) + by;
+    if (n > 0) m.set(k, n);
+    else m.delete(k);
+    return n;
+  };
+  // Policy and profile chains exist while some endpoint uses them.
+  const policyChains = (p: Policy, add: boolean): void => {
+    for (const dir of p.types) {
+      const chain = names.policy(dir, p.name);
+      const label = `${p.name} ${dir[0]}`;
+      for (const f of families) {
+        if (add) put(f, rulesChain(ctx, cache, f, chain, p[dir], label));
+        else drop(f, chain);
+        (add ? acquire : release)(chainRefs(cache, f, chain, p[dir], label));
+      }
+    }
+  };
+  const profileChains = (p: Profile, add: boolean): void => {
+    for (const f of families) {
+      if (add) for (const c of profileChainPair(ctx, f, p)) put(f, c);
+      for (const dir of ['ingress', 'egress'] as const) {
+        const chain = names.profile(dir, p.name);
+        if (!add) drop(f, chain);
+        (add ? acquire : release)(chainRefs(cache, f, chain, p[dir], `${p.name} ${dir[0]}`));
+      }
+    }
+  };
+
+  // Selector memberships first, before anything below creates a selector from the new list.
+  cache.moveEndpoints(removed, added, (canonical, f, members, plus, minus) => {
+    const name = names.selectorSet(f, canonical);
+    const spec = state.ipsets.get(name);
+    if (!spec) return;
+    state.ipsets.set(name, { ...spec, members });
+    if (plus.length === 0 && minus.length === 0) return;
+    let m = delta.members.get(name);
+    if (!m) {
+      m = { add: new Set(), del: new Set() };
+      delta.members.set(name, m);
+    }
+    for (const a of minus) if (!m.add.delete(a)) m.del.add(a);
+    for (const a of plus) if (!m.del.delete(a)) m.add.add(a);
+  });
+
+  const dirty: string[] = [];
+  const summaryIndex = (iface: string): number => {
+    let lo = 0;
+    let hi = state.endpoints.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (state.endpoints[mid]!.interface < iface) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const formerNames = new Set<string>();
+  for (const ep of removed) {
+    const info = applicability(ctx, ep, live.sortedPolicies, live.policySelectors);
+    for (const f of families) {
+      drop(f, names.fromWl(ep.interface));
+      drop(f, names.toWl(ep.interface));
+    }
+    for (const u of info.used)
+      if (use(live.policyUse, u, -1) === 0) policyChains(live.policyByName.get(u)!, false);
+    for (const pn of ep.profiles) {
+      const p = live.profileByName.get(pn);
+      if (use(live.profileUse, pn, -1) === 0 && p) profileChains(p, false);
+    }
+    const i = summaryIndex(ep.interface);
+    if (state.endpoints[i]?.name === ep.name) state.endpoints.splice(i, 1);
+    state.endpointAddresses.delete(ep.name);
+    const j = lowerBound(live.ifaces, ep.interface);
+    if (live.ifaces[j] === ep.interface) live.ifaces.splice(j, 1);
+    dirty.push(ep.interface);
+    formerNames.add(ep.name);
+  }
+  for (const ep of added) {
+    const info = applicability(ctx, ep, live.sortedPolicies, live.policySelectors);
+    for (const f of families) for (const c of endpointChainPair(ctx, info, f, families)) put(f, c);
+    for (const u of info.used)
+      if (use(live.policyUse, u, 1) === 1) policyChains(live.policyByName.get(u)!, true);
+    for (const pn of ep.profiles) {
+      const p = live.profileByName.get(pn);
+      if (use(live.profileUse, pn, 1) === 1 && p) profileChains(p, true);
+    }
+    state.endpoints.splice(summaryIndex(ep.interface), 0, info.summary);
+    state.endpointAddresses.set(ep.name, [...ep.ipv4, ...ep.ipv6]);
+    live.ifaces.splice(lowerBound(live.ifaces, ep.interface), 0, ep.interface);
+    dirty.push(ep.interface);
+    if (formerNames.has(ep.name)) delta.changedEndpoints.push(info.summary);
+  }
+  if (families.length > 0)
+    for (const dir of ['from', 'to'] as const)
+      updateDispatch(
+        names,
+        dir,
+        live.ifaces,
+        opts.dispatchFanout,
+        dirty,
+        cache.dispatchChildren,
+        (name) => state.tables[families[0]!].chains.has(name),
+        (c) => {
+          for (const f of families) put(f, c);
+        },
+        (name) => {
+          for (const f of families) drop(f, name);
+        },
+      );
+  return state;
+}
+
+/**
+ * Rebuilds the dispatch chains on the paths to the `dirty` interfaces (added or removed), from
+ * the root down; a subtree none of them falls in is kept as it is. A chain for prefix K holds
+ * exactly the interfaces starting with K (found by binary search in the sorted list), so its
+ * content depends only on them: the same chains, the same rules as dispatchChains builds.
+ */
+function updateDispatch(
+  names: Names,
+  dir: 'from' | 'to',
+  ifaces: readonly string[],
+  fanout: number,
+  dirty: readonly string[],
+  children: Map<string, string[]>,
+  has: (name: string) => boolean,
+  put: (c: ChainSpec) => void,
+  remove: (name: string) => void,
+): void {
+  const flag = dir === 'from' ? '-i' : '-o';
+  const goto = (iface: string): Body => ({
+    text: `${flag} ${iface} -g ${dir === 'from' ? names.fromWl(iface) : names.toWl(iface)}`,
+  });
+  const kept = new Set<string>();
+  const orphans: string[] = [];
+  const isDirty = (key: string): boolean => dirty.some((i) => i.startsWith(key));
+  const rebuild = (chain: string, key: string, fixed: number): void => {
+    kept.add(chain);
+    const lo = lowerBound(ifaces, key);
+    const hi = key === '' ? ifaces.length : lowerBound(ifaces, `${key}\uffff`, lo);
+    const bodies: Body[] = [];
+    const kids: string[] = [];
+    if (hi - lo <= fanout) for (let i = lo; i < hi; i++) bodies.push(goto(ifaces[i]!));
+    else {
+      const first = ifaces[lo]!;
+      const last = ifaces[hi - 1]!;
+      let cp = fixed;
+      while (cp < first.length && first[cp] === last[cp]) cp++;
+      const stem = first.slice(0, cp);
+      for (let i = lo; i < hi; ) {
+        const iface = ifaces[i]!;
+        if (iface.length <= cp) {
+          bodies.push(goto(iface));
+          i++;
+          continue;
+        }
+        const bucket = stem + iface[cp];
+        const end = lowerBound(ifaces, `${bucket}\uffff`, i, hi);
+        if (end - i === 1) bodies.push(goto(iface));
+        else {
+          const child = names.dispatchChild(dir, bucket);
+          bodies.push({ text: `${flag} ${bucket}+ -g ${child}` });
+          kids.push(child);
+          if (isDirty(bucket) || !has(child)) rebuild(child, bucket, bucket.length);
+          else kept.add(child);
+        }
+        i = end;
+      }
+    }
+    bodies.push({ text: '-j DROP', comment: 'Unknown interface' });
+    for (const old of children.get(chain) ?? []) if (!kids.includes(old)) orphans.push(old);
+    children.set(chain, kids);
+    put(finishChain(names, chain, bodies, undefined));
+  };
+  rebuild(dir === 'from' ? names.fromWlDispatch : names.toWlDispatch, '', 0);
+  const prune = (name: string): void => {
+    if (kept.has(name)) return;
+    for (const c of children.get(name) ?? []) prune(c);
+    children.delete(name);
+    remove(name);
+  };
+  for (const o of orphans) prune(o);
 }

@@ -11,7 +11,7 @@ const log = bunyan.createLogger({ name: 't', level: 'fatal' });
 const model = (n: number): PolicyModel => ({
   endpoints: Array.from({ length: n }, (_, i) => ({
     name: `e${i}`,
-    interface: `tsbw${i}`,
+    interface: `cali${i}`,
     ipv4: [`10.0.0.${i + 1}`],
     ipv6: [],
     labels: {},
@@ -70,7 +70,7 @@ test('the sidecar coalesces a burst of models into the latest, and never overlap
   await sidecar.idle();
   sidecar.stop();
   assert.ok(sidecar.applies <= 2, `${sidecar.applies} applies for 4 models`);
-  assert.ok(lastRestore.includes('tsb-fw-tsbw3'), 'the last model is the one applied');
+  assert.ok(lastRestore.includes('tsb-fw-cali3'), 'the last model is the one applied');
   assert.ok(restores >= 1);
   // Reads, ipset restore and iptables-restore of one apply run in sequence (IPv4 only here).
   assert.ok(maxRunning <= 2, `at most the two read-backs run together, saw ${maxRunning}`);

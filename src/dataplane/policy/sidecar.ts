@@ -6,7 +6,14 @@ import type Logger from 'bunyan';
 import type { Subscription } from 'rxjs';
 import type { ApplyReport, PolicyDataplane } from './dataplane.ts';
 import type { PolicyModel } from './model.ts';
-import { type DesiredState, RenderCache, type RenderOptions, renderPolicy } from './render.ts';
+import {
+  type DesiredState,
+  defaultRenderOptions,
+  endpointsOutsidePrefixes,
+  RenderCache,
+  type RenderOptions,
+  renderPolicy,
+} from './render.ts';
 import type { PolicyStore } from './store.ts';
 
 export interface SidecarOptions {
@@ -84,6 +91,8 @@ export class PolicySidecar {
     try {
       const desired = this.render(model);
       const renderMs = performance.now() - t0;
+      // A full render (not an endpoint-only delta) re-checks every endpoint against the prefixes.
+      if (!desired.delta) this.warnOutsidePrefixes(model);
       const report = await dataplane.apply(desired, resync);
       this.applies++;
       this.lastReport = report;
@@ -123,6 +132,21 @@ export class PolicySidecar {
       }, 5000);
       retry.unref();
     }
+  }
+
+  private warnOutsidePrefixes(model: PolicyModel): void {
+    const prefixes =
+      this.opts.render.workloadInterfacePrefixes ?? defaultRenderOptions.workloadInterfacePrefixes;
+    const outside = endpointsOutsidePrefixes(model.endpoints, prefixes);
+    if (outside.length)
+      this.opts.log.warn(
+        {
+          prefixes,
+          endpoints: outside.slice(0, 20).map((e) => `${e.name} (${e.interface})`),
+          count: outside.length,
+        },
+        'endpoints whose interface matches no workload interface prefix: their policy is never applied',
+      );
   }
 
   stop(): void {

@@ -134,11 +134,14 @@ export class FilePolicyStore implements PolicyStore {
 }
 
 /**
- * Reuses the previous model's objects for endpoints and rule lists that did not change, so the
- * renderer's identity-keyed cache re-renders only what a file edit actually touched.
+ * Reuses the previous model's objects for endpoints, policies, profiles, address sets and rule
+ * lists that did not change, so the renderer's identity-keyed cache re-renders only what a file
+ * edit actually touched — and an edit that touches only endpoints is rendered incrementally
+ * (which needs the very same policy, profile and address-set objects).
  */
 export function shareUnchanged(prev: PolicyModel, next: PolicyModel): PolicyModel {
   const eps = new Map(prev.endpoints.map((e) => [e.name, e]));
+  const sets = new Map(prev.addressSets.map((a) => [a.name, a]));
   const endpoints = next.endpoints.map((e) => {
     const old = eps.get(e.name);
     return old && JSON.stringify(old) === JSON.stringify(e) ? old : e;
@@ -148,6 +151,7 @@ export function shareUnchanged(prev: PolicyModel, next: PolicyModel): PolicyMode
     return news.map((n) => {
       const o = byName.get(n.name);
       if (!o) return n;
+      if (JSON.stringify(o) === JSON.stringify(n)) return o;
       const ingress = JSON.stringify(o.ingress) === JSON.stringify(n.ingress) ? o.ingress : n.ingress;
       const egress = JSON.stringify(o.egress) === JSON.stringify(n.egress) ? o.egress : n.egress;
       return { ...n, ingress, egress };
@@ -157,7 +161,10 @@ export function shareUnchanged(prev: PolicyModel, next: PolicyModel): PolicyMode
     endpoints,
     policies: share(prev.policies, next.policies),
     profiles: share(prev.profiles, next.profiles),
-    addressSets: next.addressSets,
+    addressSets: next.addressSets.map((a) => {
+      const o = sets.get(a.name);
+      return o && JSON.stringify(o) === JSON.stringify(a) ? o : a;
+    }),
   };
 }
 
