@@ -1,8 +1,10 @@
 // Convergence benchmark (issue #4 §6): a route reflector under test between a BIRD 2 injector and
-// a BIRD 2 receiver, tsbgp side by side with BIRD 2, FRR and GoBGP as the reflector, in one run.
+// a BIRD 2 receiver, tsbgp side by side with BIRD 2, FRR and GoBGP as the reflector, in one run;
+// BIRD 1.6 and OpenBGPD (the rest of the issue's reference table) are there too.
 //
-//   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R] [--only tsbgp,bird2,frr,gobgp]
-//   (root; default N = 100000, R = 1; the table shows medians)
+//   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R]
+//     [--only tsbgp,bird2,frr,gobgp,bird1,openbgpd]
+//   (root; default N = 100000, R = 1, all six reflectors; the table shows medians)
 //
 // Topology: one LAN (a bridge), three namespaces: inj (BIRD 2, AS 65000), rr (the reflector,
 // AS 65000) and rcv (BIRD 2, AS 65000); inj and rcv are route-reflector clients of rr, so next
@@ -17,7 +19,23 @@
 //   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra), and bytes per route over
 //             the RSS before the injector came up;
 //   CPU s     user + system seconds of the reflector between the two states.
-import { readFileSync, writeFileSync } from 'node:fs';
+//
+// The reflectors other than tsbgp, and what is measured of each:
+//   bird2     BIRD 2 (`bird`): one process.
+//   bird1     BIRD 1.6 (/opt/bird1/usr/sbin/bird, the IPv4 daemon; BIRD 1.6 config syntax: no
+//             channels, import/export and `rr client` on the protocol): one process.
+//   frr       FRR bgpd (-n: no kernel installation) + zebra: the two are summed.
+//   gobgp     gobgpd: one process.
+//   openbgpd  OpenBGPD (`bgpd -d`, `fib-update no`, `route-reflector` on both neighbours, its own
+//             control socket). bgpd's parent forks and re-executes itself as the session engine,
+//             the route decision engine and the RTR engine, which chroot to /run/openbgpd and run
+//             as _openbgpd. All four are measured, found as the parent's children (`pgrep -P`)
+//             once the receiver's session is up: peak RSS and RSS are the sums of their VmHWM and
+//             VmRSS (shared library pages count once per process, as with FRR's two daemons), and
+//             CPU is the sum of each one's own utime + stime, read while all are alive, so no
+//             child's time is lost to a missing wait() and none is counted twice.
+// Next hops stay the injector's address in every case (iBGP reflection does not change them).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
 import { BirdCtl, cpuSecondsOf, memoryOf } from '../session/bird-ctl.ts';
@@ -26,12 +44,17 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
 const FRR_BGPD = '/usr/lib/frr/bgpd';
 const FRR_ZEBRA = '/usr/lib/frr/zebra';
+const BIRD1 = '/opt/bird1/usr/sbin/bird';
+const BIRD1_CTL = '/opt/bird1/usr/sbin/birdc';
+/** OpenBGPD's engines chroot here (the directory Debian's unit creates as RuntimeDirectory). */
+const OPENBGPD_CHROOT = '/run/openbgpd';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const repsAt = args.indexOf('--reps');
 const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 1;
-const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['tsbgp', 'bird2', 'frr', 'gobgp'];
+const only =
+  onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['tsbgp', 'bird2', 'frr', 'gobgp', 'bird1', 'openbgpd'];
 const optionValues = new Set([onlyAt, repsAt].filter((i) => i >= 0).map((i) => i + 1));
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && !optionValues.has(i)).map(Number);
 if (sizes.length === 0) sizes.push(100_000);
@@ -107,6 +130,11 @@ interface Reflector {
   readonly name: string;
   /** Starts the reflector; returns the processes to measure. */
   start(lab: Lab): Promise<SpawnedProcess[]>;
+  /**
+   * The pids to measure, when they are more than the started processes (a daemon that forks its
+   * workers); called once the reflector is up. Without it, the started processes' pids.
+   */
+  measuredPids?(procs: SpawnedProcess[]): Promise<number[]>;
 }
 
 const reflectors: Record<string, Reflector> = {
@@ -127,6 +155,8 @@ neighbors:
       return [
         lab.spawn('rr', 'tsbgp', process.execPath, [
           '--max-old-space-size=4096',
+          // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
+          ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
           TSBGP,
           'run',
           '--config',
@@ -148,6 +178,72 @@ neighbors:
   ipv4 { import all; export all; gateway direct; }; }`;
       writeFileSync(cfg, `router id ${RR};\nprotocol device { }\n${nb('inj', INJ)}\n${nb('rcv', RCV)}\n`);
       return [lab.spawn('rr', 'bird-rr', 'bird', ['-f', '-c', cfg, '-s', join(lab.dir, 'rr-bird.ctl')])];
+    },
+  },
+  bird1: {
+    name: 'BIRD 1.6',
+    async start(lab) {
+      const cfg = join(lab.dir, 'rr-bird1.conf');
+      // BIRD 1.6: one IPv4 daemon, options on the protocol itself (no channels). Both sessions
+      // use the implicit master table, named so that the configuration says where routes meet.
+      const nb = (name: string, addr: string) =>
+        `protocol bgp ${name} { table master; local ${RR} as 65000; neighbor ${addr} as 65000; direct;
+  rr client; import all; export all; gateway direct; }`;
+      writeFileSync(cfg, `router id ${RR};\nprotocol device { }\n${nb('inj', INJ)}\n${nb('rcv', RCV)}\n`);
+      await lab.exec('rr', BIRD1, ['-p', '-c', cfg]);
+      const sock = join(lab.dir, 'rr-bird1.ctl');
+      const proc = lab.spawn('rr', 'bird1-rr', BIRD1, ['-f', '-c', cfg, '-s', sock]);
+      await waitFor('BIRD 1.6 reflector up', async () => {
+        if (proc.child.exitCode !== null) throw new Error(`BIRD 1.6 exited; see ${proc.logPath}`);
+        const r = await lab.tryExec('rr', BIRD1_CTL, ['-s', sock, 'show status']);
+        return r.code === 0 && r.stdout.includes('Daemon is up');
+      });
+      return [proc];
+    },
+  },
+  openbgpd: {
+    name: 'OpenBGPD',
+    async start(lab) {
+      mkdirSync(OPENBGPD_CHROOT, { recursive: true });
+      const cfg = join(lab.dir, 'rr-openbgpd.conf');
+      const sock = join(lab.dir, 'rr-openbgpd.sock');
+      const nb = (addr: string) =>
+        `neighbor ${addr} {\n  remote-as 65000\n  local-address ${RR}\n  route-reflector\n}`;
+      writeFileSync(
+        cfg,
+        [
+          'AS 65000',
+          `router-id ${RR}`,
+          `socket "${sock}"`,
+          // A reflector here installs nothing, like the others (FRR's bgpd runs with -n).
+          'fib-update no',
+          `listen on ${RR}`,
+          nb(INJ),
+          nb(RCV),
+          // bgpd.conf(5): with no matching filter rule an UPDATE is denied, iBGP included;
+          // pass everything both ways, as the other reflectors do.
+          'allow from any',
+          'allow to any',
+          '',
+        ].join('\n'),
+      );
+      await lab.exec('rr', 'bgpd', ['-n', '-f', cfg]);
+      const proc = lab.spawn('rr', 'openbgpd-rr', 'bgpd', ['-d', '-f', cfg]);
+      await waitFor('OpenBGPD control socket', async () => {
+        if (proc.child.exitCode !== null) throw new Error(`bgpd exited; see ${proc.logPath}`);
+        return (await lab.tryExec('rr', 'bgpctl', ['-s', sock, 'show', 'summary'])).code === 0;
+      });
+      return [proc];
+    },
+    async measuredPids(procs) {
+      const parent = procs[0]?.child.pid;
+      if (parent === undefined) throw new Error('OpenBGPD: no parent pid');
+      const r = await run('pgrep', ['-P', String(parent)]);
+      const children = r.stdout.split(/\s+/).filter(Boolean).map(Number);
+      // Session engine, route decision engine and RTR engine: without them the figures would be
+      // the parent's alone, which does none of the routing work.
+      if (children.length < 2) throw new Error(`OpenBGPD: expected its engines as children of ${parent}`);
+      return [parent, ...children];
     },
   },
   frr: {
@@ -298,7 +394,9 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     spawned.push(...procs);
     await waitFor('rr–rcv Established', () => protoEstablished(rcv, 'torr'), 60_000);
     step('reflector up');
-    const pids = procs.map((p) => p.child.pid!).filter((p) => p > 0);
+    const pids = r.measuredPids
+      ? await r.measuredPids(procs)
+      : procs.map((p) => p.child.pid!).filter((p) => p > 0);
     const read = (p: string) => readFileSync(p, 'utf8');
     const rssBefore = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
     const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
@@ -314,6 +412,11 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
+    if (process.env.BENCH_DEBUG && r.name === 'tsbgp') {
+      const sock = join(lab.dir, 'tsbgp.sock');
+      const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
+      step(shown.stdout + shown.stderr);
+    }
     const peak = pids.reduce((s, p) => s + memoryOf(p, read).peak, 0);
     const t1 = performance.now();
     await inj.command('disable torr');
