@@ -53,7 +53,7 @@ neighbors:
     gracefulRestart: helper
     import: [all]
     export: [all]
-  - { name: nopol, address: ${NOPOL}, asn: 65200, localAddress: ${RR}, holdTime: 9 }
+  - { name: nopol, address: ${NOPOL}, asn: 65200, localAddress: ${RR}, holdTime: 9, softReconfigurationInbound: true }
 originate:
   - prefix: 10.99.0.0/24
 policies:
@@ -195,6 +195,7 @@ describe('tsbgp as a route reflector with BIRD 2 clients, an FRR ToR and an eBGP
     await waitFor('GoBGP’s session is up', async () => (await nopol.sessionState(RR)) === 'established');
     const atTsb = await json<{ prefixesReceived: number; name: string }[]>('show', 'neighbors');
     const row = atTsb.find((n) => n.name === 'nopol')!;
+    // Its pre-policy routes are kept (softReconfigurationInbound), so they show though import refused them.
     await waitFor('tsbgp received GoBGP’s route (Adj-RIB-In)', async () =>
       (await json<RouteJson[]>('show', 'routes', '--peer', 'nopol')).some((r) => r.prefix === '10.70.0.0/24'),
     );

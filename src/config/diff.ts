@@ -15,6 +15,7 @@ const RESET_FIELDS = [
   'families',
   'addPath',
   'gracefulRestart',
+  'enhancedRouteRefresh',
   'ttlSecurity',
   'multihop',
 ] as const satisfies readonly (keyof NeighborConfig)[];
@@ -33,6 +34,7 @@ const IN_PLACE_FIELDS = [
   'routeReflectorClient',
   'allowasIn',
   'maxPrefix',
+  'softReconfigurationInbound',
 ] as const satisfies readonly (keyof NeighborConfig)[];
 
 export type NeighborField = (typeof RESET_FIELDS)[number] | (typeof IN_PLACE_FIELDS)[number];

@@ -316,6 +316,8 @@ function resolveNeighbor(
     routeReflectorClient: n.routeReflectorClient,
     allowasIn: n.allowasIn,
     maxPrefix: n.maxPrefix,
+    softReconfigurationInbound: n.softReconfigurationInbound,
+    enhancedRouteRefresh: n.enhancedRouteRefresh,
     ttlSecurity: n.ttlSecurity,
     multihop: n.multihop,
   };

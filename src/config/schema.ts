@@ -253,6 +253,10 @@ export const neighborSchema = z.strictObject({
   routeReflectorClient: z.boolean().default(false),
   allowasIn: z.number().int().min(1).max(10).optional(),
   maxPrefix: z.partialRecord(familySchema, maxPrefixSchema).optional(),
+  /** Keep the peer's pre-policy routes so import policy changes re-run locally (else ROUTE-REFRESH). */
+  softReconfigurationInbound: z.boolean().default(false),
+  /** Advertise enhanced route refresh (RFC 7313): BoRR/EoRR demarcate a re-sent table. */
+  enhancedRouteRefresh: z.boolean().default(true),
   ttlSecurity: z.boolean().default(false),
   multihop: z.number().int().min(1).max(255).optional(),
 });

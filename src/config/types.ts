@@ -53,7 +53,19 @@ export interface NeighborConfig {
   export?: string[] | undefined;
   routeReflectorClient: boolean;
   allowasIn?: number | undefined;
+  /**
+   * Per family; the first family over its own limit stops the session (Cease subcode 1 naming
+   * that family). The warning at warningPercent is logged by the routing engine.
+   */
   maxPrefix?: Partial<Record<Family, MaxPrefixConfig>> | undefined;
+  /**
+   * Keep the peer's pre-policy routes (Adj-RIB-In) so an import policy change is applied
+   * locally. Off (default): kept only when the peer cannot refresh (no route refresh capability);
+   * otherwise an import policy change sends ROUTE-REFRESH (RFC 2918), as FRR and BIRD do.
+   */
+  softReconfigurationInbound: boolean;
+  /** Advertise the enhanced route refresh capability (RFC 7313; default true, as BIRD and FRR). */
+  enhancedRouteRefresh: boolean;
   ttlSecurity: boolean;
   multihop?: number | undefined;
 }

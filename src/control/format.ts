@@ -2,7 +2,7 @@
 // `show bgp neighbors`, so operators of BIRD and FRR read them at a glance. `--json` prints the
 // raw answer instead.
 import { addressBytes } from '../config/net.ts';
-import type { DaemonState, ReloadResult } from '../daemon/daemon.ts';
+import type { DaemonMemory, DaemonState, ReloadResult } from '../daemon/daemon.ts';
 import type { MessageCounters, PeerStatus, RouteView } from '../daemon/speaker-port.ts';
 
 /** Pads columns to their widest cell; the last column is not padded. */
@@ -163,5 +163,32 @@ export function formatReload(r: ReloadResult): string {
   if (!r.ok) return `reload refused, running configuration kept:\n${r.error}`;
   const lines = [`reloaded: ${r.summary}`];
   for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
+/** `tsbgp show memory`, laid out as BIRD's `show memory`: what holds the bytes. */
+export function formatMemory(m: DaemonMemory): string {
+  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1).padStart(8)} MiB`;
+  const lines = [
+    'Process:',
+    `  resident        ${mib(m.process.rss)}`,
+    `  JS heap         ${mib(m.process.heapUsed)} used of ${mib(m.process.heapTotal).trim()}`,
+    `  array buffers   ${mib(m.process.arrayBuffers)}`,
+  ];
+  const s = m.speaker;
+  if (s !== undefined) {
+    lines.push(
+      'Routes:',
+      `  Adj-RIB-In      ${mib(s.adjRibInBytes)}  (${s.adjRibInRetained} session(s) keep pre-policy routes)`,
+    );
+    for (const f of s.rib.families) {
+      const per =
+        f.prefixes > 0 ? ` ${((f.locRibBytes + f.adjRibOutBytes) / f.prefixes).toFixed(0)} B/prefix` : '';
+      lines.push(
+        `  ${f.family.padEnd(14)}  ${f.prefixes} prefixes, ${f.paths} paths: Loc-RIB ${mib(f.locRibBytes).trim()}, Adj-RIB-Out ${mib(f.adjRibOutBytes).trim()} in ${f.updateGroups} update group(s);${per}`,
+      );
+    }
+    lines.push(`  attribute sets  ${s.rib.attributeSets} in the RIB, ${s.sessionAttributeSets} received`);
+  }
   return lines.join('\n');
 }

@@ -54,6 +54,24 @@ describe('control API over the socket', () => {
       await controlRequest(path, 'neighbor.shutdown', { neighbor: 'tor', message: 'maintenance' });
       assert.deepEqual(speaker?.calls.at(-1), { op: 'shutdown', id: '192.0.2.9', message: 'maintenance' });
       await assert.rejects(controlRequest(path, 'show.mtu'), { code: 'unavailable' });
+      // Soft refresh: refused while the session is down, reported per session once it is up.
+      await assert.rejects(controlRequest(path, 'neighbor.refresh-in', { neighbor: 'tor' }), {
+        code: 'unavailable',
+        message: /session is Idle/,
+      });
+      speaker?.setState('192.0.2.9', 'Established');
+      const out = await controlRequest<{ direction: string; refreshed: unknown[] }>(
+        path,
+        'neighbor.refresh-out',
+        {
+          neighbor: 'tor',
+        },
+      );
+      assert.deepEqual(out.refreshed, [{ session: '192.0.2.9', families: ['ipv4-unicast'] }]);
+      assert.equal(out.direction, 'out');
+      await controlRequest(path, 'neighbor.refresh-in', { neighbor: '192.0.2.9' });
+      assert.deepEqual(speaker?.calls.at(-1), { op: 'refresh', id: '192.0.2.9', direction: 'in' });
+      await assert.rejects(controlRequest(path, 'neighbor.refresh-in', {}), { code: 'bad-request' });
 
       writeFileSync(
         file,

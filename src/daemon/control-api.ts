@@ -4,6 +4,7 @@ import { parsePrefix } from '../bgp/rib/prefix.ts';
 import { ControlError } from '../control/protocol.ts';
 import type { Handlers } from '../control/server.ts';
 import type { Daemon } from './daemon.ts';
+import type { PeerStatus, RefreshOutcome } from './speaker-port.ts';
 
 function str(params: Record<string, unknown>, name: string, required: true): string;
 function str(params: Record<string, unknown>, name: string, required: false): string | undefined;
@@ -37,10 +38,36 @@ function prefixParam(text: string): string {
   return text;
 }
 
+/** Soft refresh of one neighbour; a session that is not up (or cannot refresh) is named as such. */
+function refresh(daemon: Daemon, which: string, direction: 'in' | 'out'): NeighborRefresh {
+  const done = daemon.refreshNeighbor(which, direction);
+  const peer = daemon.neighbor(which);
+  if (done.length === 0 || done.every((d) => d.families.length === 0)) {
+    const why =
+      peer.state !== 'Established'
+        ? `the session is ${peer.state}`
+        : direction === 'out'
+          ? 'our initial table has not been sent yet'
+          : 'the peer did not negotiate route refresh and its routes were not kept';
+    throw new ControlError(
+      'unavailable',
+      `cannot refresh ${direction === 'in' ? 'inbound' : 'outbound'} for ${peer.name}: ${why}`,
+    );
+  }
+  return { neighbor: peer, direction, refreshed: done };
+}
+
+export interface NeighborRefresh {
+  neighbor: PeerStatus;
+  direction: 'in' | 'out';
+  refreshed: RefreshOutcome[];
+}
+
 export function daemonHandlers(daemon: Daemon): Handlers {
   return {
     'show.status': () => daemon.state(),
     'show.neighbors': () => daemon.neighbors(),
+    'show.memory': () => daemon.memory(),
     'show.neighbor': (p) => daemon.neighbor(str(p, 'neighbor', true)),
     'show.routes': (p) => {
       const limit = p.limit;
@@ -73,6 +100,8 @@ export function daemonHandlers(daemon: Daemon): Handlers {
     'neighbor.shutdown': (p) => daemon.shutdownNeighbor(str(p, 'neighbor', true), message(p)),
     'neighbor.enable': (p) => daemon.enableNeighbor(str(p, 'neighbor', true)),
     'neighbor.reset': (p) => daemon.resetNeighbor(str(p, 'neighbor', true), message(p)),
+    'neighbor.refresh-in': (p) => refresh(daemon, str(p, 'neighbor', true), 'in'),
+    'neighbor.refresh-out': (p) => refresh(daemon, str(p, 'neighbor', true), 'out'),
     reload: async () => {
       const result = await daemon.reload('tsbgp reload');
       if (!result.ok) throw new ControlError('config', result.error, result.issues);

@@ -15,10 +15,12 @@ import type { ExtensionContext } from './fib-feed.ts';
 import { RoutingHub } from './routing-hub.ts';
 import type {
   PeerStatus,
+  RefreshOutcome,
   RouteQuery,
   RouteView,
   SpeakerEvent,
   SpeakerFactory,
+  SpeakerMemory,
   SpeakerPort,
 } from './speaker-port.ts';
 
@@ -59,6 +61,18 @@ export type DaemonEvent =
   | { type: 'config-loaded'; source: string; at: number }
   | { type: 'reload'; result: ReloadResult; reason: string; at: number }
   | { type: 'stopping'; message: string; at: number };
+
+/** `tsbgp show memory`: bytes of the process (Node's view) and of the route tables. */
+export interface DaemonMemory {
+  readonly process: {
+    readonly rss: number;
+    readonly heapTotal: number;
+    readonly heapUsed: number;
+    readonly external: number;
+    readonly arrayBuffers: number;
+  };
+  readonly speaker?: SpeakerMemory;
+}
 
 export interface DaemonState {
   version: string;
@@ -381,6 +395,21 @@ export class Daemon {
     return speaker.routes(query);
   }
 
+  /** Process memory and what the route tables hold, as BIRD's `show memory`. */
+  memory(): DaemonMemory {
+    const m = process.memoryUsage();
+    return {
+      process: {
+        rss: m.rss,
+        heapTotal: m.heapTotal,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+      },
+      ...(this.speaker?.memory ? { speaker: this.speaker.memory() } : {}),
+    };
+  }
+
   /** Every path of a prefix with the deciding best-path step; an address finds its longest match. */
   routeDetails(prefix: string): RouteDetail[] {
     const speaker = this.requireSpeaker();
@@ -407,6 +436,18 @@ export class Daemon {
     this.log.info({ peer: p.name, reason: message }, 'administrative reset requested');
     await this.requireSpeaker().resetPeer(p.id, message ?? '');
     return this.onlyNeighbor(p.id);
+  }
+
+  /**
+   * Soft refresh of one neighbour without a reset: 'in' re-applies import policy (from the kept
+   * Adj-RIB-In, or by ROUTE-REFRESH), 'out' re-sends our Adj-RIB-Out.
+   */
+  refreshNeighbor(which: string, direction: 'in' | 'out'): RefreshOutcome[] {
+    const p = this.onlyNeighbor(which);
+    const speaker = this.requireSpeaker();
+    if (speaker.refreshPeer === undefined || p.state !== 'Established') return [];
+    this.log.info({ peer: p.name, direction }, `soft refresh ${direction} requested`);
+    return speaker.refreshPeer(p.id, direction);
   }
 
   mtuReport(): MtuReport | undefined {

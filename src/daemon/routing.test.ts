@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { Subject } from 'rxjs';
 import { type FamilyKey, familyKey, type PathAttributes } from '../bgp/codec/index.ts';
 import { asSequence, formatIpv4, parseIpv4 } from '../bgp/rib/attrs.ts';
-import { UNREACHABLE } from '../bgp/rib/best-path.ts';
+import { type NextHopResolver, UNREACHABLE } from '../bgp/rib/best-path.ts';
 import { prefixListOf } from '../bgp/rib/prefix.ts';
 import { formatRouteDetail } from '../bgp/rib/show.ts';
 import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
@@ -58,6 +58,10 @@ class FakeSpeaker implements RoutingSpeaker {
   readonly sinks: ((c: (p: ExportPeer) => ExportUpdate | null) => void)[] = [];
   /** Pre-policy routes per session (for soft reconfiguration inbound). */
   readonly held = new Map<string, { attrId: number; prefixes: string[] }[]>();
+  /** Whether adjRibIn() views hold the pre-policy routes (else import changes ask for a refresh). */
+  retained = true;
+  /** Route refresh requests (refreshIn), by session id. */
+  readonly refreshes: string[] = [];
   private n = 0;
 
   setExportSource(source: ExportSource): void {
@@ -70,6 +74,8 @@ class FakeSpeaker implements RoutingSpeaker {
     const held = this.held.get(id) ?? [];
     return {
       peer: id,
+      retained: this.retained,
+      byteLength: 0,
       families: () => [V4],
       size: () => held.reduce((n, h) => n + h.prefixes.length, 0),
       lookup: () => -1,
@@ -123,6 +129,17 @@ class FakeSpeaker implements RoutingSpeaker {
       peer: id,
       entries: [{ kind: 'announce', family: V4, attrId, prefixes: prefixListOf(1, prefixes) }],
     });
+  }
+
+  refreshIn(id: string): Map<string, FamilyKey[]> {
+    this.refreshes.push(id);
+    return new Map([[id, [V4]]]);
+  }
+
+  /** RFC 7313 BoRR ('begin') or EoRR ('end') from a peer, as the session layer reports it. */
+  demarcation(id: string, phase: 'begin' | 'end'): void {
+    if (phase === 'begin') this.held.delete(id);
+    this.events.next({ type: 'route-refresh', peer: id, family: V4, phase, at: Date.now() });
   }
 
   endOfRib(id: string): void {
@@ -372,6 +389,62 @@ describe('routing engine', () => {
     );
     assert.equal(announced(sent.a).has('198.51.101.0/24'), false, 'withdrawn from the clients');
     assert.ok(announced(sent.a).has('198.51.100.0/24'));
+    assert.deepEqual(speaker.refreshes, [], 'kept routes: no ROUTE-REFRESH');
+  });
+
+  test('reload without kept routes: ROUTE-REFRESH to the peer; its re-sent routes go through the new policy', async () => {
+    const { speaker, engine, sent } = setup();
+    engines.push(engine);
+    const attrs = { origin: 0, asPath: asSequence(65100), nextHop: parseIpv4('192.0.2.1') } as const;
+    speaker.announce('192.0.2.1', attrs, ['198.51.100.0/24', '198.51.101.0/24']);
+    await tick();
+    speaker.retained = false;
+    const next = config(`prefixLists:
+  only100: [198.51.100.0/24]
+`);
+    next.policies = {
+      all: { terms: [{ match: { prefixList: 'only100' }, action: 'accept' }], default: 'reject' },
+    } as Config['policies'];
+    engine.applyConfig(next);
+    assert.deepEqual(speaker.refreshes, ['192.0.2.1'], 'only the neighbour whose import changed');
+    assert.equal(engine.routes({}).length, 2, 'nothing re-imported before the peer re-sends');
+    // The peer re-sends its table (plain RFC 2918 refresh): the rejected route is withdrawn.
+    speaker.announce('192.0.2.1', attrs, ['198.51.100.0/24', '198.51.101.0/24']);
+    await tick();
+    assert.deepEqual(
+      engine.routes({}).map((r) => r.prefix),
+      ['198.51.100.0/24'],
+    );
+    assert.equal(announced(sent.a).has('198.51.101.0/24'), false);
+    assert.equal(engine.refreshIn('192.0.2.1').get('192.0.2.1')?.length, 1, 'refresh-in asks again');
+    assert.deepEqual(speaker.refreshes, ['192.0.2.1', '192.0.2.1']);
+  });
+
+  test('enhanced route refresh: BoRR marks the peer’s routes stale, EoRR removes those not re-advertised', async () => {
+    const { speaker, engine, sent } = setup();
+    engines.push(engine);
+    const attrs = { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1'), localPref: 100 };
+    speaker.announce('10.0.2.1', attrs, ['10.2.0.0/24', '10.2.1.0/24', '10.2.2.0/24']);
+    await tick();
+    assert.ok(announced(sent.a).has('10.2.2.0/24'));
+    speaker.demarcation('10.0.2.1', 'begin');
+    await tick();
+    assert.equal(engine.routeDetails('10.2.2.0/24')[0]!.paths[0]!.stale, true, 'stale after BoRR');
+    assert.ok(announced(sent.a).has('10.2.2.0/24'), 'still advertised while stale');
+    speaker.announce('10.0.2.1', attrs, ['10.2.0.0/24', '10.2.1.0/24']);
+    await tick();
+    assert.equal(engine.routeDetails('10.2.0.0/24')[0]!.paths[0]!.stale, false, 're-advertised: fresh');
+    speaker.demarcation('10.0.2.1', 'end');
+    await tick();
+    assert.deepEqual(
+      engine.routes({}).map((r) => r.prefix),
+      ['10.2.0.0/24', '10.2.1.0/24'],
+    );
+    assert.equal(announced(sent.a).has('10.2.2.0/24'), false, 'withdrawn from the other client');
+    // An EoRR without BoRR removes nothing.
+    speaker.demarcation('10.0.2.1', 'end');
+    await tick();
+    assert.equal(engine.routes({}).length, 2);
   });
 });
 
@@ -482,5 +555,213 @@ describe('routing hub', () => {
     first.engine.stop();
     second.engine.stop();
     hub.close();
+  });
+});
+
+describe('routing engine: routes by peer and memory', () => {
+  const engines: RoutingEngine[] = [];
+  after(() => {
+    for (const e of engines) e.stop();
+  });
+
+  /** FakeSpeaker whose Adj-RIB-In views take the engine's accepted-path counter (countWith). */
+  class CountingSpeaker extends FakeSpeaker {
+    readonly counters = new Map<string, (family: FamilyKey) => number>();
+    override adjRibIn(id: string): AdjRibInView | undefined {
+      const v = super.adjRibIn(id);
+      if (v === undefined) return undefined;
+      return {
+        ...v,
+        countWith: (fn) => {
+          if (fn === null) this.counters.delete(id);
+          else this.counters.set(id, fn);
+        },
+      };
+    }
+  }
+
+  /** As setup(), with a next-hop resolver and the counting speaker. */
+  function setupWith(resolver?: NextHopResolver) {
+    const speaker = new CountingSpeaker();
+    const engine = new RoutingEngine({ speaker, config: config(), log, ...(resolver ? { resolver } : {}) });
+    engine.start();
+    engines.push(engine);
+    const sent: ExportUpdate[] = [];
+    speaker.up(exportPeer('10.0.1.1', 65000, { gr: true }), sent);
+    speaker.up(exportPeer('10.0.2.1', 65000), sent);
+    speaker.up(exportPeer('192.0.2.1', 65100), sent);
+    speaker.up(exportPeer('192.0.2.9', 65200), sent);
+    return { speaker, engine };
+  }
+
+  const ibgp = (nh: string, localPref: number): PathAttributes => ({
+    origin: 0,
+    asPath: asSequence(),
+    nextHop: parseIpv4(nh),
+    localPref,
+  });
+
+  /** a: 10.1.0.0/24 and 10.9.0.0/16 (preferred); b: 10.9.0.0/16 (loses) and 10.2.0.0/24; tor: one; bare: rejected. */
+  function announceAll(speaker: FakeSpeaker): void {
+    speaker.announce('10.0.1.1', ibgp('10.0.1.1', 200), ['10.1.0.0/24', '10.9.0.0/16']);
+    speaker.announce('10.0.2.1', ibgp('10.0.2.1', 100), ['10.9.0.0/16', '10.2.0.0/24']);
+    speaker.announce('192.0.2.1', { origin: 0, asPath: asSequence(65100), nextHop: parseIpv4('192.0.2.1') }, [
+      '198.51.100.0/24',
+    ]);
+    speaker.announce('192.0.2.9', { origin: 0, asPath: asSequence(65200), nextHop: parseIpv4('192.0.2.9') }, [
+      '203.0.113.0/24',
+    ]);
+  }
+
+  const listed = (engine: RoutingEngine, peer: string, prefix?: string): string[] =>
+    engine
+      .routes({ peer, prefix })
+      .map((r) => `${r.prefix} ${r.peer} ${r.nextHop}`)
+      .sort();
+
+  test('routes({peer}) lists the accepted paths that peer contributed, best or not, and no other', async () => {
+    const { speaker, engine } = setupWith();
+    announceAll(speaker);
+    await tick();
+    assert.deepEqual(
+      engine
+        .routes({})
+        .map((r) => `${r.prefix} ${r.peer}`)
+        .sort(),
+      ['10.1.0.0/24 10.0.1.1', '10.2.0.0/24 10.0.2.1', '10.9.0.0/16 10.0.1.1', '198.51.100.0/24 192.0.2.1'],
+      'without a peer: the best paths',
+    );
+    assert.deepEqual(listed(engine, '10.0.2.1'), [
+      '10.2.0.0/24 10.0.2.1 10.0.2.1',
+      '10.9.0.0/16 10.0.2.1 10.0.2.1',
+    ]);
+    assert.deepEqual(
+      listed(engine, 'client-a'),
+      ['10.1.0.0/24 10.0.1.1 10.0.1.1', '10.9.0.0/16 10.0.1.1 10.0.1.1'],
+      'by neighbour name',
+    );
+    assert.deepEqual(listed(engine, 'tor'), ['198.51.100.0/24 192.0.2.1 192.0.2.1']);
+    assert.deepEqual(listed(engine, '192.0.2.9'), [], 'RFC 8212: nothing accepted from bare');
+    assert.deepEqual(listed(engine, 'nobody'), []);
+    // With a prefix or an address: only that peer's path of the prefix.
+    const lost = engine.routes({ peer: 'client-b', prefix: '10.9.0.0/16' });
+    assert.equal(lost.length, 1);
+    assert.equal(lost[0]!.peer, '10.0.2.1');
+    assert.equal(lost[0]!.localPref, 100);
+    assert.deepEqual(listed(engine, 'client-b', '10.9.1.1'), ['10.9.0.0/16 10.0.2.1 10.0.2.1']);
+    assert.deepEqual(listed(engine, 'client-b', '10.1.0.0/24'), [], 'a prefix the peer did not send');
+    assert.equal(engine.routes({ peer: 'client-a', limit: 1 }).length, 1);
+    // A withdrawal from b of a prefix only a sent (non-retained sessions pass those on) changes
+    // nothing; b withdrawing its own path removes it from b's list and only there.
+    speaker.adjRibInChanges.next({
+      peer: '10.0.2.1',
+      entries: [{ kind: 'withdraw', family: V4, prefixes: prefixListOf(1, ['10.1.0.0/24', '10.2.0.0/24']) }],
+    });
+    await tick();
+    assert.deepEqual(listed(engine, '10.0.2.1'), ['10.9.0.0/16 10.0.2.1 10.0.2.1']);
+    assert.deepEqual(listed(engine, '10.0.1.1'), [
+      '10.1.0.0/24 10.0.1.1 10.0.1.1',
+      '10.9.0.0/16 10.0.1.1 10.0.1.1',
+    ]);
+  });
+
+  test('the counter registered with a session’s Adj-RIB-In is the number of paths import accepted from it', async () => {
+    const { speaker, engine } = setupWith();
+    const count = (id: string, f: FamilyKey = V4): number => {
+      const c = speaker.counters.get(id);
+      assert.ok(c, `counter registered for ${id}`);
+      return c(f);
+    };
+    assert.equal(count('10.0.1.1'), 0);
+    announceAll(speaker);
+    await tick();
+    assert.equal(count('10.0.1.1'), 2);
+    assert.equal(count('10.0.2.1'), 2, 'a path that is not best counts');
+    assert.equal(count('192.0.2.1'), 1);
+    assert.equal(count('192.0.2.9'), 0, 'rejected by import: not counted');
+    assert.equal(count('10.0.1.1', familyKey(2, 1)), 0, 'no IPv6 routes');
+    assert.equal(count('10.0.1.1', familyKey(1, 2)), 0, 'a family the RIB does not have');
+    speaker.down('10.0.2.1');
+    await tick();
+    assert.equal(count('10.0.2.1'), 0, 'session loss without graceful restart: flushed');
+    assert.equal(engine.routes({ peer: '10.0.2.1' }).length, 0);
+  });
+
+  test('memory() reports the prefixes and paths announced, and the bytes holding them', async () => {
+    const { speaker, engine } = setupWith();
+    const v4 = () => {
+      const f = engine.memory().families.find((x) => x.family === 'ipv4-unicast');
+      assert.ok(f, 'ipv4-unicast reported');
+      return f;
+    };
+    assert.equal(v4().prefixes, 0);
+    assert.equal(v4().paths, 0);
+    const sets0 = engine.memory().attributeSets;
+    announceAll(speaker);
+    await tick();
+    const m = engine.memory();
+    const f = v4();
+    assert.equal(f.prefixes, 4, '10.1.0.0/24, 10.9.0.0/16, 10.2.0.0/24, 198.51.100.0/24');
+    assert.equal(f.paths, 5, 'two for 10.9.0.0/16');
+    assert.ok(f.locRibBytes > 0);
+    assert.ok(f.adjRibOutBytes >= 0 && f.updateGroups >= 0);
+    assert.ok(m.attributeSets >= sets0 + 3, `three accepted attribute sets (${sets0} -> ${m.attributeSets})`);
+    const perPeer = ['10.0.1.1', '10.0.2.1', '192.0.2.1', '192.0.2.9'].map(
+      (id) => engine.routes({ peer: id }).length,
+    );
+    assert.equal(
+      perPeer.reduce((a, b) => a + b, 0),
+      f.paths,
+      'the per-peer lists cover every path',
+    );
+    // b goes (no graceful restart): its two paths go.
+    speaker.down('10.0.2.1');
+    await tick();
+    assert.equal(v4().paths, 3, 'paths');
+    assert.equal(engine.routes({}).length, 3);
+    // The next change releases the prefix that lost its last path.
+    speaker.announce('10.0.1.1', ibgp('10.0.1.1', 200), ['10.1.1.0/24']);
+    await tick();
+    assert.equal(v4().prefixes, 4, '10.2.0.0/24 released, 10.1.1.0/24 added');
+    assert.equal(v4().paths, 4);
+  });
+
+  test('memory(): a prefix whose last path was withdrawn is no longer counted', async () => {
+    const { speaker, engine } = setupWith();
+    announceAll(speaker);
+    await tick();
+    speaker.down('10.0.2.1');
+    await tick();
+    const f = engine.memory().families.find((x) => x.family === 'ipv4-unicast');
+    assert.equal(f?.paths, 3);
+    assert.equal(f?.prefixes, 3, '10.2.0.0/24 has no path left');
+  });
+
+  /** 10.0.2.1 (client b) is not reachable as a next hop. */
+  const bUnreachable: NextHopResolver = {
+    cost: (nh) =>
+      nh !== null &&
+      nh.length === 4 &&
+      new DataView(nh.buffer, nh.byteOffset).getUint32(0) === parseIpv4('10.0.2.1')
+        ? UNREACHABLE
+        : 0,
+  };
+
+  test('routes({peer}) lists an accepted path whose next hop is unreachable (it is counted)', async () => {
+    const { speaker, engine } = setupWith(bUnreachable);
+    speaker.announce('10.0.2.1', ibgp('10.0.2.1', 100), ['10.2.0.0/24']);
+    await tick();
+    assert.equal(engine.routeDetails('10.2.0.0/24')[0]?.paths.length, 1, 'the path is in the Loc-RIB');
+    assert.equal(speaker.counters.get('10.0.2.1')?.(V4), 1, 'and counted for its peer');
+    assert.deepEqual(listed(engine, '10.0.2.1'), ['10.2.0.0/24 10.0.2.1 10.0.2.1']);
+  });
+
+  test('routes({peer, prefix}) lists that path too, by prefix or by address', async () => {
+    const { speaker, engine } = setupWith(bUnreachable);
+    speaker.announce('10.0.2.1', ibgp('10.0.2.1', 100), ['10.2.0.0/24']);
+    await tick();
+    assert.deepEqual(listed(engine, '10.0.2.1'), ['10.2.0.0/24 10.0.2.1 10.0.2.1'], 'precondition');
+    assert.deepEqual(listed(engine, '10.0.2.1', '10.2.0.0/24'), ['10.2.0.0/24 10.0.2.1 10.0.2.1']);
+    assert.deepEqual(listed(engine, '10.0.2.1', '10.2.0.9'), ['10.2.0.0/24 10.0.2.1 10.0.2.1']);
   });
 });

@@ -77,7 +77,7 @@ import type { Config, NeighborConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FibBatch, FibNextHop, FibRoute } from './fib-feed.ts';
 import { addressBytes, formatAddressBytes } from './routing-resolver.ts';
-import type { RouteQuery, RouteView } from './speaker-port.ts';
+import type { RibMemory, RouteQuery, RouteView } from './speaker-port.ts';
 
 type Sink = (changes: (peer: ExportPeer) => ExportUpdate | null) => void;
 type ExportBinding = ReturnType<ConstructorParameters<typeof RibExportSource>[1]['resolve']>;
@@ -94,6 +94,11 @@ export interface RoutingSpeaker {
   setExportSource(source: ExportSource): void;
   status(): PeerStatus[];
   adjRibIn(id: string): AdjRibInView | undefined;
+  /**
+   * Sends ROUTE-REFRESH (RFC 2918) on a session for the given families (default: all
+   * negotiated); returns the families asked for per session. Absent: refresh is unavailable.
+   */
+  refreshIn?(id: string, families?: readonly FamilyKey[]): Map<string, FamilyKey[]>;
 }
 
 export interface RoutingEngineOptions {
@@ -167,6 +172,13 @@ function copyPrefixList(l: PrefixList): PrefixList {
   for (let i = 0; i < l.count; i++)
     b.push(l.words, i * stride, l.lengths[i]!, l.pathIds === null ? 0 : l.pathIds[i]!);
   return b.view() as PrefixList;
+}
+
+/** The policy and prefix-list definitions a neighbour's import can depend on, as comparable text. */
+function importDefinitions(c: Config, n: NeighborConfig): string {
+  if (n.import === undefined || n.import.length === 0) return '';
+  const policies = c.policies as Record<string, unknown> | undefined;
+  return JSON.stringify([n.import.map((name) => policies?.[name] ?? null), c.prefixLists]);
 }
 
 function sessionToRib(s: SessionAttributes): StoredAttributes {
@@ -591,6 +603,11 @@ export class RoutingEngine {
       this.scheduleCommit();
     }
     this.makeImports(p);
+    // Without a retained Adj-RIB-In the session counts what import accepted (maximum-prefix, show).
+    const index = p.index;
+    this.speaker
+      .adjRibIn(e.id)
+      ?.countWith?.((f) => (this.families.has(f) ? this.ribOf(f).pathsOf(index) : 0));
     return p;
   }
 
@@ -624,9 +641,15 @@ export class RoutingEngine {
   }
 
   private onEvent(e: SpeakerEvent): void {
+    if (e.type === 'route-refresh') {
+      const rp = this.bySession.get(e.peer);
+      if (rp?.established) this.onRouteRefresh(rp, e.family, e.phase);
+      return;
+    }
     if (e.type !== 'state') return;
     const p = this.bySession.get(e.peer);
     if (p === undefined) return;
+    if (e.from === 'Established' && e.to !== 'Established') this.endRefreshes(p);
     // The session layer classifies the loss itself (it knows whether a Cease was an RFC 8538 Hard
     // Reset); the FSM reason is the fallback for events that do not carry it.
     if (e.from === 'Established' && e.to !== 'Established')
@@ -661,6 +684,102 @@ export class RoutingEngine {
       this.releasePeer(p);
     }
     this.scheduleCommit();
+  }
+
+  // ---- enhanced route refresh (RFC 7313 §4) -----------------------------------------------------
+
+  /** Per session: families between the peer's BoRR and EoRR, with the timer bounding the wait. */
+  private readonly refreshing = new Map<RibPeer, Map<FamilyKey, NodeJS.Timeout>>();
+
+  /**
+   * BoRR: the peer's routes of the family become stale; each re-advertised route (the session
+   * layer publishes every one as an announcement) clears its flag. EoRR: the routes still stale
+   * were not re-advertised and go, as at a graceful restart's End-of-RIB. If no EoRR comes, the
+   * stale routes go after the stale path time (FRR uses its stale-path timer the same way).
+   */
+  private onRouteRefresh(p: RibPeer, family: FamilyKey, phase: 'begin' | 'end'): void {
+    if (!this.families.has(family)) return;
+    let fams = this.refreshing.get(p);
+    if (phase === 'begin') {
+      const n = markPeerStale(this.ribOf(family), p.index);
+      if (fams === undefined) {
+        fams = new Map();
+        this.refreshing.set(p, fams);
+      }
+      const old = fams.get(family);
+      if (old) clearTimeout(old);
+      const t = setTimeout(() => {
+        this.log.warn(
+          { peer: p.neighbor.name, family: familyName(family) },
+          'enhanced route refresh: no EoRR within the stale path time, removing stale routes',
+        );
+        this.onRouteRefresh(p, family, 'end');
+      }, this.config.gracefulRestart.stalePathTime * 1000);
+      t.unref?.();
+      fams.set(family, t);
+      this.log.info(
+        { peer: p.neighbor.name, family: familyName(family), stale: n },
+        'BoRR: routes marked stale',
+      );
+      return;
+    }
+    const t = fams?.get(family);
+    if (fams === undefined || t === undefined) return; // EoRR without BoRR: nothing is stale for it
+    clearTimeout(t);
+    fams.delete(family);
+    if (fams.size === 0) this.refreshing.delete(p);
+    const n = sweepStale(this.ribOf(family), p.index);
+    // A graceful restart's stale routes of the family were swept too (not re-advertised either).
+    if (p.stale.delete(family) && p.stale.size === 0) this.clearTimers(p);
+    this.log.info(
+      { peer: p.neighbor.name, family: familyName(family), removed: n },
+      'EoRR: stale routes removed',
+    );
+    this.scheduleCommit();
+  }
+
+  /** The session ended: pending refreshes end with it (sessionDown decides about the routes). */
+  private endRefreshes(p: RibPeer): void {
+    const fams = this.refreshing.get(p);
+    if (fams === undefined) return;
+    for (const t of fams.values()) clearTimeout(t);
+    this.refreshing.delete(p);
+  }
+
+  /**
+   * Inbound soft reconfiguration of one session with its current import filters: re-imports the
+   * retained Adj-RIB-In, or else asks the peer to re-send (ROUTE-REFRESH, RFC 2918 §3). Returns
+   * the routes re-imported (0 when a refresh was requested) and the families refreshed.
+   */
+  private softInbound(p: RibPeer): { reimported: number; families: FamilyKey[] } {
+    const view = this.speaker.adjRibIn(p.id);
+    if (view === undefined || view.retained || this.speaker.refreshIn === undefined) {
+      const reimported = this.reimport(p);
+      return { reimported, families: [...p.families] };
+    }
+    const families = this.speaker.refreshIn(p.id).get(p.id) ?? [];
+    if (families.length === 0)
+      this.log.warn(
+        { peer: p.neighbor.name },
+        'import policy changed, but the peer cannot re-send its routes (no route refresh) and they were not kept: reset the session to apply it',
+      );
+    else this.log.info({ peer: p.neighbor.name, families: families.map(familyName) }, 'ROUTE-REFRESH sent');
+    return { reimported: 0, families };
+  }
+
+  /**
+   * `tsbgp neighbor X refresh-in`: soft inbound reconfiguration of each established session
+   * matching a session id, as on an import policy change. Returns the families per session.
+   */
+  refreshIn(id: string): Map<string, FamilyKey[]> {
+    const out = new Map<string, FamilyKey[]>();
+    for (const p of this.bySession.values()) {
+      if (!p.established || (p.id !== id && p.neighbor.key !== id)) continue;
+      const r = this.softInbound(p);
+      out.set(p.id, r.families);
+    }
+    this.commitNow();
+    return out;
   }
 
   private expireStale(p: RibPeer, why: string): void {
@@ -991,6 +1110,13 @@ export class RoutingEngine {
       if (neighborChanged(p)) exportChanged = true;
       const changed = policyChanged || reflectorChanged || neighborChanged(p);
       const n = this.neighborOf(p.id);
+      // What import sees changed (a refresh from the peer is only worth it then).
+      const importChanged =
+        reflectorChanged ||
+        (n !== undefined &&
+          (JSON.stringify([p.neighbor.import, p.neighbor.allowasIn]) !==
+            JSON.stringify([n.import, n.allowasIn]) ||
+            (policyChanged && importDefinitions(old, n) !== importDefinitions(next, n))));
       if (n !== undefined) p.neighbor = n;
       if (!changed || !p.established) continue;
       if (p.info.rrClient !== (p.info.kind === 'ibgp' && p.neighbor.routeReflectorClient)) {
@@ -998,7 +1124,7 @@ export class RoutingEngine {
         this.peers.update(p.index, p.info);
       }
       this.makeImports(p);
-      inbound += this.reimport(p);
+      inbound += importChanged ? this.softInbound(p).reimported : this.reimport(p);
     }
     if (policyChanged || reflectorChanged || exportChanged) this.rebuildExport();
     this.setOriginated('config', this.configOriginated(next));
@@ -1095,7 +1221,28 @@ export class RoutingEngine {
 
   // ---- read models -----------------------------------------------------------------------------
 
-  /** Loc-RIB best paths (and ECMP members) for `tsbgp show routes`. */
+  /** What the RIB holds and the bytes of its arrays, per family (`tsbgp show memory`). */
+  memory(): RibMemory {
+    return {
+      attributeSets: this.attrs.size,
+      families: [...this.families.values()].map((s) => {
+        const out = s.groups.storage();
+        return {
+          family: familyName(s.family),
+          prefixes: s.rib.livePrefixes,
+          paths: s.rib.paths,
+          locRibBytes: s.rib.storageBytes(),
+          updateGroups: out.groups,
+          adjRibOutBytes: out.bytes,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Loc-RIB best paths (and ECMP members) for `tsbgp show routes`; with a peer, every path of
+   * that peer's in the Loc-RIB.
+   */
   routes(query: RouteQuery): RouteView[] {
     const out: RouteView[] = [];
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
@@ -1108,11 +1255,32 @@ export class RoutingEngine {
       match = parsePrefix(text);
       exact = query.prefix.includes('/');
     }
+    // With a peer: the paths it contributed that import accepted (FRR's `show bgp neighbor X
+    // routes`); its pre-policy routes are only kept with soft reconfiguration inbound.
+    const peers =
+      query.peer === undefined
+        ? null
+        : new Set(
+            [...this.bySession.values()]
+              .filter(
+                (r) =>
+                  r.id === query.peer ||
+                  r.neighbor.key === query.peer ||
+                  r.neighbor.name === query.peer ||
+                  r.neighbor.address === query.peer,
+              )
+              .map((r) => r.index),
+          );
     for (const [family, s] of this.families) {
       const rib = s.rib;
       if (match !== null && match.afi !== rib.afi) continue;
       const stride = strideOf(rib.afi);
       const emit = (p: number): void => {
+        if (peers !== null) {
+          for (let q = rib.firstPath(p); q >= 0 && out.length < limit; q = rib.nextPath(q))
+            if (peers.has(rib.pathPeer(q))) out.push(this.routeView(rib, family, p, q));
+          return;
+        }
         for (const q of rib.multipathOf(p)) {
           if (out.length >= limit) return;
           out.push(this.routeView(rib, family, p, q));
@@ -1120,14 +1288,15 @@ export class RoutingEngine {
       };
       if (match !== null && exact) {
         const p = rib.find(match.words, 0, match.length);
-        if (p >= 0 && rib.bestPath(p) >= 0) emit(p);
+        if (p >= 0 && (peers !== null ? rib.firstPath(p) >= 0 : rib.bestPath(p) >= 0)) emit(p);
         continue;
       }
       if (match !== null) {
         const m = match;
         // An address: the longest prefix holding it.
         let best = -1;
-        rib.forEachBest((p) => {
+        const each = peers !== null ? rib.forEachPrefix.bind(rib) : rib.forEachBest.bind(rib);
+        each((p) => {
           const len = rib.prefixLength(p);
           if (
             prefixCovers(rib.prefixWords(), rib.prefixOffset(p), len, m.words, 0, m.length, stride) &&
@@ -1138,7 +1307,10 @@ export class RoutingEngine {
         if (best >= 0) emit(best);
         continue;
       }
-      rib.forEachBest((p) => emit(p));
+      // A peer's paths are listed whether or not their prefix has a best path (a next hop
+      // may be unreachable): they are in the Loc-RIB and counted for it.
+      if (peers !== null) rib.forEachPrefix((p) => emit(p));
+      else rib.forEachBest((p) => emit(p));
     }
     return out;
   }

@@ -44,10 +44,32 @@ neighbors:
       addPath: { 'ipv4-unicast': 'both', 'ipv6-unicast': 'both' },
       // 'helper': the capability with no family, so peers flush ours; the N bit by default.
       gracefulRestart: { restartTime: 90, notification: true, helperOnly: true, forwardingPreserved: false },
-      maxPrefixes: 1500,
-      maxPrefixesRestart: 30,
+      // Per family: the session stops when one family exceeds its own limit.
+      maxPrefixes: {
+        'ipv4-unicast': { limit: 1000, restartAfter: 60 },
+        'ipv6-unicast': { limit: 500, restartAfter: 30 },
+      },
+      retainAdjRibIn: 'auto',
+      enhancedRouteRefresh: true,
       shutdown: true,
     });
+  });
+
+  test('softReconfigurationInbound keeps pre-policy routes always; enhanced route refresh can be turned off', () => {
+    const c = cfg(`
+asn: 65001
+routerId: 192.0.2.1
+neighbors:
+  - { address: 192.0.2.9, asn: 65000, softReconfigurationInbound: true, enhancedRouteRefresh: false }
+  - { address: 192.0.2.10, asn: 65000, maxPrefix: { ipv6-unicast: { limit: 5 } } }
+`);
+    const a = toPeerConfig(c.neighbors[0]!, c);
+    assert.equal(a.retainAdjRibIn, 'always');
+    assert.equal(a.enhancedRouteRefresh, false);
+    assert.equal(a.maxPrefixes, undefined);
+    const b = toPeerConfig(c.neighbors[1]!, c);
+    assert.equal(b.retainAdjRibIn, 'auto');
+    assert.deepEqual(b.maxPrefixes, { 'ipv6-unicast': { limit: 5, restartAfter: undefined } });
   });
 
   test('a dynamic range is passive with no add-path or graceful restart by default', () => {

@@ -1,9 +1,12 @@
 // Maps the daemon's SpeakerPort onto the session layer's Speaker (src/bgp/session). The only
 // translation is of neighbour configs: config field names are the operator's (asn, connectRetry,
 // maxPrefix per family), PeerConfig's are the session layer's.
+
+import { filter } from 'rxjs';
+import { familyName } from '../bgp/codec/index.ts';
 import type { NextHopResolver } from '../bgp/rib/best-path.ts';
 import { CONNECTED_RESOLVER } from '../bgp/rib/best-path.ts';
-import type { FamilyName, OriginatedRoute, PeerConfig } from '../bgp/session/index.ts';
+import type { FamilyName, MaxPrefixLimit, OriginatedRoute, PeerConfig } from '../bgp/session/index.ts';
 import { Speaker } from '../bgp/session/index.ts';
 import type { Config, NeighborConfig, OriginatedPrefix } from '../config/types.ts';
 import type { KernelRoutes } from '../dataplane/routes/kernel-routes.ts';
@@ -12,7 +15,7 @@ import type { Logger } from '../log/logger.ts';
 import { RoutingEngine } from './routing.ts';
 import type { RoutingHub } from './routing-hub.ts';
 import { KernelNextHopResolver } from './routing-resolver.ts';
-import type { SpeakerPort } from './speaker-port.ts';
+import type { SpeakerEvent as PortSpeakerEvent, SpeakerPort } from './speaker-port.ts';
 
 /** The session layer's view of one neighbour. */
 export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
@@ -23,9 +26,13 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
     addPath = {};
     for (const f of n.families) addPath[f] = dir;
   }
-  // The session layer counts prefixes over all families; per-family limits become their sum.
-  const limits = n.maxPrefix ? Object.values(n.maxPrefix).filter((m) => m !== undefined) : [];
-  const restarts = limits.map((m) => m.restartAfter).filter((r): r is number => r !== undefined);
+  // Per family: the session layer stops the session when one family exceeds its own limit.
+  let maxPrefixes: Partial<Record<FamilyName, MaxPrefixLimit>> | undefined;
+  for (const [family, m] of Object.entries(n.maxPrefix ?? {})) {
+    if (m === undefined) continue;
+    maxPrefixes ??= {};
+    maxPrefixes[family as FamilyName] = { limit: m.limit, restartAfter: m.restartAfter };
+  }
   return {
     key: n.key,
     name: n.name,
@@ -53,8 +60,10 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
             helperOnly: n.gracefulRestart === 'helper',
             forwardingPreserved: n.gracefulRestart === 'enabled' && config.kernel?.persist !== false,
           },
-    maxPrefixes: limits.length > 0 ? limits.reduce((sum, m) => sum + m.limit, 0) : undefined,
-    maxPrefixesRestart: restarts.length > 0 ? Math.min(...restarts) : undefined,
+    maxPrefixes,
+    // Without the option, pre-policy routes are kept only for peers that cannot refresh.
+    retainAdjRibIn: n.softReconfigurationInbound ? 'always' : 'auto',
+    enhancedRouteRefresh: n.enhancedRouteRefresh,
     shutdown: n.shutdown,
   };
 }
@@ -112,7 +121,8 @@ export function createSessionSpeaker(
   let hub: RoutingHub | null = null;
   let current = config;
   return {
-    events: speaker.events,
+    // Route-refresh demarcation events are for the routing engine only.
+    events: speaker.events.pipe(filter((e): e is PortSpeakerEvent => e.type !== 'route-refresh')),
     start: async () => {
       try {
         kernel = await (options.openKernelRoutes ?? openNetlink)();
@@ -142,10 +152,27 @@ export function createSessionSpeaker(
     shutdownPeer: (id, message) => speaker.shutdownPeer(id, message),
     enablePeer: (id) => speaker.enablePeer(id),
     resetPeer: (id, message) => speaker.resetPeer(id, message),
+    refreshPeer: (id, direction) => {
+      const sent = direction === 'in' ? engine.refreshIn(id) : speaker.refreshOut(id);
+      return [...sent].map(([session, families]) => ({ session, families: families.map(familyName) }));
+    },
     status: () => speaker.status(),
-    // A peer's routes are its Adj-RIB-In (pre-policy); without a peer, the Loc-RIB's best paths.
-    routes: (q) => (q.peer !== undefined ? speaker.routes(q) : engine.routes(q)),
+    // A peer's routes are its Adj-RIB-In (pre-policy) where that is retained, else the paths
+    // import accepted from it; without a peer, the Loc-RIB's best paths.
+    routes: (q) =>
+      q.peer !== undefined && speaker.adjRibIn(q.peer)?.retained === true
+        ? speaker.routes(q)
+        : engine.routes(q),
     routeDetails: (prefix) => engine.routeDetails(prefix),
+    memory: () => {
+      const views = speaker.adjRibIns();
+      return {
+        rib: engine.memory(),
+        adjRibInRetained: views.filter((v) => v.retained).length,
+        adjRibInBytes: views.reduce((n, v) => n + v.byteLength, 0),
+        sessionAttributeSets: speaker.attributes.size,
+      };
+    },
     setOriginated: (routes) => engine.setOriginated('config', toOriginatedRoutes(routes)),
     attachRouting: (h) => {
       hub = h;

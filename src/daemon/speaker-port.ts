@@ -105,6 +105,13 @@ export type SpeakerEvent =
   | { type: 'notification'; peer: string; name: string; notification: NotificationRecord }
   | { type: 'error'; peer?: string | undefined; name?: string | undefined; message: string; at: number };
 
+export interface RefreshOutcome {
+  /** Session id (see PeerStatus.id). */
+  session: string;
+  /** Family names refreshed, e.g. 'ipv4-unicast'. */
+  families: string[];
+}
+
 export interface PeerUpdateOutcome {
   reset: boolean;
   /** The changed fields that forced the reset. */
@@ -127,6 +134,13 @@ export interface SpeakerPort {
   enablePeer(id: string): void;
   /** Cease, subcode 4 (Administrative Reset); the session re-forms. */
   resetPeer(id: string, message: string): Promise<void>;
+  /**
+   * Soft refresh without a session reset. 'in': inbound soft reconfiguration, re-importing the
+   * retained Adj-RIB-In, or else sending ROUTE-REFRESH (RFC 2918) per negotiated family. 'out':
+   * re-sends the Adj-RIB-Out (as FRR's `clear bgp X soft out`). Returns, per matching session,
+   * the families refreshed (empty: not Established, or no route refresh negotiated).
+   */
+  refreshPeer?(id: string, direction: 'in' | 'out'): RefreshOutcome[];
   status(): PeerStatus[];
   /** With a peer: its received routes (Adj-RIB-In); without: the Loc-RIB's best and ECMP paths. */
   routes(query: RouteQuery): RouteView[];
@@ -136,6 +150,8 @@ export interface SpeakerPort {
    */
   routeDetails?(prefix: string): RouteDetail[];
   setOriginated(routes: OriginatedPrefix[]): void;
+  /** Route storage and its bytes (`tsbgp show memory`). */
+  memory?(): SpeakerMemory;
   /** Connects the speaker's routing engine to the daemon's FibFeed / OriginationSink hub. */
   attachRouting?(hub: RoutingHub): void;
   /**
@@ -150,3 +166,26 @@ export interface SpeakerPort {
 
 /** Builds a speaker for a config; the daemon calls it at start and when the local AS or router-id changes. */
 export type SpeakerFactory = (config: Config) => SpeakerPort;
+
+/** The Loc-RIB and Adj-RIB-Out per family (RoutingEngine.memory()). */
+export interface RibMemory {
+  readonly attributeSets: number;
+  readonly families: readonly {
+    readonly family: string;
+    readonly prefixes: number;
+    readonly paths: number;
+    readonly locRibBytes: number;
+    readonly updateGroups: number;
+    readonly adjRibOutBytes: number;
+  }[];
+}
+
+/** What the speaker holds, as BIRD's `show memory`: the session layer's tables and the RIB's. */
+export interface SpeakerMemory {
+  readonly rib: RibMemory;
+  /** Sessions whose Adj-RIB-In keeps pre-policy routes (soft reconfiguration inbound). */
+  readonly adjRibInRetained: number;
+  readonly adjRibInBytes: number;
+  /** Attribute sets interned by the session layer (received, before import). */
+  readonly sessionAttributeSets: number;
+}

@@ -5,6 +5,7 @@ import type { Config, NeighborConfig, OriginatedPrefix } from '../config/types.t
 import type {
   PeerStatus,
   PeerUpdateOutcome,
+  RefreshOutcome,
   RouteQuery,
   RouteView,
   SpeakerEvent,
@@ -19,6 +20,7 @@ export type RecordedCall =
   | { op: 'shutdown'; id: string; message: string }
   | { op: 'enable'; id: string }
   | { op: 'reset'; id: string; message: string }
+  | { op: 'refresh'; id: string; direction: 'in' | 'out' }
   | { op: 'originate'; prefixes: string[] }
   | { op: 'stop'; message: string };
 
@@ -94,6 +96,14 @@ export class RecordingSpeaker implements SpeakerPort {
 
   async resetPeer(id: string, message: string): Promise<void> {
     this.calls.push({ op: 'reset', id, message });
+  }
+
+  /** Refreshes the session's families (as the session layer does when Established). */
+  refreshPeer(id: string, direction: 'in' | 'out'): RefreshOutcome[] {
+    this.calls.push({ op: 'refresh', id, direction });
+    const p = this.peers.get(id);
+    if (p?.status.state !== 'Established') return [];
+    return [{ session: id, families: [...p.config.families] }];
   }
 
   status(): PeerStatus[] {

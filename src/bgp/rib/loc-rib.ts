@@ -56,6 +56,11 @@ export const RibChange = {
   Paths: 4,
 } as const;
 
+// A hash slot holds (tag << 24) | (prefix index + 1): 0 is empty, -1 a tombstone. The tag is 7
+// more bits of the hash, so a probe rarely has to read another prefix's record to rule it out.
+const SLOT_TAG_SHIFT = 24;
+const SLOT_INDEX_MASK = (1 << SLOT_TAG_SHIFT) - 1;
+
 /** The output of commit(): reused by the next commit(), copy what you keep. */
 export class RibChanges {
   count = 0;
@@ -204,6 +209,11 @@ export class LocRib {
   /** Prefixes that have at least one path (or are awaiting release after losing their last one). */
   get size(): number {
     return this.prefixCount;
+  }
+
+  /** Prefixes holding paths: size without those emptied by the last commit, freed at the next. */
+  get livePrefixes(): number {
+    return this.prefixCount - this.pendingFree.length;
   }
 
   get paths(): number {
@@ -504,11 +514,14 @@ export class LocRib {
 
   /** The prefix index of a prefix, or -1. */
   find(words: Uint32Array, off: number, len: number): number {
-    let h = this.hash(words, off, len) & this.mask;
+    const full = this.hash(words, off, len);
+    const tag = full >>> 25;
+    let h = full & this.mask;
     for (;;) {
       const v = this.slots[h]!;
       if (v === 0) return -1;
-      if (v > 0 && this.sameKey(v - 1, words, off, len)) return v - 1;
+      if (v > 0 && v >>> SLOT_TAG_SHIFT === tag && this.sameKey((v & SLOT_INDEX_MASK) - 1, words, off, len))
+        return (v & SLOT_INDEX_MASK) - 1;
       h = (h + 1) & this.mask;
     }
   }
@@ -561,6 +574,13 @@ export class LocRib {
   forEachBest(fn: (prefix: number, bestPath: number) => void): void {
     for (let p = 0; p < this.pTop; p++) {
       if ((this.pFlags(p) & (P_IN_USE | P_HAS_BEST)) === (P_IN_USE | P_HAS_BEST)) fn(p, this.pHead(p));
+    }
+  }
+
+  /** Every prefix holding at least one path, with or without a best path (show, per peer). */
+  forEachPrefix(fn: (prefix: number) => void): void {
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) !== 0 && this.pHead(p) >= 0) fn(p);
     }
   }
 
@@ -633,13 +653,18 @@ export class LocRib {
   }
 
   private findOrAdd(words: Uint32Array, off: number, len: number): number {
-    let h = this.hash(words, off, len) & this.mask;
+    const full = this.hash(words, off, len);
+    const tag = full >>> 25;
+    let h = full & this.mask;
     let tomb = -1;
     for (;;) {
       const v = this.slots[h]!;
       if (v === 0) break;
       if (v > 0) {
-        if (this.sameKey(v - 1, words, off, len)) return v - 1;
+        // The tag rejects most other prefixes on the probe path without reading their record:
+        // that read is a cache miss each in a table of a million.
+        if (v >>> SLOT_TAG_SHIFT === tag && this.sameKey((v & SLOT_INDEX_MASK) - 1, words, off, len))
+          return (v & SLOT_INDEX_MASK) - 1;
       } else if (tomb < 0) tomb = h;
       h = (h + 1) & this.mask;
     }
@@ -648,10 +673,11 @@ export class LocRib {
     for (let i = 0; i < this.stride; i++) this.pWords[o + i] = words[off + i]!;
     this.pRec[o + this.pHeadOff] = -1;
     this.pRec[o + this.pMetaOff] = len | (P_IN_USE << 8);
+    const slot = (tag << SLOT_TAG_SHIFT) | (p + 1);
     if (tomb >= 0) {
-      this.slots[tomb] = p + 1;
+      this.slots[tomb] = slot;
       this.tombstones--;
-    } else this.slots[h] = p + 1;
+    } else this.slots[h] = slot;
     this.prefixCount++;
     if (this.prefixCount + this.tombstones > this.slots.length * 0.7) {
       // Grow when live entries need it; otherwise just clear the tombstones.
@@ -666,9 +692,10 @@ export class LocRib {
     this.tombstones = 0;
     for (let p = 0; p < this.pTop; p++) {
       if ((this.pFlags(p) & P_IN_USE) === 0) continue;
-      let h = this.hash(this.pWords, p * this.pSize, this.pLen(p)) & this.mask;
+      const full = this.hash(this.pWords, p * this.pSize, this.pLen(p));
+      let h = full & this.mask;
       while (this.slots[h] !== 0) h = (h + 1) & this.mask;
-      this.slots[h] = p + 1;
+      this.slots[h] = ((full >>> 25) << SLOT_TAG_SHIFT) | (p + 1);
     }
   }
 
@@ -677,7 +704,7 @@ export class LocRib {
     // rehash() clears them all (cheaper than backward-shift deletion, which must re-hash every
     // entry after the hole: a cache miss each on a million-prefix withdrawal).
     let h = this.hash(this.pWords, p * this.pSize, this.pLen(p)) & this.mask;
-    while (this.slots[h] !== p + 1) h = (h + 1) & this.mask;
+    while (this.slots[h]! <= 0 || (this.slots[h]! & SLOT_INDEX_MASK) !== p + 1) h = (h + 1) & this.mask;
     this.slots[h] = -1;
     this.tombstones++;
     const o = p * this.pSize;
@@ -694,6 +721,8 @@ export class LocRib {
       return p;
     }
     if (this.pTop === this.pCap) this.growPrefixes();
+    if (this.pTop + 1 >= SLOT_INDEX_MASK)
+      throw new RangeError(`Loc-RIB full: at most ${SLOT_INDEX_MASK - 1} prefixes per family`);
     return this.pTop++;
   }
 

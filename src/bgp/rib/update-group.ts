@@ -461,6 +461,13 @@ export class UpdateGroups {
     private readonly makeFilter: (settings: ExportSettings) => ExportFilter,
   ) {}
 
+  /** Number of groups and the bytes of their Adj-RIB-Out arrays (`tsbgp show memory`). */
+  storage(): { groups: number; bytes: number } {
+    let bytes = 0;
+    for (const g of this.byKey.values()) bytes += g.storageBytes();
+    return { groups: this.byKey.size, bytes };
+  }
+
   /**
    * Puts a peer in the group for its settings (creating the group when new). The caller sends
    * the returned group's fullTable() to the peer (initial advertisement) and End-of-RIB after it.

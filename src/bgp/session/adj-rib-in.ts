@@ -12,9 +12,10 @@ import {
   type PathAttributes,
   type PrefixList,
   PrefixListBuilder,
+  parsePrefixes,
   type UpdateMessage,
 } from '../codec/index.ts';
-import { type AttributeStore, attributeKey } from './attr-store.ts';
+import { type AttributeStore, attributeKeyInto, type KeyScratch } from './attr-store.ts';
 import { PrefixTable } from './prefix-table.ts';
 
 /** A peer's key: its address text ('192.0.2.1', '2001:db8::1'). */
@@ -61,8 +62,18 @@ export interface UpdateOutcome {
 /** Read-only view for consumers (the RIB engineer, `show routes`). */
 export interface AdjRibInView {
   readonly peer: PeerKey;
+  /**
+   * Whether the view holds the peer's pre-policy routes, so an import policy change can re-run
+   * import on them (soft reconfiguration inbound). When false, the routing engine asks the peer
+   * to re-send instead (ROUTE-REFRESH, RFC 2918).
+   */
+  readonly retained: boolean;
+  /** Where size() counts from when routes are not retained (the consumer's accepted routes). */
+  countWith?(accepted: ((family: FamilyKey) => number) | null): void;
   families(): FamilyKey[];
   size(family?: FamilyKey): number;
+  /** Bytes held by the prefix tables (excluding the shared attribute store). */
+  readonly byteLength: number;
   /** Attribute id of a prefix, or -1. `words` holds the address at `off` (1 word IPv4, 4 IPv6). */
   lookup(family: FamilyKey, words: Uint32Array, off: number, length: number, pathId?: number): number;
   /** Every route of a family; the words array is only valid during the call. */
@@ -72,8 +83,23 @@ export interface AdjRibInView {
   ): void;
 }
 
+/** Reused for every UPDATE's interning key (one thread, no re-entry). */
+const keyScratch: KeyScratch = { buf: new Uint8Array(4096), multiprotocol: false };
+/** applyFrame's outcome, which nobody reads: one object instead of one per UPDATE. */
+const frameOutcome: UpdateOutcome = { announced: 0, withdrawn: 0, ignored: 0, endOfRib: null };
+/** The attributes makeStored() stores: set around each intern call. */
+const makeFrom: { attrs: PathAttributes | null } = { attrs: null };
+
+function makeStored(): { attributes: PathAttributes; mpNextHop: Uint8Array | null } {
+  const attrs = makeFrom.attrs!;
+  return { attributes: attrs, mpNextHop: attrs.mpReach?.nextHop.slice() ?? null };
+}
+
 export class AdjRibIn implements AdjRibInView {
   readonly peer: PeerKey;
+  private keep = true;
+  /** Without a table: the count of the peer's routes the consumer accepted (see countWith). */
+  private accepted: ((family: FamilyKey) => number) | null = null;
   private readonly store: AttributeStore;
   private readonly tables = new Map<FamilyKey, PrefixTable>();
   private pending: AdjRibInEntry[] = [];
@@ -83,11 +109,46 @@ export class AdjRibIn implements AdjRibInView {
     this.store = store;
   }
 
+  /**
+   * See AdjRibInView.retained; the Peer sets it per session from its configuration. Without
+   * retention (no soft reconfiguration inbound, the default as in FRR and BIRD) there is no table:
+   * every announcement and withdrawal passes straight to the consumer, which holds the accepted
+   * routes in its Loc-RIB anyway, and an import policy change is applied by route refresh.
+   * That saves the table's ~32 bytes per route and a hash update per prefix on the receive path.
+   * Turning retention off forgets the table; turning it on starts empty (the Peer then asks the
+   * peer to re-send).
+   */
+  get retained(): boolean {
+    return this.keep;
+  }
+
+  set retained(keep: boolean) {
+    if (keep === this.keep) return;
+    this.keep = keep;
+    if (keep) return;
+    for (const f of [...this.tables.keys()]) this.forgetFamily(f);
+    this.tables.clear();
+  }
+
+  /**
+   * Without retention, size() reports what the consumer accepted (as FRR counts accepted
+   * prefixes for maximum-prefix without soft reconfiguration); the RIB registers its count here.
+   */
+  countWith(accepted: ((family: FamilyKey) => number) | null): void {
+    this.accepted = accepted;
+  }
+
   families(): FamilyKey[] {
     return [...this.tables.keys()];
   }
 
   size(family?: FamilyKey): number {
+    if (!this.keep) {
+      const count = this.accepted;
+      if (count === null) return 0;
+      if (family !== undefined) return count(family);
+      return count(Family.IPv4Unicast) + count(Family.IPv6Unicast);
+    }
     if (family !== undefined) return this.tables.get(family)?.size ?? 0;
     let n = 0;
     for (const t of this.tables.values()) n += t.size;
@@ -154,18 +215,56 @@ export class AdjRibIn implements AdjRibInView {
       if (reachMp) this.withdraw(mpFamily, reachMp, families, out);
       return out;
     }
-    const key = attributeKey(frame, fourOctetAs) ?? `x${this.peer}`;
-    const attrs: PathAttributes = a;
-    const id = this.store.intern(key, () => ({
-      attributes: attrs,
-      mpNextHop: attrs.mpReach?.nextHop.slice() ?? null,
-    }));
+    // No closure per UPDATE: the runtime's name-keeping wrapper made that a measurable cost.
+    makeFrom.attrs = a;
+    const keyLength = attributeKeyInto(frame, fourOctetAs, keyScratch);
+    const id =
+      keyLength >= 0
+        ? this.store.internBytes(keyScratch.buf, keyLength, makeStored, msg.errors.length === 0)
+        : this.store.intern(`x${this.peer}`, makeStored);
+    makeFrom.attrs = null;
     // Hold the set while it is being used, so an UPDATE that changes nothing does not leak it.
     this.store.ref(id);
     if (reachV4) this.announce(Family.IPv4Unicast, reachV4, id, families, out);
     if (reachMp) this.announce(mpFamily, reachMp, id, families, out);
     this.store.unref(id);
     return out;
+  }
+
+  /**
+   * The fast path for the common UPDATE: IPv4 NLRI with an attribute set already interned from
+   * an UPDATE that decoded without errors (AttributeStore.isClean). The attributes are not
+   * decoded again, only the withdrawn routes and NLRI are parsed. Returns false when the path
+   * does not apply (multiprotocol attributes, a new or erroneous set, malformed NLRI): the
+   * caller then decodes the whole message, which also produces any error's NOTIFICATION.
+   */
+  applyFrame(
+    frame: Uint8Array,
+    fourOctetAs: boolean,
+    v4AddPath: boolean,
+    families: ReadonlySet<FamilyKey>,
+  ): boolean {
+    const keyLength = attributeKeyInto(frame, fourOctetAs, keyScratch);
+    if (keyLength < 0 || keyScratch.multiprotocol) return false;
+    const id = this.store.lookupBytes(keyScratch.buf, keyLength);
+    if (id < 0 || !this.store.isClean(id)) return false;
+    const body = 19;
+    const wlen = (frame[body]! << 8) | frame[body + 1]!;
+    const attrLenAt = body + 2 + wlen;
+    const nlriStart = attrLenAt + 2 + ((frame[attrLenAt]! << 8) | frame[attrLenAt + 1]!);
+    const withdrawn = wlen === 0 ? null : parsePrefixes(frame, body + 2, attrLenAt, 1, v4AddPath);
+    const nlri =
+      nlriStart >= frame.length ? null : parsePrefixes(frame, nlriStart, frame.length, 1, v4AddPath);
+    if (typeof withdrawn === 'string' || typeof nlri === 'string') return false;
+    // As applyUpdate: withdrawals first, so a prefix in both ends up announced.
+    if (withdrawn !== null && withdrawn.count > 0)
+      this.withdraw(Family.IPv4Unicast, withdrawn, families, frameOutcome);
+    if (nlri !== null && nlri.count > 0) {
+      this.store.ref(id);
+      this.announce(Family.IPv4Unicast, nlri, id, families, frameOutcome);
+      this.store.unref(id);
+    }
+    return true;
   }
 
   private withdraw(
@@ -176,6 +275,12 @@ export class AdjRibIn implements AdjRibInView {
   ): void {
     if (!families.has(family)) {
       out.ignored += list.count;
+      return;
+    }
+    if (!this.keep) {
+      // No table to say which were present: the consumer ignores what it does not hold.
+      out.withdrawn += list.count;
+      this.pending.push({ kind: 'withdraw', family, prefixes: list });
       return;
     }
     const t = this.tables.get(family);
@@ -210,6 +315,13 @@ export class AdjRibIn implements AdjRibInView {
   ): void {
     if (!families.has(family)) {
       out.ignored += list.count;
+      return;
+    }
+    if (!this.keep) {
+      out.announced += list.count;
+      // The pending entry holds its own reference until the batch is released.
+      this.store.ref(id);
+      this.pending.push({ kind: 'announce', family, attrId: id, prefixes: list });
       return;
     }
     const t = this.table(family);
@@ -259,6 +371,23 @@ export class AdjRibIn implements AdjRibInView {
       t.clear();
       this.pending.push({ kind: 'withdraw', family, prefixes: b.finish() });
     }
+    return n;
+  }
+
+  /**
+   * Drops one family's routes without queueing withdrawals: the peer is about to re-send the
+   * family (ROUTE-REFRESH, RFC 2918 §4; BoRR, RFC 7313 §4), so every re-advertised route is then
+   * published as an announcement and reaches the consumer, which keeps (and, with RFC 7313,
+   * sweeps) what it has meanwhile. Returns the number of routes dropped.
+   */
+  forgetFamily(family: FamilyKey): number {
+    const t = this.tables.get(family);
+    if (!t || t.size === 0) return 0;
+    const n = t.size;
+    t.forEach((_words, _off, _length, _pathId, attrId) => {
+      this.store.unref(attrId);
+    });
+    t.clear();
     return n;
   }
 

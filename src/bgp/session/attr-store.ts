@@ -17,16 +17,39 @@ export interface StoredAttributes {
   readonly mpNextHop: Uint8Array | null;
 }
 
+/**
+ * Sets nobody refers to are kept this long (in number of such sets) before they are forgotten:
+ * without an Adj-RIB-In holding them (no soft reconfiguration inbound) a set's last reference
+ * goes with each batch, and the next UPDATE carrying it would decode and intern it again.
+ */
+const IDLE_SETS_KEPT = 16384;
+
 export class AttributeStore {
   private readonly byKey = new Map<string, number>();
+  /** Byte keys by 32-bit hash: one id, or several on a collision. */
+  private readonly byHash = new Map<number, number | number[]>();
   private entries: (StoredAttributes | undefined)[] = [];
-  private keys: (string | undefined)[] = [];
+  private keys: (string | Uint8Array | undefined)[] = [];
+  private hashes = new Int32Array(1024);
   private refs = new Int32Array(1024);
+  /** 1 while a set has no reference and waits in `idle` to be forgotten or used again. */
+  private idleFlags = new Uint8Array(1024);
+  /** 1 when the set was decoded without any RFC 7606 error (see isClean). */
+  private cleanFlags = new Uint8Array(1024);
+  /** Sets in the order they went idle, each with its idling stamp (a revived set's entry is stale). */
+  private idle: number[] = [];
+  private idleStamps: number[] = [];
+  private idleHead = 0;
+  /** The stamp of each set's latest idling. */
+  private idleAt = new Float64Array(1024);
+  private idleClock = 0;
+  private idleCount = 0;
   private readonly free: number[] = [];
+  private held = 0;
 
-  /** Number of distinct attribute sets held. */
+  /** Number of distinct attribute sets held (referenced, or fresh and not yet referenced). */
   get size(): number {
-    return this.byKey.size;
+    return this.held - this.idleCount;
   }
 
   /**
@@ -36,25 +59,97 @@ export class AttributeStore {
   intern(key: string, make: () => { attributes: PathAttributes; mpNextHop: Uint8Array | null }): number {
     const found = this.byKey.get(key);
     if (found !== undefined) return found;
+    const id = this.store(make);
+    this.keys[id] = key;
+    this.byKey.set(key, id);
+    return id;
+  }
+
+  /**
+   * As intern(), keyed by `key[0, length)` (see attributeKeyInto); `key` may be a scratch buffer,
+   * it is copied when the set is new. Allocates nothing when the set is known.
+   */
+  internBytes(
+    key: Uint8Array,
+    length: number,
+    make: () => { attributes: PathAttributes; mpNextHop: Uint8Array | null },
+    clean = false,
+  ): number {
+    const h = hashBytes(key, length);
+    const slot = this.byHash.get(h);
+    const found = this.findInSlot(slot, key, length);
+    if (found >= 0) return found;
+    const id = this.store(make);
+    this.cleanFlags[id] = clean ? 1 : 0;
+    this.keys[id] = key.slice(0, length);
+    this.hashes[id] = h;
+    if (slot === undefined) this.byHash.set(h, id);
+    else if (typeof slot === 'number') this.byHash.set(h, [slot, id]);
+    else slot.push(id);
+    return id;
+  }
+
+  /** The id of a byte key (see internBytes), or -1; an idle set is found too (ref() revives it). */
+  lookupBytes(key: Uint8Array, length: number): number {
+    return this.findInSlot(this.byHash.get(hashBytes(key, length)), key, length);
+  }
+
+  /**
+   * Whether the set was decoded from an UPDATE that announced routes and had no RFC 7606 error.
+   * Decoding depends only on the bytes and the AS number size (both in the key) and on whether
+   * routes are announced, so another UPDATE with the same key decodes the same, without errors.
+   */
+  isClean(id: number): boolean {
+    return this.cleanFlags[id] === 1;
+  }
+
+  private findInSlot(slot: number | number[] | undefined, key: Uint8Array, length: number): number {
+    if (slot === undefined) return -1;
+    if (typeof slot === 'number') return this.sameKey(slot, key, length) ? slot : -1;
+    for (const id of slot) if (this.sameKey(id, key, length)) return id;
+    return -1;
+  }
+
+  private sameKey(id: number, key: Uint8Array, length: number): boolean {
+    const k = this.keys[id];
+    if (!(k instanceof Uint8Array) || k.length !== length) return false;
+    for (let i = 0; i < length; i++) if (k[i] !== key[i]) return false;
+    return true;
+  }
+
+  private store(make: () => { attributes: PathAttributes; mpNextHop: Uint8Array | null }): number {
     const id = this.free.pop() ?? this.entries.length;
     if (id >= this.refs.length) {
-      const refs = new Int32Array(this.refs.length * 2);
+      const size = this.refs.length * 2;
+      const refs = new Int32Array(size);
       refs.set(this.refs);
       this.refs = refs;
+      const hashes = new Int32Array(size);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+      const flags = new Uint8Array(size);
+      flags.set(this.idleFlags);
+      this.idleFlags = flags;
+      const at = new Float64Array(size);
+      at.set(this.idleAt);
+      this.idleAt = at;
+      const clean = new Uint8Array(size);
+      clean.set(this.cleanFlags);
+      this.cleanFlags = clean;
     }
     const { attributes, mpNextHop } = make();
     const stored: PathAttributes = { ...attributes };
     delete stored.mpReach;
     delete stored.mpUnreach;
     this.entries[id] = Object.freeze({ id, attributes: Object.freeze(stored), mpNextHop });
-    this.keys[id] = key;
     this.refs[id] = 0;
-    this.byKey.set(key, id);
+    this.cleanFlags[id] = 0;
+    this.held++;
     return id;
   }
 
   get(id: number): StoredAttributes | undefined {
-    return this.entries[id];
+    return this.idleFlags[id] === 1 ? undefined : this.entries[id];
   }
 
   refCount(id: number): number {
@@ -62,58 +157,148 @@ export class AttributeStore {
   }
 
   ref(id: number, n = 1): void {
+    if (this.idleFlags[id] === 1) {
+      this.idleFlags[id] = 0;
+      this.idleCount--;
+    }
     this.refs[id]! += n;
   }
 
-  /** Drops n references; the set is forgotten when none remain. */
+  /** Drops n references; once none remain the set idles, and is forgotten when idling too long. */
   unref(id: number, n = 1): void {
     this.refs[id]! -= n;
     const left = this.refs[id]!;
     if (left > 0) return;
     if (left < 0) throw new Error(`attribute set ${id} released more often than referenced`);
+    if (this.idleFlags[id] === 1) return;
+    this.idleFlags[id] = 1;
+    this.idleCount++;
+    const stamp = ++this.idleClock;
+    this.idleAt[id] = stamp;
+    this.idle.push(id);
+    this.idleStamps.push(stamp);
+    while (this.idleCount > IDLE_SETS_KEPT) {
+      const i = this.idleHead++;
+      const old = this.idle[i]!;
+      if (this.isCurrentIdle(old, this.idleStamps[i]!)) this.forget(old);
+    }
+    // Entries of sets revived since accumulate: drop them once they outnumber the live ones.
+    // and the consumed head of the queue is dropped once it is most of the queue.
+    if (
+      this.idle.length - this.idleHead > 2 * this.idleCount + 1024 ||
+      (this.idleHead > 4096 && this.idleHead * 2 > this.idle.length)
+    )
+      this.compactIdle();
+  }
+
+  private isCurrentIdle(id: number, stamp: number): boolean {
+    return this.idleFlags[id] === 1 && this.idleAt[id] === stamp;
+  }
+
+  private compactIdle(): void {
+    const ids: number[] = [];
+    const stamps: number[] = [];
+    for (let i = this.idleHead; i < this.idle.length; i++) {
+      const id = this.idle[i]!;
+      const stamp = this.idleStamps[i]!;
+      if (!this.isCurrentIdle(id, stamp)) continue;
+      ids.push(id);
+      stamps.push(stamp);
+    }
+    this.idle = ids;
+    this.idleStamps = stamps;
+    this.idleHead = 0;
+  }
+
+  /** Forgets every set nobody refers to (tests, and a peer's sets after its session ends). */
+  sweepIdle(): void {
+    for (let i = this.idleHead; i < this.idle.length; i++) {
+      const id = this.idle[i]!;
+      if (this.isCurrentIdle(id, this.idleStamps[i]!)) this.forget(id);
+    }
+    this.idle = [];
+    this.idleStamps = [];
+    this.idleHead = 0;
+  }
+
+  private forget(id: number): void {
+    this.idleFlags[id] = 0;
+    this.idleCount--;
+    this.held--;
     const key = this.keys[id];
-    if (key !== undefined) this.byKey.delete(key);
+    if (typeof key === 'string') this.byKey.delete(key);
+    else if (key !== undefined) {
+      const h = this.hashes[id]!;
+      const slot = this.byHash.get(h);
+      if (slot === id) this.byHash.delete(h);
+      else if (Array.isArray(slot)) {
+        const rest = slot.filter((x) => x !== id);
+        this.byHash.set(h, rest.length === 1 ? rest[0]! : rest);
+      }
+    }
     this.entries[id] = undefined;
     this.keys[id] = undefined;
     this.free.push(id);
   }
 }
 
+/** FNV-1a over key[0, length), as an int32. */
+function hashBytes(key: Uint8Array, length: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  return h;
+}
+
+/** Where attributeKeyInto writes; `multiprotocol` says whether MP_REACH/MP_UNREACH were seen. */
+export interface KeyScratch {
+  buf: Uint8Array;
+  multiprotocol: boolean;
+}
+
 /**
- * The interning key of an UPDATE's attributes: the wire bytes of the path attribute section with
- * MP_REACH_NLRI cut to (AFI, SAFI, next hop) and MP_UNREACH_NLRI omitted. `frame` is the whole
- * message, header included. Returns null when the frame is too short to hold the fields (the
- * decoder will have refused it already).
+ * The interning key of an UPDATE's attributes, written into `scratch.buf` (grown as needed);
+ * returns its length, or -1 when the frame is too short to hold the fields (the decoder will
+ * have refused it already). The key is the wire bytes of the path attribute section with
+ * MP_REACH_NLRI cut to (AFI, SAFI, next hop) and MP_UNREACH_NLRI omitted, after one byte for the
+ * AS number size. `frame` is the whole message, header included. Building it allocates nothing,
+ * so the common case of a known attribute set costs a copy and a hash.
  */
-export function attributeKey(frame: Uint8Array, fourOctetAs: boolean): string | null {
+export function attributeKeyInto(frame: Uint8Array, fourOctetAs: boolean, scratch: KeyScratch): number {
   const body = 19;
-  if (frame.length < body + 4) return null;
+  if (frame.length < body + 4) return -1;
   const wlen = (frame[body]! << 8) | frame[body + 1]!;
   let pos = body + 2 + wlen;
-  if (pos + 2 > frame.length) return null;
+  if (pos + 2 > frame.length) return -1;
   const alen = (frame[pos]! << 8) | frame[pos + 1]!;
   pos += 2;
   const end = pos + alen;
-  if (end > frame.length) return null;
-  const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-  let key = fourOctetAs ? '4' : '2';
+  if (end > frame.length) return -1;
+  if (scratch.buf.length < alen + 1) scratch.buf = new Uint8Array(Math.max(alen + 1, scratch.buf.length * 2));
+  const out = scratch.buf;
+  out[0] = fourOctetAs ? 4 : 2;
+  scratch.multiprotocol = false;
+  let n = 1;
   while (pos < end) {
     const flags = frame[pos]!;
     const code = frame[pos + 1]!;
     const ext = (flags & 0x10) !== 0;
     const hdr = ext ? 4 : 3;
-    if (pos + hdr > end) return null;
+    if (pos + hdr > end) return -1;
     const len = ext ? (frame[pos + 2]! << 8) | frame[pos + 3]! : frame[pos + 2]!;
     const next = pos + hdr + len;
-    if (next > end) return null;
+    if (next > end) return -1;
+    let from = pos;
+    let to = next;
+    if (code === 14 || code === 15) scratch.multiprotocol = true;
     if (code === 14) {
-      // AFI(2) SAFI(1) NHlen(1) NH(NHlen)
-      const nhl = frame[pos + hdr + 3] ?? 0;
-      key += buf.toString('latin1', pos + hdr, Math.min(next, pos + hdr + 4 + nhl));
-    } else if (code !== 15) {
-      key += buf.toString('latin1', pos, next);
+      // AFI(2) SAFI(1) NHlen(1) NH(NHlen): the next hop is part of the set, the NLRI are not.
+      from = pos + hdr;
+      to = Math.min(next, pos + hdr + 4 + (frame[pos + hdr + 3] ?? 0));
+      out[n++] = 14;
     }
+    // A byte loop: keys are tens of bytes, and a subarray per attribute cost more than the copy.
+    if (code !== 15) for (let i = from; i < to; i++) out[n++] = frame[i]!;
     pos = next;
   }
-  return key;
+  return n;
 }

@@ -75,6 +75,8 @@ function pair(
     remoteAs: 65001,
     passive: true,
     gracefulRestart: grB,
+    // The tests read B's received routes through Speaker.routes(): keep them.
+    retainAdjRibIn: 'always',
   });
   a.setOriginated([{ prefix: '192.0.2.0/24' }]);
   return { a, b, ipA, ipB };

@@ -1,7 +1,7 @@
 // Public API of the session layer (RFC 4271 §8 FSM, transport, peers, Adj-RIB-In, Speaker).
 export type { AdjRibInBatch, AdjRibInEntry, AdjRibInView, PeerKey, UpdateOutcome } from './adj-rib-in.ts';
 export { AdjRibIn } from './adj-rib-in.ts';
-export { AttributeStore, attributeKey, type StoredAttributes } from './attr-store.ts';
+export { AttributeStore, attributeKeyInto, type StoredAttributes } from './attr-store.ts';
 export { type CollisionInput, type ConnectionDirection, resolveCollision } from './collision.ts';
 export {
   backoffSeconds,
@@ -61,6 +61,7 @@ export type {
   ExportSource,
   ExportUpdate,
   FamilyName,
+  MaxPrefixLimit,
   MessageCounters,
   NotificationRecord,
   OriginatedRoute,

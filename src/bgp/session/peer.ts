@@ -23,6 +23,7 @@ import {
   CeaseSubcode,
   type CodecOptions,
   DEFAULT_CODEC_OPTIONS,
+  encodeRouteRefresh,
   encodeShutdownCommunication,
   Family,
   type FamilyKey,
@@ -54,6 +55,7 @@ import type {
   ExportSource,
   ExportUpdate,
   FamilyName,
+  MaxPrefixLimit,
   MessageCounters,
   NotificationRecord,
   PeerConfig,
@@ -72,8 +74,8 @@ import {
 } from './wire.ts';
 
 /** Receive queue bounds per peer (bytes of undecoded UPDATE frames). */
-export const QUEUE_HIGH = 4 * 1024 * 1024;
-export const QUEUE_LOW = 1024 * 1024;
+export const QUEUE_HIGH = 1024 * 1024;
+export const QUEUE_LOW = 256 * 1024;
 /** Longest stretch of UPDATE processing before yielding to the event loop. */
 export const SLICE_MS = 8;
 /** Output is handed to the socket while its buffer holds less than this. */
@@ -370,8 +372,8 @@ export class Peer {
    * caller decides to reset. Fields that go into our OPEN or decide whom we talk to force one:
    * address, remoteAs, localAddress, port, families, holdTime, addPath, extendedMessage,
    * enhancedRouteRefresh, gracefulRestart, requiredCapabilities. Everything else (name,
-   * description, passive, keepaliveTime, connectRetryTime, delayOpenTime, maxPrefixes) applies in
-   * place, from the next timer or connection attempt on.
+   * description, passive, keepaliveTime, connectRetryTime, delayOpenTime, maxPrefixes,
+   * retainAdjRibIn) applies in place, from the next timer or connection attempt on.
    */
   update(cfg: PeerConfig): string[] {
     const old = this.cfg;
@@ -396,6 +398,13 @@ export class Peer {
     this.fsmConfig = Peer.fsmConfigFor(cfg, this.dynamicParent !== undefined);
     this.localOpen = Peer.localOpenFor(cfg, this.ctx);
     if (cfg.maxPrefixes !== undefined) this.checkMaxPrefixes();
+    const n = this.main.negotiated;
+    if (n && (old.retainAdjRibIn ?? 'always') !== (cfg.retainAdjRibIn ?? 'always')) {
+      this.adjRibIn.retained = (cfg.retainAdjRibIn ?? 'always') === 'always' || !n.routeRefresh;
+      // Kept from now on: have the peer re-send, so the Adj-RIB-In holds its whole table
+      // (FRR does the same when soft-reconfiguration inbound is turned on).
+      if (this.adjRibIn.retained) this.requestRefresh();
+    }
     // No longer passive: a session waiting in Active starts connecting now (§8.2.2 Active,
     // ConnectRetryTimer_Expires), instead of waiting for the peer forever.
     if (
@@ -772,10 +781,15 @@ export class Peer {
   private pumpOut(s: Session): void {
     const socket = s.socket;
     if (!socket) return;
+    // Corked, the writes below leave as one writev: a full table is ~100k UPDATEs, and a system
+    // call each cost more than the rest of the export path together.
+    const corked = s.out.length - s.outHead > 1;
+    if (corked) socket.cork();
     while (s.outHead < s.out.length && socket.writableLength < OUT_HIGH) {
       socket.write(s.out[s.outHead]!);
       s.out[s.outHead++] = undefined as unknown as Buffer;
     }
+    if (corked) socket.uncork();
     if (s.outHead === s.out.length) {
       s.out = [];
       s.outHead = 0;
@@ -809,7 +823,9 @@ export class Peer {
           s.queue.push(frame);
           s.queueBytes += frame.length;
           if (s.queueBytes > s.queuePeak) s.queuePeak = s.queueBytes;
-          this.dispatch(s, { type: 'UpdateMsg' });
+          // Not dispatched: in Established, UpdateMsg's one action is restarting the HoldTimer
+          // (§8.2.2, Event 27; fsm.ts), which the arrival did above. A full table is ~500k
+          // UPDATEs, and a transition each was a tenth of the receive path.
           this.scheduleProcessing(s);
           continue;
         }
@@ -880,13 +896,119 @@ export class Peer {
         return;
       }
       case 'route-refresh':
-        // RFC 2918 §4: re-send the Adj-RIB-Out for the family.
-        if (s.fsm.state === 'Established' && s.negotiated)
-          this.sendInitial(s, [((msg.afi & 0xffff) << 8) | (msg.safi & 0xff)], false);
+        // BoRR/EoRR (RFC 7313 §4) must follow the UPDATEs received before them: with UPDATEs
+        // still queued, the marker waits in the same queue (processSlice hands it back here).
+        if (msg.subtype !== 0 && s.fsm.state === 'Established' && s.queueHead < s.queue.length) {
+          s.queue.push(frame);
+          s.queueBytes += frame.length;
+          this.scheduleProcessing(s);
+          return;
+        }
+        this.onRouteRefresh(s, msg.afi, msg.safi, msg.subtype);
         return;
       case 'update':
         return;
     }
+  }
+
+  /**
+   * A received ROUTE-REFRESH. Subtype 0 (RFC 2918 §4): re-send our Adj-RIB-Out for the family,
+   * between BoRR and EoRR when enhanced route refresh was negotiated (RFC 7313 §4). Subtypes 1
+   * and 2 (BoRR, EoRR) demarcate the peer's re-advertisement: the changes before the marker are
+   * published, then the marker; at BoRR the family's routes are forgotten without withdrawals so
+   * each re-advertised route reaches the RIB, which sweeps what was not re-advertised at EoRR.
+   * RFC 7313 §5: other subtypes, and BoRR/EoRR without the capability, are ignored.
+   */
+  private onRouteRefresh(s: Session, afi: number, safi: number, subtype: number): void {
+    const n = s.negotiated;
+    if (s.fsm.state !== 'Established' || !n) return;
+    const family = familyKey(afi, safi);
+    if (!n.families.includes(family)) {
+      this.log.info({ afi, safi, subtype }, 'ROUTE-REFRESH for a family not negotiated, ignored');
+      return;
+    }
+    if (subtype === 0) {
+      // Our initial table is still to come (waiting for the local routes, RFC 4724 §4.1): it
+      // answers the request; RFC 7313 §4 also forbids a BoRR before our End-of-RIB.
+      if (this.detachExport === null) {
+        this.log.info(
+          { family: familyName(family) },
+          'ROUTE-REFRESH before our initial table: it answers it',
+        );
+        return;
+      }
+      this.resendAdjRibOut(s, [family]);
+      return;
+    }
+    if ((subtype !== 1 && subtype !== 2) || !n.enhancedRouteRefresh) {
+      this.log.info({ family: familyName(family), subtype }, 'ROUTE-REFRESH subtype ignored (RFC 7313 §5)');
+      return;
+    }
+    this.publish();
+    const phase = subtype === 1 ? 'begin' : 'end';
+    if (phase === 'begin') this.adjRibIn.forgetFamily(family);
+    this.log.info(
+      { family: familyName(family) },
+      `enhanced route refresh: ${subtype === 1 ? 'BoRR' : 'EoRR'}`,
+    );
+    this.ctx.emit({ type: 'route-refresh', peer: this.id, family, phase, at: Date.now() });
+  }
+
+  /** Our Adj-RIB-Out for some families again, demarcated by BoRR/EoRR under RFC 7313. */
+  private resendAdjRibOut(s: Session, families: readonly FamilyKey[]): void {
+    const n = s.negotiated;
+    const peer = this.exportPeer(s);
+    if (!n || !peer) return;
+    const full = this.ctx.exportSource().initial(peer);
+    for (const family of families) {
+      if (n.enhancedRouteRefresh) this.queueRouteRefresh(s, family, 1);
+      this.sendUpdate(s, {
+        announce: full.announce.filter((g) => g.family === family),
+        withdraw: full.withdraw.filter((g) => g.family === family),
+      });
+      if (n.enhancedRouteRefresh) this.queueRouteRefresh(s, family, 2);
+    }
+  }
+
+  /** A ROUTE-REFRESH through the bulk output queue, so it stays in order with the UPDATEs. */
+  private queueRouteRefresh(s: Session, family: FamilyKey, subtype: 0 | 1 | 2): void {
+    s.out.push(encodeRouteRefresh(family, subtype));
+    this.sent.routeRefresh++;
+    this.pumpOut(s);
+  }
+
+  /**
+   * Inbound soft reconfiguration by route refresh: sends ROUTE-REFRESH (RFC 2918 §3) for the
+   * given families (default: every negotiated one). Unless the Adj-RIB-In is retained, the
+   * family's routes are forgotten first (see AdjRibIn.forgetFamily), so the whole re-sent table
+   * goes through import again. Returns the families asked for; none when the session is not
+   * Established or the peer did not negotiate route refresh.
+   */
+  requestRefresh(families?: readonly FamilyKey[]): FamilyKey[] {
+    const s = this.main;
+    const n = s.negotiated;
+    if (s.fsm.state !== 'Established' || !n || !n.routeRefresh) return [];
+    const wanted = (families ?? n.families).filter((f) => n.families.includes(f));
+    if (wanted.length === 0) return [];
+    this.publish();
+    for (const f of wanted) {
+      // With RFC 7313 the peer's BoRR does this, in order with its UPDATEs.
+      if (!this.adjRibIn.retained && !n.enhancedRouteRefresh) this.adjRibIn.forgetFamily(f);
+      this.queueRouteRefresh(s, f, 0);
+    }
+    this.log.info({ families: wanted.map(familyName) }, 'sent ROUTE-REFRESH');
+    return wanted;
+  }
+
+  /** Outbound soft reconfiguration: re-sends the Adj-RIB-Out (as FRR's `clear bgp X soft out`). */
+  resendOut(): FamilyKey[] {
+    const s = this.main;
+    const n = s.negotiated;
+    // Before the initial table went out there is nothing to re-send (it is on its way).
+    if (s.fsm.state !== 'Established' || !n || this.detachExport === null) return [];
+    this.resendAdjRibOut(s, n.families);
+    this.log.info({ families: n.families.map(familyName) }, 'Adj-RIB-Out re-sent');
+    return [...n.families];
   }
 
   private onOpen(s: Session, open: OpenMessage): void {
@@ -970,12 +1092,18 @@ export class Peer {
     const opts: CodecOptions = s.negotiated.receiveOptions;
     const families = new Set(s.negotiated.families);
     const fourOctetAs = s.negotiated.fourOctetAs;
+    const v4AddPath = opts.addPath.has(Family.IPv4Unicast);
     const start = performance.now();
     let n = 0;
     while (s.queueHead < s.queue.length) {
       const frame = s.queue[s.queueHead]!;
       s.queue[s.queueHead++] = undefined as unknown as Uint8Array;
       s.queueBytes -= frame.length;
+      // Most UPDATEs of a full table repeat an attribute set already seen: no decode for those.
+      if (frame[18] === 2 && this.adjRibIn.applyFrame(frame, fourOctetAs, v4AddPath, families)) {
+        if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
+        continue;
+      }
       const d = decodeMessage(frame, opts);
       if (!d.ok) {
         // RFC 7606: only session-reset errors arrive here; treat-as-withdraw is on the message.
@@ -993,6 +1121,10 @@ export class Peer {
           );
         }
         this.adjRibIn.applyUpdate(u, frame, fourOctetAs, families);
+      } else if (d.value.type === 'route-refresh') {
+        // A BoRR/EoRR queued behind UPDATEs (onControlFrame).
+        this.onRouteRefresh(s, d.value.afi, d.value.safi, d.value.subtype);
+        if (s.disposed || s.fsm.state !== 'Established') return;
       }
       if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
     }
@@ -1023,23 +1155,32 @@ export class Peer {
     }
   }
 
-  /** RFC 4486 subcode 1: returns false when the session was stopped. */
+  /**
+   * RFC 4486 §4 subcode 1, per family: the first family whose Adj-RIB-In exceeds its own limit
+   * stops the session; the data is that family's AFI (2 octets), SAFI (1) and limit (4). Returns
+   * false when the session was stopped.
+   */
   private checkMaxPrefixes(): boolean {
-    const limit = this.cfg.maxPrefixes;
-    if (limit === undefined || this.adjRibIn.size() <= limit) return true;
+    const limits = this.cfg.maxPrefixes;
+    if (limits === undefined) return true;
+    const over = maxPrefixExceeded(limits, (f) => this.adjRibIn.size(f));
+    if (over === null) return true;
+    const { family: fam, limit } = over;
     const data = new Uint8Array(7);
-    const fam = this.main.negotiated?.families[0] ?? Family.IPv4Unicast;
     data[0] = familyAfi(fam) >> 8;
     data[1] = familyAfi(fam) & 0xff;
     data[2] = fam & 0xff;
     new DataView(data.buffer).setUint32(3, limit >>> 0);
-    this.log.warn({ limit, received: this.adjRibIn.size() }, 'maximum prefixes exceeded');
+    this.log.warn(
+      { family: familyName(fam), limit, received: this.adjRibIn.size(fam) },
+      'maximum prefixes exceeded',
+    );
     // RFC 8538 §5: "Maximum Number of Prefixes Reached" is sent as Hard Reset when N was negotiated.
     const notification = this.main.negotiated?.gracefulRestartNotification
       ? hardResetCease(CeaseSubcode.MaximumNumberOfPrefixesReached, data)
       : { code: NotificationCode.Cease, subcode: CeaseSubcode.MaximumNumberOfPrefixesReached, data };
     this.dispatch(this.main, { type: 'AutomaticStop', notification });
-    const restart = this.cfg.maxPrefixesRestart;
+    const restart = over.restartAfter;
     if (restart !== undefined && this.dynamicParent === undefined) {
       if (this.maxPrefixTimer) clearTimeout(this.maxPrefixTimer);
       this.maxPrefixTimer = setTimeout(() => {
@@ -1088,6 +1229,8 @@ export class Peer {
     s.establishedAt = Date.now();
     const n = s.negotiated;
     if (!n) return;
+    // Pre-policy routes are kept when configured, or when the peer cannot re-send them.
+    this.adjRibIn.retained = (this.cfg.retainAdjRibIn ?? 'always') === 'always' || !n.routeRefresh;
     this.log.info(
       {
         peerAs: n.peerAs,
@@ -1215,6 +1358,23 @@ export class Peer {
       inputPauses: s.pauses,
     };
   }
+}
+
+/**
+ * The first family (in FamilyName order) whose prefix count exceeds its configured limit, or
+ * null. Pure: `count` gives the Adj-RIB-In size of a family.
+ */
+export function maxPrefixExceeded(
+  limits: Partial<Record<FamilyName, MaxPrefixLimit>>,
+  count: (family: FamilyKey) => number,
+): { family: FamilyKey; limit: number; restartAfter?: number | undefined } | null {
+  for (const name of Object.keys(familyKeys) as FamilyName[]) {
+    const m = limits[name];
+    if (m === undefined) continue;
+    const family = familyKeys[name];
+    if (count(family) > m.limit) return { family, limit: m.limit, restartAfter: m.restartAfter };
+  }
+  return null;
 }
 
 /** 'multiprotocol:ipv4-unicast', 'add-path:ipv4-unicast:receive', 'unknown-200', ... */

@@ -31,6 +31,8 @@ function cfg(
     localAddress,
     remoteAs,
     families: ['ipv4-unicast', 'ipv6-unicast'],
+    // These tests look at the received routes through Speaker.routes(): keep them.
+    retainAdjRibIn: 'always',
     ...extra,
   };
 }
@@ -234,6 +236,7 @@ describe('IPv6 transport', () => {
       remoteAs: 65001,
       families: ['ipv6-unicast'],
       passive: true,
+      retainAdjRibIn: 'always',
     });
     a.setOriginated([{ prefix: '2001:db8:6::/48' }, { prefix: '192.0.2.0/24' }]);
     await Promise.all([a.start(), b.start()]);

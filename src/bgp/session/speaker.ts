@@ -361,6 +361,24 @@ export class Speaker {
     await Promise.all(this.must(idOrKey).map((p) => p.reset(message)));
   }
 
+  /**
+   * Inbound soft reconfiguration by route refresh: ROUTE-REFRESH (RFC 2918) for the given
+   * families (default every negotiated one) on each matching Established session. Returns, per
+   * session id, the families asked for (empty: no session, or no route refresh negotiated).
+   */
+  refreshIn(idOrKey: string, families?: readonly FamilyKey[]): Map<string, FamilyKey[]> {
+    const out = new Map<string, FamilyKey[]>();
+    for (const p of this.must(idOrKey)) out.set(p.id, p.requestRefresh(families));
+    return out;
+  }
+
+  /** Re-sends the Adj-RIB-Out of each matching Established session (BoRR/EoRR under RFC 7313). */
+  refreshOut(idOrKey: string): Map<string, FamilyKey[]> {
+    const out = new Map<string, FamilyKey[]>();
+    for (const p of this.must(idOrKey)) out.set(p.id, p.resendOut());
+    return out;
+  }
+
   private *allPeers(): Generator<Peer> {
     yield* this.peers.values();
     for (const r of this.ranges.values()) yield* r.children.values();

@@ -50,12 +50,29 @@ export interface PeerConfig {
    */
   readonly gracefulRestart?: GracefulRestartConfig | undefined;
   readonly requiredCapabilities?: readonly RequirableCapability[] | undefined;
-  /** Maximum prefixes accepted (all families); exceeding it sends Cease subcode 1 (RFC 4486). */
-  readonly maxPrefixes?: number | undefined;
-  /** Seconds after which a session stopped by maxPrefixes restarts; absent: stays down. */
-  readonly maxPrefixesRestart?: number | undefined;
+  /**
+   * Maximum prefixes accepted, per family. The first family whose Adj-RIB-In exceeds its own
+   * limit stops the session with Cease subcode 1 (RFC 4486 §4), the data carrying that family's
+   * AFI/SAFI and limit. After `restartAfter` seconds the session starts again; absent, it stays
+   * down until an operator enables or resets it.
+   */
+  readonly maxPrefixes?: Partial<Record<FamilyName, MaxPrefixLimit>> | undefined;
+  /**
+   * Whether the Adj-RIB-In keeps pre-policy routes, so an import policy change re-runs on them
+   * (soft reconfiguration inbound): 'always' (the default for the session layer on its own), or
+   * 'auto': only when the peer did not negotiate route refresh (RFC 2918); otherwise a policy
+   * change asks the peer to re-send. The daemon passes 'auto' unless softReconfigurationInbound
+   * is configured, as FRR and BIRD keep no pre-policy table by default.
+   */
+  readonly retainAdjRibIn?: 'always' | 'auto' | undefined;
   /** Start administratively down. */
   readonly shutdown?: boolean | undefined;
+}
+
+export interface MaxPrefixLimit {
+  readonly limit: number;
+  /** Seconds after which a session stopped by this limit restarts; absent: it stays down. */
+  readonly restartAfter?: number | undefined;
 }
 
 export interface MessageCounters {
@@ -167,6 +184,20 @@ export type SpeakerEvent =
       readonly peer: string;
       readonly name: string;
       readonly notification: NotificationRecord;
+    }
+  /**
+   * RFC 7313 §4 demarcation of a peer's re-advertisement of one family: 'begin' (BoRR) and 'end'
+   * (EoRR). Emitted in order with the Adj-RIB-In batches: the changes received before the marker
+   * are published before it. At 'begin' the session layer forgets the family's routes without
+   * withdrawing them, so every re-advertised route is published as an announcement; a consumer
+   * marks the peer's routes of the family stale at 'begin' and removes those still stale at 'end'.
+   */
+  | {
+      readonly type: 'route-refresh';
+      readonly peer: string;
+      readonly family: FamilyKey;
+      readonly phase: 'begin' | 'end';
+      readonly at: number;
     }
   | {
       readonly type: 'error';

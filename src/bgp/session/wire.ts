@@ -16,6 +16,8 @@ import {
   encodeEndOfRib,
   encodeKeepalive,
   type FamilyKey,
+  familyKey,
+  familyName,
   maxMessageLength,
   notificationName,
   type PackedUpdates,
@@ -94,6 +96,12 @@ export function notificationText(code: number, subcode: number, data: Uint8Array
   // RFC 8538 §3.1: a Hard Reset carries the original code, subcode and data.
   if (code === 6 && subcode === 9 && data.length >= 2 && !(data[0] === 6 && data[1] === 9)) {
     return `${name} (${notificationText(data[0]!, data[1]!, data.subarray(2))})`;
+  }
+  // RFC 4486 §4: Maximum Number of Prefixes Reached may carry AFI (2), SAFI (1) and the limit (4).
+  if (code === 6 && subcode === 1 && data.length === 7) {
+    const afi = (data[0]! << 8) | data[1]!;
+    const limit = ((data[3]! << 24) | (data[4]! << 16) | (data[5]! << 8) | data[6]!) >>> 0;
+    return `${name} (${familyName(familyKey(afi, data[2]!))}, limit ${limit})`;
   }
   if (carriesShutdownCommunication(code, subcode) && data.length > 0) {
     const c = decodeShutdownCommunication(data);

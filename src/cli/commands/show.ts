@@ -3,8 +3,14 @@ import type { CommandModule } from 'yargs';
 import { formatRouteDetail, type RouteDetail } from '../../bgp/rib/show.ts';
 import { callAndPrint, withClientOptions } from '../../control/cli-support.ts';
 import { controlRequest } from '../../control/client.ts';
-import { formatNeighborDetail, formatNeighbors, formatRoutes, formatStatus } from '../../control/format.ts';
-import type { DaemonState } from '../../daemon/daemon.ts';
+import {
+  formatMemory,
+  formatNeighborDetail,
+  formatNeighbors,
+  formatRoutes,
+  formatStatus,
+} from '../../control/format.ts';
+import type { DaemonMemory, DaemonState } from '../../daemon/daemon.ts';
 import type { PeerStatus, RouteView } from '../../daemon/speaker-port.ts';
 import { formatMtuReport, type MtuReport } from '../../ipip/mtu.ts';
 
@@ -100,11 +106,16 @@ export const showCommand: CommandModule = {
           }),
       })
       .command({
+        command: 'memory',
+        describe: 'bytes of the process and of the route tables (as birdc show memory)',
+        handler: (a) => callAndPrint<DaemonMemory>(a as never, 'show.memory', {}, (r) => formatMemory(r)),
+      })
+      .command({
         command: 'status',
         describe: 'daemon summary: AS, router-id, uptime, last reload',
         handler: (a) => callAndPrint<DaemonState>(a as never, 'show.status', {}, (r) => formatStatus(r)),
       })
-      .demandCommand(1, 'show what? neighbors, neighbor ADDR, routes, route PREFIX, mtu or status'),
+      .demandCommand(1, 'show what? neighbors, neighbor ADDR, routes, route PREFIX, memory, mtu or status'),
   handler: () => {},
 };
 
