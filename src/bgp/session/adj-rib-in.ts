@@ -244,14 +244,25 @@ export class AdjRibIn implements AdjRibInView {
     v4AddPath: boolean,
     families: ReadonlySet<FamilyKey>,
   ): boolean {
-    const keyLength = attributeKeyInto(frame, fourOctetAs, keyScratch);
-    if (keyLength < 0 || keyScratch.multiprotocol) return false;
-    const id = this.store.lookupBytes(keyScratch.buf, keyLength);
-    if (id < 0 || !this.store.isClean(id)) return false;
     const body = 19;
+    if (frame.length < body + 4) return false;
     const wlen = (frame[body]! << 8) | frame[body + 1]!;
     const attrLenAt = body + 2 + wlen;
-    const nlriStart = attrLenAt + 2 + ((frame[attrLenAt]! << 8) | frame[attrLenAt + 1]!);
+    if (attrLenAt + 2 > frame.length) return false;
+    const attrStart = attrLenAt + 2;
+    const nlriStart = attrStart + ((frame[attrLenAt]! << 8) | frame[attrLenAt + 1]!);
+    if (nlriStart > frame.length || nlriStart === attrStart) return false;
+    // Only sections without multiprotocol attributes: their key is the section itself.
+    for (let pos = attrStart; pos < nlriStart; ) {
+      const code = frame[pos + 1];
+      if (code === undefined || code === 14 || code === 15) return false;
+      const ext = (frame[pos]! & 0x10) !== 0;
+      if (pos + (ext ? 4 : 3) > nlriStart) return false;
+      pos += ext ? 4 + ((frame[pos + 2]! << 8) | frame[pos + 3]!) : 3 + frame[pos + 2]!;
+      if (pos > nlriStart) return false;
+    }
+    const id = this.store.lookupSection(fourOctetAs ? 4 : 2, frame, attrStart, nlriStart);
+    if (id < 0 || !this.store.isClean(id)) return false;
     const withdrawn = wlen === 0 ? null : parsePrefixes(frame, body + 2, attrLenAt, 1, v4AddPath);
     const nlri =
       nlriStart >= frame.length ? null : parsePrefixes(frame, nlriStart, frame.length, 1, v4AddPath);

@@ -95,6 +95,29 @@ export class AttributeStore {
   }
 
   /**
+   * lookupBytes() of the key attributeKeyInto() would build for an attribute section without
+   * MP_REACH/MP_UNREACH (`asSize` 2 or 4, then the section's bytes verbatim), hashed and compared
+   * in place in the frame: no copy.
+   */
+  lookupSection(asSize: number, frame: Uint8Array, start: number, end: number): number {
+    let h = Math.imul((0x811c9dc5 | 0) ^ asSize, 0x01000193);
+    for (let i = start; i < end; i++) h = Math.imul(h ^ frame[i]!, 0x01000193);
+    const slot = this.byHash.get(h);
+    if (slot === undefined) return -1;
+    // No closure here: this runs once per received UPDATE.
+    if (typeof slot === 'number') return this.sameSection(slot, asSize, frame, start, end) ? slot : -1;
+    for (const id of slot) if (this.sameSection(id, asSize, frame, start, end)) return id;
+    return -1;
+  }
+
+  private sameSection(id: number, asSize: number, frame: Uint8Array, start: number, end: number): boolean {
+    const k = this.keys[id];
+    if (!(k instanceof Uint8Array) || k.length !== end - start + 1 || k[0] !== asSize) return false;
+    for (let i = start, j = 1; i < end; i++, j++) if (k[j] !== frame[i]) return false;
+    return true;
+  }
+
+  /**
    * Whether the set was decoded from an UPDATE that announced routes and had no RFC 7606 error.
    * Decoding depends only on the bytes and the AS number size (both in the key) and on whether
    * routes are announced, so another UPDATE with the same key decodes the same, without errors.
