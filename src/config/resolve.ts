@@ -273,6 +273,14 @@ function resolveNeighbor(
   if (n.multihop !== undefined && n.ttlSecurity) {
     issue(at('ttlSecurity'), 'cannot be combined with multihop (RFC 5082 GTSM expects a direct peer)');
     ok = false;
+  } else if (n.ttlSecurity) {
+    // Refused rather than ignored: an operator must not believe GTSM protects a session when
+    // it does not. Node has no setsockopt for IP_TTL/IP_MINTTL; it comes with TCP-MD5.
+    issue(
+      at('ttlSecurity'),
+      'GTSM (RFC 5082) is not implemented yet: remove it, or protect the session otherwise',
+    );
+    ok = false;
   }
   if (typeof n.asn === 'number' && n.asn === AS_TRANS) {
     issue(at('asn'), "AS 23456 is AS_TRANS (RFC 6793): give the peer's real 4-octet AS");

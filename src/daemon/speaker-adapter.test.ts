@@ -19,6 +19,7 @@ neighbors:
     localAddress: 192.0.2.1
     holdTime: 30
     connectRetry: 3
+    connectRetryMax: 40
     families: [ipv4-unicast, ipv6-unicast]
     addPath: { receive: true, send: 4 }
     gracefulRestart: helper
@@ -40,6 +41,7 @@ neighbors:
       holdTime: 30,
       keepaliveTime: 10,
       connectRetryTime: 3,
+      connectRetryTimeMax: 40,
       families: ['ipv4-unicast', 'ipv6-unicast'],
       addPath: { 'ipv4-unicast': 'both', 'ipv6-unicast': 'both' },
       // 'helper': the capability with no family, so peers flush ours; the N bit by default.

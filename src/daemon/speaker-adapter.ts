@@ -46,6 +46,7 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
     holdTime: n.holdTime,
     keepaliveTime: n.keepaliveTime,
     connectRetryTime: n.connectRetry,
+    connectRetryTimeMax: n.connectRetryMax,
     families: n.families,
     addPath,
     // 'helper' advertises the capability with no family (BIRD's `graceful restart aware`): we keep

@@ -18,6 +18,7 @@ import {
   jitter,
   transition,
 } from './fsm.ts';
+import { Peer } from './peer.ts';
 
 const someNotif = { code: 3, subcode: 1 };
 
@@ -465,5 +466,21 @@ describe('collision detection (§6.8, RFC 6286 §2.3)', () => {
       }),
       'outgoing',
     );
+  });
+});
+
+describe('Peer.fsmConfigFor', () => {
+  test('the configured connect retry ceiling caps the back-off (never below the base time)', () => {
+    const base = { key: '192.0.2.1', address: '192.0.2.1', remoteAs: 65000 };
+    assert.equal(
+      Peer.fsmConfigFor({ ...base, connectRetryTime: 3, connectRetryTimeMax: 40 }, false).connectRetryTimeMax,
+      40,
+    );
+    assert.equal(
+      Peer.fsmConfigFor({ ...base, connectRetryTime: 30, connectRetryTimeMax: 10 }, false)
+        .connectRetryTimeMax,
+      30,
+    );
+    assert.equal(Peer.fsmConfigFor(base, false).connectRetryTimeMax, defaultFsmConfig.connectRetryTimeMax);
   });
 });

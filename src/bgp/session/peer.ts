@@ -257,7 +257,10 @@ export class Peer {
       delayOpen: (cfg.delayOpenTime ?? 0) > 0,
       delayOpenTime: cfg.delayOpenTime ?? defaultFsmConfig.delayOpenTime,
       connectRetryTime: cfg.connectRetryTime ?? defaultFsmConfig.connectRetryTime,
-      connectRetryTimeMax: Math.max(cfg.connectRetryTime ?? 0, defaultFsmConfig.connectRetryTimeMax),
+      connectRetryTimeMax: Math.max(
+        cfg.connectRetryTime ?? 0,
+        cfg.connectRetryTimeMax ?? defaultFsmConfig.connectRetryTimeMax,
+      ),
     };
   }
 

@@ -38,6 +38,8 @@ export interface PeerConfig {
   readonly keepaliveTime?: number | undefined;
   /** Base ConnectRetry time in seconds (default 5), doubling on repeated failures up to 120. */
   readonly connectRetryTime?: number | undefined;
+  /** The cap of ConnectRetryTime's exponential back-off (seconds; default 120). */
+  readonly connectRetryTimeMax?: number | undefined;
   /** DelayOpen time in seconds (RFC 4271 §8.1.1); 0 or absent disables it. */
   readonly delayOpenTime?: number | undefined;
   readonly families?: readonly FamilyName[] | undefined;
