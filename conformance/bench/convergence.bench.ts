@@ -416,6 +416,26 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       const sock = join(lab.dir, 'tsbgp.sock');
       const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
       step(shown.stdout + shown.stderr);
+      const peers = await run(process.execPath, [
+        TSBGP,
+        'show',
+        'neighbors',
+        '--json',
+        '--control-socket',
+        sock,
+      ]);
+      for (const p of JSON.parse(peers.stdout) as {
+        name: string;
+        outputQueuePeakBytes: number;
+        inputQueuePeakBytes: number;
+      }[])
+        step(
+          `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B`,
+        );
+      if (process.env.BENCH_KEEP_LOG) {
+        const { copyFileSync } = await import('node:fs');
+        copyFileSync(join(lab.dir, 'rr-tsbgp.log'), process.env.BENCH_KEEP_LOG);
+      }
     }
     const peak = pids.reduce((s, p) => s + memoryOf(p, read).peak, 0);
     const t1 = performance.now();

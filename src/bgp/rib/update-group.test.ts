@@ -133,11 +133,32 @@ describe('update groups', () => {
     const batch = groups.process(rib.commit()).get(g)!;
     const toA = batch.forPeer(a);
     const toB = batch.forPeer(b);
+    // A never had these from us: neither its routes back nor withdrawals of them.
     assert.equal(toA.announce.length, 0);
-    assert.deepEqual(texts(toA.withdraw!.prefixes), ['10.9.0.0/16', '10.9.1.0/24']);
+    assert.equal(toA.withdraw, null);
     assert.equal(toB.withdraw, null);
     assert.deepEqual(texts(toB.announce[0]!.prefixes), ['10.9.0.0/16', '10.9.1.0/24']);
     batch.release();
+    // B's route for another prefix reaches A; then A's own, shorter-path route wins: A must
+    // lose the one it had from us (a withdrawal), B gets A's.
+    const fromB = attrs.intern({ origin: 0, asPath: asSequence(65002, 65100), nextHop: 2 });
+    rib.announce(b, fromB, prefixListOf(1, ['10.8.0.0/16']));
+    const second = groups.process(rib.commit()).get(g)!;
+    assert.deepEqual(texts(second.forPeer(a).announce[0]!.prefixes), ['10.8.0.0/16']);
+    second.release();
+    rib.announce(a, fromA, prefixListOf(1, ['10.8.0.0/16']));
+    const third = groups.process(rib.commit()).get(g)!;
+    assert.deepEqual(texts(third.forPeer(a).withdraw!.prefixes), ['10.8.0.0/16']);
+    assert.equal(third.forPeer(a).announce.length, 0);
+    assert.deepEqual(texts(third.forPeer(b).announce[0]!.prefixes), ['10.8.0.0/16']);
+    third.release();
+    // A joining member (or a route refresh) gets the full table without its own routes or
+    // withdrawals of them.
+    const full = g.fullTable();
+    const toAFull = full.forPeer(a);
+    assert.equal(toAFull.withdraw, null);
+    assert.equal(toAFull.announce.length, 0);
+    full.release();
   });
 
   test('export policy change: recompute() sends only the differences', () => {

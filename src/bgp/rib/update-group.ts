@@ -63,24 +63,63 @@ export function updateGroupKey(s: ExportSettings, w: SessionWireProperties): str
   ]);
 }
 
+/** What a member had of a prefix before a batch (see AnnounceBucket.push). */
+export enum Before {
+  /** Not known: a member whose own route this is gets a withdrawal, to be safe. */
+  Unknown = 0,
+  /** The group advertised nothing for the prefix: nobody needs a withdrawal. */
+  Nothing = 1,
+  /** The group advertised the route of `previous` (that peer itself did not get it). */
+  From = 2,
+}
+
 /** Prefixes sharing one outgoing attribute set, with the peer each route came from. */
 export class AnnounceBucket {
   readonly prefixes: PrefixListBuilder;
   sources = new Uint16Array(64);
+  /** Per prefix: Before, and with Before.From the source of what was advertised. */
+  before = new Uint8Array(64);
+  previous = new Uint16Array(64);
 
   constructor(afi: 1 | 2, withPathIds: boolean) {
     this.prefixes = new PrefixListBuilder(afi, 64, withPathIds);
   }
 
-  push(words: Uint32Array, offset: number, length: number, source: number, pathId = 0): void {
+  push(
+    words: Uint32Array,
+    offset: number,
+    length: number,
+    source: number,
+    pathId = 0,
+    before: Before = Before.Unknown,
+    previous = 0,
+  ): void {
     const i = this.prefixes.count;
     if (i === this.sources.length) {
       const s = new Uint16Array(i * 2);
       s.set(this.sources);
       this.sources = s;
+      const b = new Uint8Array(i * 2);
+      b.set(this.before);
+      this.before = b;
+      const p = new Uint16Array(i * 2);
+      p.set(this.previous);
+      this.previous = p;
     }
     this.sources[i] = source;
+    this.before[i] = before;
+    this.previous[i] = previous;
     this.prefixes.push(words, offset, length, pathId);
+  }
+
+  /**
+   * Whether `peer`, whose own route prefix i is (split horizon), needs a withdrawal: only if it
+   * may hold an earlier advertisement of the prefix from us. Sending one for every own route
+   * cost a full table of pointless withdrawals towards the peer that sent the table.
+   */
+  ownNeedsWithdraw(i: number, peer: number): boolean {
+    const b = this.before[i]!;
+    return b === Before.Unknown || (b === Before.From && this.previous[i] !== peer);
   }
 }
 
@@ -142,6 +181,7 @@ export class UpdateBatch {
       const list = b.prefixes.view();
       let own = 0;
       for (let i = 0; i < list.count; i++) if (b.sources[i] === peer) own++;
+      // (own routes leave the announcement; those the peer may hold from us become withdrawals)
       let prefixes = list;
       if (own > 0) {
         const keep = new PrefixListBuilder(this.afi, Math.max(1, list.count - own), this.withPathIds);
@@ -149,8 +189,8 @@ export class UpdateBatch {
         const stride = this.afi === 1 ? 1 : 4;
         for (let i = 0; i < list.count; i++) {
           const id = list.pathIds === null ? 0 : list.pathIds[i]!;
-          if (b.sources[i] === peer) extra.push(list.words, i * stride, list.lengths[i]!, id);
-          else keep.push(list.words, i * stride, list.lengths[i]!, id);
+          if (b.sources[i] !== peer) keep.push(list.words, i * stride, list.lengths[i]!, id);
+          else if (b.ownNeedsWithdraw(i, peer)) extra.push(list.words, i * stride, list.lengths[i]!, id);
         }
         prefixes = keep.view();
       }
@@ -383,11 +423,13 @@ export class UpdateGroup {
       return; // identical advertisement already sent
     }
     if (!owned) rib.attrs.ref(out);
+    const before = old !== 0 ? Before.From : Before.Nothing;
+    const previous = this.advSource[p]!;
     if (old !== 0) rib.attrs.unref(old);
     else this.advertised++;
     this.adv[p] = out;
     this.advSource[p] = source;
-    batch.bucket(out).push(words, off, len, source);
+    batch.bucket(out).push(words, off, len, source, 0, before, previous);
   }
 
   /** Everything this group advertises, as one batch (a peer joining the group, route refresh). */
@@ -400,7 +442,10 @@ export class UpdateGroup {
       const a = this.adv[p]!;
       if (a === 0) continue;
       if (this.addPathLimit === 0) {
-        batch.bucket(a).push(words, rib.prefixOffset(p), rib.prefixLength(p), this.advSource[p]!);
+        // For a peer joining: it holds nothing from us yet, so its own routes need no withdrawal.
+        batch
+          .bucket(a)
+          .push(words, rib.prefixOffset(p), rib.prefixLength(p), this.advSource[p]!, 0, Before.Nothing);
         continue;
       }
       for (let q = a - 1; q >= 0; q = this.pathNext[q]!) {

@@ -181,6 +181,9 @@ class Session {
   disposed = false;
   queuePeak = 0;
   pauses = 0;
+  /** Bytes in `out` not yet handed to the socket, and their peak on this connection. */
+  outBytes = 0;
+  outPeak = 0;
 
   constructor(readonly label: 'main' | 'collision') {}
 
@@ -208,6 +211,7 @@ class Session {
     this.queueBytes = 0;
     this.out = [];
     this.outHead = 0;
+    this.outBytes = 0;
   }
 }
 
@@ -691,6 +695,7 @@ export class Peer {
     s.paused = false;
     s.queuePeak = 0;
     s.pauses = 0;
+    s.outPeak = 0;
     s.clearQueues();
     socket.on('data', (chunk: Buffer) => {
       if (s.socket === socket) this.onData(s, chunk);
@@ -776,7 +781,11 @@ export class Peer {
 
   /** Queues bulk UPDATE output and writes while the socket accepts it. */
   private queueOut(s: Session, messages: readonly Buffer[]): void {
-    for (const m of messages) s.out.push(m);
+    for (const m of messages) {
+      s.out.push(m);
+      s.outBytes += m.length;
+    }
+    if (s.outBytes > s.outPeak) s.outPeak = s.outBytes;
     this.sent.update += messages.length;
     this.pumpOut(s);
   }
@@ -789,7 +798,9 @@ export class Peer {
     const corked = s.out.length - s.outHead > 1;
     if (corked) socket.cork();
     while (s.outHead < s.out.length && socket.writableLength < OUT_HIGH) {
-      socket.write(s.out[s.outHead]!);
+      const m = s.out[s.outHead]!;
+      socket.write(m);
+      s.outBytes -= m.length;
       s.out[s.outHead++] = undefined as unknown as Buffer;
     }
     if (corked) socket.uncork();
@@ -975,7 +986,9 @@ export class Peer {
 
   /** A ROUTE-REFRESH through the bulk output queue, so it stays in order with the UPDATEs. */
   private queueRouteRefresh(s: Session, family: FamilyKey, subtype: 0 | 1 | 2): void {
-    s.out.push(encodeRouteRefresh(family, subtype));
+    const m = encodeRouteRefresh(family, subtype);
+    s.out.push(m);
+    s.outBytes += m.length;
     this.sent.routeRefresh++;
     this.pumpOut(s);
   }
@@ -1357,6 +1370,8 @@ export class Peer {
       connectRetryCounter: s.fsm.connectRetryCounter,
       inputQueueBytes: s.queueBytes,
       inputQueuePeakBytes: s.queuePeak,
+      outputQueueBytes: s.outBytes,
+      outputQueuePeakBytes: s.outPeak,
       inputPaused: s.paused,
       inputPauses: s.pauses,
     };

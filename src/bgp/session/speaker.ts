@@ -639,5 +639,7 @@ function rangePlaceholder(cfg: PeerConfig, localAs: number): PeerStatus {
     inputQueuePeakBytes: 0,
     inputPaused: false,
     inputPauses: 0,
+    outputQueueBytes: 0,
+    outputQueuePeakBytes: 0,
   };
 }

@@ -144,6 +144,9 @@ export interface PeerStatus {
   readonly inputQueuePeakBytes: number;
   readonly inputPaused: boolean;
   readonly inputPauses: number;
+  /** UPDATE bytes packed for the peer but not yet taken by the socket, and their peak. */
+  readonly outputQueueBytes: number;
+  readonly outputQueuePeakBytes: number;
 }
 
 /**
