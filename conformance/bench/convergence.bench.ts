@@ -14,7 +14,8 @@
 //
 // Per reflector: start it, wait for rr–rcv Established, then enable the injector's session.
 //   converge  from the injector reporting its session Established until the receiver holds N
-//             (the receiver is polled over its control socket every 10 ms);
+//             (the receiver is polled over its control socket every 10 ms, and the injector is
+//             sent a `show status` each time: see the comment in measure() on BIRD's stall);
 //   withdraw  from disabling the injector's session until the receiver holds 0;
 //   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra), and bytes per route over
 //             the RSS before the injector came up;
@@ -407,6 +408,12 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     }
     const t0 = performance.now();
     for (;;) {
+      // The injector is poked as often as the receiver is polled: BIRD 2 as the injector can
+      // otherwise hold its last UPDATEs for ~3 s once a reflector's receive window has closed on
+      // it, unless something arrives on one of its sockets (a reflector that sends nothing back
+      // was charged ~3 s at 100k, one that sent it anything was not). A command on its control
+      // socket wakes it; the cost is the same for every reflector.
+      await inj.command('show status');
       if ((await rcv.routeCount()) >= n) break;
       if (performance.now() - t0 > 900_000) throw new Error(`${r.name}: no convergence in 15 minutes`);
       await new Promise((res) => setTimeout(res, 10));

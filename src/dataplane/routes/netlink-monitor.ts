@@ -19,8 +19,22 @@ const CHILD_SCRIPT = fileURLToPath(
   new URL(FROM_TS ? './monitor-child.ts' : './monitor-child.js', import.meta.url),
 );
 
+/** Node options that take a module (`--import X` or `--import=X`). */
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+/**
+ * Only the parent's module-loading flags: the child's stdout is its protocol, so diagnostic
+ * flags that print there (--trace-gc, --cpu-prof's messages) or debug ports must not reach it.
+ */
 function childLoaderArgs(): string[] {
-  const inherited = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
+  const inherited: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    if (eq > 0 && LOADER_FLAGS.has(a.slice(0, eq))) inherited.push(a);
+    else if (LOADER_FLAGS.has(a) && i + 1 < argv.length) inherited.push(a, argv[++i]!);
+  }
   if (!FROM_TS || inherited.some((a) => a.includes('tsx'))) return inherited;
   return [...inherited, '--import', import.meta.resolve('tsx')];
 }
