@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { QUEUE_HIGH } from '../../src/bgp/session/index.ts';
 import { canUseNamespaces, Lab, type SpawnedProcess, waitFor } from '../lib/lab.ts';
 import type { HarnessConfig } from './speaker-harness.ts';
 
 const PREFIXES = 1_000_000;
-const QUEUE_HIGH = 4 * 1024 * 1024;
 const here = import.meta.dirname;
 const skip = canUseNamespaces() ? false : 'needs root for network namespaces';
 
