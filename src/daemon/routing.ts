@@ -807,6 +807,8 @@ export class RoutingEngine {
     p.imports.clear();
     this.clearTimers(p);
     this.bySession.delete(p.id);
+    // The index goes to another peer later: the session must not count that peer's paths.
+    this.speaker.adjRibIn(p.id)?.countWith?.(null);
     // Free the index only after the commit that removes its paths was processed.
     this.pendingRelease.push(p.index);
   }

@@ -179,19 +179,34 @@ export class UpdateBatch {
     let extra: PrefixListBuilder | null = null;
     for (const [attrId, b] of this.announce) {
       const list = b.prefixes.view();
+      // Own routes leave the announcement; those the peer may hold from us become withdrawals.
       let own = 0;
-      for (let i = 0; i < list.count; i++) if (b.sources[i] === peer) own++;
-      // (own routes leave the announcement; those the peer may hold from us become withdrawals)
+      let ownWithdrawn = 0;
+      for (let i = 0; i < list.count; i++) {
+        if (b.sources[i] !== peer) continue;
+        own++;
+        if (b.ownNeedsWithdraw(i, peer)) ownWithdrawn++;
+      }
       let prefixes = list;
       if (own > 0) {
-        const keep = new PrefixListBuilder(this.afi, Math.max(1, list.count - own), this.withPathIds);
-        extra ??= copyOf(this.withdraw, this.withPathIds);
         const stride = this.afi === 1 ? 1 : 4;
-        for (let i = 0; i < list.count; i++) {
-          const id = list.pathIds === null ? 0 : list.pathIds[i]!;
-          if (b.sources[i] !== peer) keep.push(list.words, i * stride, list.lengths[i]!, id);
-          else if (b.ownNeedsWithdraw(i, peer)) extra.push(list.words, i * stride, list.lengths[i]!, id);
+        if (ownWithdrawn > 0) {
+          extra ??= copyOf(this.withdraw, this.withPathIds);
+          for (let i = 0; i < list.count; i++)
+            if (b.sources[i] === peer && b.ownNeedsWithdraw(i, peer))
+              extra.push(
+                list.words,
+                i * stride,
+                list.lengths[i]!,
+                list.pathIds === null ? 0 : list.pathIds[i]!,
+              );
         }
+        // The common case for the peer that sent the routes: nothing of this bucket is for it.
+        if (own === list.count) continue;
+        const keep = new PrefixListBuilder(this.afi, list.count - own, this.withPathIds);
+        for (let i = 0; i < list.count; i++)
+          if (b.sources[i] !== peer)
+            keep.push(list.words, i * stride, list.lengths[i]!, list.pathIds === null ? 0 : list.pathIds[i]!);
         prefixes = keep.view();
       }
       if (prefixes.count === 0) continue;
