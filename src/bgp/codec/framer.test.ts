@@ -32,6 +32,39 @@ function stream(): Buffer[] {
 }
 
 describe('BgpFrameReader', () => {
+  test('nextRange() yields the frames next() does, at every split point, without views', () => {
+    const msgs = stream();
+    const all = Buffer.concat(msgs);
+    for (let cut = 0; cut <= all.length; cut++) {
+      const r = new BgpFrameReader();
+      const frames: Buffer[] = [];
+      for (const part of [all.subarray(0, cut), all.subarray(cut)]) {
+        r.push(part);
+        for (let n = r.nextRange(); n > 0; n = r.nextRange())
+          frames.push(Buffer.from(r.frameBuffer.subarray(r.frameStart, r.frameStart + n)));
+      }
+      assert.deepStrictEqual(frames, msgs, `split at ${cut}`);
+    }
+  });
+
+  test('nextRange() stops at a header error, as next() does', () => {
+    const bad = Buffer.concat([encodeKeepalive(), Buffer.alloc(19, 0xff)]);
+    bad[bad.length - 1] = 9; // message type 9
+    const r = new BgpFrameReader();
+    r.push(bad);
+    assert.equal(r.nextRange(), 19);
+    assert.equal(r.nextRange(), 0);
+    assert.equal(r.error?.notification.code, 1);
+    assert.equal(r.error?.notification.subcode, 3, 'Bad Message Type');
+    // An UPDATE whose marker is broken is refused though its type and length look fine.
+    const upd = Buffer.from(stream()[1]!);
+    upd[3] = 0;
+    const r2 = new BgpFrameReader();
+    r2.push(upd);
+    assert.equal(r2.nextRange(), 0);
+    assert.equal(r2.error?.notification.subcode, 1, 'Connection Not Synchronized');
+  });
+
   test('yields the same frames whatever the split points (every single split, and byte by byte)', () => {
     const msgs = stream();
     const all = Buffer.concat(msgs);

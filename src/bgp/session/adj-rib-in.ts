@@ -243,15 +243,18 @@ export class AdjRibIn implements AdjRibInView {
     fourOctetAs: boolean,
     v4AddPath: boolean,
     families: ReadonlySet<FamilyKey>,
+    /** The message is frame[start, end) (a frame in a socket chunk). */
+    start = 0,
+    end = frame.length,
   ): boolean {
-    const body = 19;
-    if (frame.length < body + 4) return false;
+    const body = start + 19;
+    if (end < body + 4) return false;
     const wlen = (frame[body]! << 8) | frame[body + 1]!;
     const attrLenAt = body + 2 + wlen;
-    if (attrLenAt + 2 > frame.length) return false;
+    if (attrLenAt + 2 > end) return false;
     const attrStart = attrLenAt + 2;
     const nlriStart = attrStart + ((frame[attrLenAt]! << 8) | frame[attrLenAt + 1]!);
-    if (nlriStart > frame.length || nlriStart === attrStart) return false;
+    if (nlriStart > end || nlriStart === attrStart) return false;
     // Only sections without multiprotocol attributes: their key is the section itself.
     for (let pos = attrStart; pos < nlriStart; ) {
       const code = frame[pos + 1];
@@ -264,8 +267,7 @@ export class AdjRibIn implements AdjRibInView {
     const id = this.store.lookupSection(fourOctetAs ? 4 : 2, frame, attrStart, nlriStart);
     if (id < 0 || !this.store.isClean(id)) return false;
     const withdrawn = wlen === 0 ? null : parsePrefixes(frame, body + 2, attrLenAt, 1, v4AddPath);
-    const nlri =
-      nlriStart >= frame.length ? null : parsePrefixes(frame, nlriStart, frame.length, 1, v4AddPath);
+    const nlri = nlriStart >= end ? null : parsePrefixes(frame, nlriStart, end, 1, v4AddPath);
     if (typeof withdrawn === 'string' || typeof nlri === 'string') return false;
     // As applyUpdate: withdrawals first, so a prefix in both ends up announced.
     if (withdrawn !== null && withdrawn.count > 0)

@@ -167,8 +167,11 @@ class Session {
   holdSeconds = 0;
   /** Why the session left Established, computed before its Adj-RIB-In is cleared. */
   loss: SessionLoss | null = null;
-  // Receive queue of UPDATE frames: an array with a moving head, compacted as it drains.
+  // Receive queue of UPDATE frames: queue[i] holds frame i at queueStart[i], queueLength[i]
+  // octets long (no view object per frame); arrays with a moving head, compacted as they drain.
   queue: Uint8Array[] = [];
+  queueStart: number[] = [];
+  queueLength: number[] = [];
   queueHead = 0;
   queueBytes = 0;
   paused = false;
@@ -207,6 +210,8 @@ class Session {
 
   clearQueues(): void {
     this.queue = [];
+    this.queueStart = [];
+    this.queueLength = [];
     this.queueHead = 0;
     this.queueBytes = 0;
     this.out = [];
@@ -817,14 +822,16 @@ export class Peer {
     s.reader.push(chunk);
     for (;;) {
       if (s.disposed || s.socket === null) return;
-      const f = s.reader.next();
-      if (f === null) break;
-      if (!f.ok) {
-        this.dispatch(s, { type: 'BGPHeaderErr', notification: f.error.notification });
+      const length = s.reader.nextRange();
+      if (length === 0) {
+        const error = s.reader.takeError();
+        if (error === null) break;
+        this.dispatch(s, { type: 'BGPHeaderErr', notification: error.notification });
         return;
       }
-      const frame = f.frame;
-      const type = frame[18]!;
+      const buf = s.reader.frameBuffer;
+      const start = s.reader.frameStart;
+      const type = buf[start + 18]!;
       const k = counterKey(type);
       if (k) this.received[k]++;
       // Any message shows the peer is alive: restart the hold timer on arrival (RFC 4271 §6.5
@@ -834,8 +841,7 @@ export class Peer {
       }
       if (type === 2) {
         if (s.fsm.state === 'Established') {
-          s.queue.push(frame);
-          s.queueBytes += frame.length;
+          this.enqueue(s, buf, start, length);
           if (s.queueBytes > s.queuePeak) s.queuePeak = s.queueBytes;
           // Not dispatched: in Established, UpdateMsg's one action is restarting the HoldTimer
           // (§8.2.2, Event 27; fsm.ts), which the arrival did above. A full table is ~500k
@@ -846,13 +852,20 @@ export class Peer {
         this.dispatch(s, { type: 'UpdateMsg' });
         continue;
       }
-      this.onControlFrame(s, frame);
+      this.onControlFrame(s, buf.subarray(start, start + length));
     }
     if (s.queueBytes > QUEUE_HIGH && !s.paused && s.socket) {
       s.paused = true;
       s.pauses++;
       s.socket.pause();
     }
+  }
+
+  private enqueue(s: Session, buf: Uint8Array, start: number, length: number): void {
+    s.queue.push(buf);
+    s.queueStart.push(start);
+    s.queueLength.push(length);
+    s.queueBytes += length;
   }
 
   private onControlFrame(s: Session, frame: Uint8Array): void {
@@ -913,8 +926,7 @@ export class Peer {
         // BoRR/EoRR (RFC 7313 §4) must follow the UPDATEs received before them: with UPDATEs
         // still queued, the marker waits in the same queue (processSlice hands it back here).
         if (msg.subtype !== 0 && s.fsm.state === 'Established' && s.queueHead < s.queue.length) {
-          s.queue.push(frame);
-          s.queueBytes += frame.length;
+          this.enqueue(s, frame, 0, frame.length);
           this.scheduleProcessing(s);
           return;
         }
@@ -1112,14 +1124,17 @@ export class Peer {
     const start = performance.now();
     let n = 0;
     while (s.queueHead < s.queue.length) {
-      const frame = s.queue[s.queueHead]!;
+      const buf = s.queue[s.queueHead]!;
+      const at = s.queueStart[s.queueHead]!;
+      const end = at + s.queueLength[s.queueHead]!;
       s.queue[s.queueHead++] = undefined as unknown as Uint8Array;
-      s.queueBytes -= frame.length;
+      s.queueBytes -= end - at;
       // Most UPDATEs of a full table repeat an attribute set already seen: no decode for those.
-      if (frame[18] === 2 && this.adjRibIn.applyFrame(frame, fourOctetAs, v4AddPath, families)) {
+      if (buf[at + 18] === 2 && this.adjRibIn.applyFrame(buf, fourOctetAs, v4AddPath, families, at, end)) {
         if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
         continue;
       }
+      const frame = buf.subarray(at, end);
       const d = decodeMessage(frame, opts);
       if (!d.ok) {
         // RFC 7606: only session-reset errors arrive here; treat-as-withdraw is on the message.
@@ -1146,9 +1161,13 @@ export class Peer {
     }
     if (s.queueHead === s.queue.length) {
       s.queue = [];
+      s.queueStart = [];
+      s.queueLength = [];
       s.queueHead = 0;
     } else if (s.queueHead > 4096) {
       s.queue = s.queue.slice(s.queueHead);
+      s.queueStart = s.queueStart.slice(s.queueHead);
+      s.queueLength = s.queueLength.slice(s.queueHead);
       s.queueHead = 0;
     }
     this.publish();

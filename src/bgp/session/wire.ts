@@ -47,6 +47,39 @@ export class FrameReader {
     this.reader.push(chunk);
   }
 
+  private headerError: CodecError | null = null;
+
+  /**
+   * The next frame's length, its bytes at frameBuffer[frameStart...] (see BgpFrameReader.nextRange),
+   * or 0: more bytes are needed, or a header error that takeError() returns once.
+   */
+  nextRange(): number {
+    if (this.failed) return 0;
+    const n = this.reader.nextRange();
+    if (n > 0) return n;
+    const error = this.reader.error;
+    if (error !== null) {
+      this.failed = true;
+      this.headerError = error;
+    }
+    return 0;
+  }
+
+  get frameBuffer(): Buffer {
+    return this.reader.frameBuffer;
+  }
+
+  get frameStart(): number {
+    return this.reader.frameStart;
+  }
+
+  /** The header error that stopped nextRange(), once. */
+  takeError(): CodecError | null {
+    const e = this.headerError;
+    this.headerError = null;
+    return e;
+  }
+
   /** The next frame, a header error (once), or null when more bytes are needed. */
   next(): Frame | null {
     if (this.failed) return null;
