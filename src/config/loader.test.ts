@@ -158,10 +158,10 @@ describe('config loader', () => {
     ]);
   });
 
-  test('GTSM is refused, not silently ignored, until it is implemented', () => {
+  test('GTSM is refused, not silently ignored, until it is supported', () => {
     const err = errorsOf('asn: 1\nneighbors:\n  - address: 192.0.2.1\n    asn: 2\n    ttlSecurity: true\n');
     assert.equal(err.issues[0]!.path, 'neighbors[0].ttlSecurity');
-    assert.match(err.issues[0]!.message, /not implemented/);
+    assert.match(err.issues[0]!.message, /not supported/);
     const c = parse('asn: 1\nneighbors:\n  - address: 192.0.2.1\n    asn: 2\n    ttlSecurity: false\n');
     assert.equal(c.neighbors[0]!.ttlSecurity, false);
   });

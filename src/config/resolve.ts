@@ -278,7 +278,7 @@ function resolveNeighbor(
     // it does not. Node has no setsockopt for IP_TTL/IP_MINTTL; it comes with TCP-MD5.
     issue(
       at('ttlSecurity'),
-      'GTSM (RFC 5082) is not implemented yet: remove it, or protect the session otherwise',
+      'GTSM (RFC 5082) is not supported by this version yet: remove it, or protect the session otherwise',
     );
     ok = false;
   }
