@@ -5,12 +5,13 @@
 //   node --import tsx conformance/bench/mtu.bench.ts [--seconds 5] [--offloads off,on]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { UML_RUN } from '../lib/uml.ts';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--seconds');
 const o = args.indexOf('--offloads');
 const seconds = i >= 0 ? Number(args[i + 1]) : 5;
-const umlRun = fileURLToPath(new URL('../../../shared/tools/uml-run', import.meta.url));
+const umlRun = UML_RUN;
 const inner = fileURLToPath(new URL('./mtu-inner.ts', import.meta.url));
 
 const env: NodeJS.ProcessEnv = {

@@ -13,7 +13,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canUseNamespaces, type Lab, run, runOk, waitFor } from './lab.ts';
 
-const UML_RUN = fileURLToPath(new URL('../../../shared/tools/uml-run', import.meta.url));
+/**
+ * uml-run: $UML_RUN, else ../shared/tools/uml-run beside the checkout (where the machine provides
+ * it), else /work/shared/tools/uml-run (a checkout cloned elsewhere on the same machine).
+ */
+export const UML_RUN =
+  [
+    process.env.UML_RUN,
+    fileURLToPath(new URL('../../../shared/tools/uml-run', import.meta.url)),
+    '/work/shared/tools/uml-run',
+  ].find((p): p is string => p !== undefined && p !== '' && existsSync(p)) ??
+  fileURLToPath(new URL('../../../shared/tools/uml-run', import.meta.url));
 
 /** false when UML can run here, else why not (a `skip` reason for node:test). */
 export async function umlAvailable(): Promise<string | false> {
