@@ -70,27 +70,8 @@ export class BgpFrameReader {
    * frame with decodeMessage.
    */
   next(): Buffer | null {
-    if (this.failure !== null) return null;
-    const avail = this.end - this.offset;
-    if (avail < BGP_HEADER_LENGTH) return null;
-    const h = decodeHeader(this.buffer, this.offset, this.maxMessageLength);
-    if (!h.ok) {
-      this.failure = h.error;
-      return null;
-    }
-    // decodeHeader guarantees 19 <= length <= the maximum, so framing always advances
-    const length = h.value.length;
-    if (avail < length) return null;
-    const frame = this.buffer.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    if (this.offset === this.end) {
-      // everything consumed: drop the reference so the memory can be freed with its frames
-      this.buffer = EMPTY_BUFFER;
-      this.offset = 0;
-      this.end = 0;
-      this.ownsBuffer = false;
-    }
-    return frame;
+    const length = this.nextRange();
+    return length === 0 ? null : this.frameBuffer.subarray(this.frameStart, this.frameStart + length);
   }
 
   /** Where the frame of the last nextRange() lies: frameBuffer[frameStart, frameStart + length). */
@@ -121,11 +102,13 @@ export class BgpFrameReader {
       }
       length = h.value.length;
     }
+    // decodeHeader guarantees 19 <= length <= the maximum, so framing always advances
     if (avail < length) return 0;
     this.frameBuffer = buf;
     this.frameStart = at;
     this.offset += length;
     if (this.offset === this.end) {
+      // everything consumed: drop the reference so the memory can be freed with its frames
       this.buffer = EMPTY_BUFFER;
       this.offset = 0;
       this.end = 0;
