@@ -4,9 +4,7 @@ import {
   asPathFromSequence,
   type CodecOptions,
   decodeMessage,
-  emptyPrefixList,
   encodeEndOfRib,
-  encodeMessage,
   Family,
   type PathAttributes,
   prefixListFromStrings,
@@ -15,26 +13,13 @@ import {
 } from '../codec/index.ts';
 import { AdjRibIn, type AdjRibInEntry } from './adj-rib-in.ts';
 import { AttributeStore } from './attr-store.ts';
+import { updateFrame, v4Update } from './testing/updates.ts';
 
 const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
 const both = new Set([Family.IPv4Unicast, Family.IPv6Unicast]);
 
-function frame(msg: UpdateMessage): Buffer {
-  const e = encodeMessage(msg, opts);
-  if (!e.ok) throw new Error(e.reason);
-  return e.bytes;
-}
-
-function update(nlri: string[], attrs: PathAttributes, withdrawn: string[] = []): UpdateMessage {
-  return {
-    type: 'update',
-    withdrawn: withdrawn.length ? prefixListFromStrings(1, withdrawn) : emptyPrefixList(1),
-    attributes: attrs,
-    nlri: nlri.length ? prefixListFromStrings(1, nlri) : emptyPrefixList(1),
-    treatAsWithdraw: false,
-    errors: [],
-  };
-}
+const frame = (msg: UpdateMessage) => updateFrame(msg, opts);
+const update = v4Update;
 
 const attrsA: PathAttributes = { origin: 0, asPath: asPathFromSequence([65001]), nextHop: 0x0a000001 };
 const attrsB: PathAttributes = {

@@ -5,35 +5,19 @@ import { describe, test } from 'node:test';
 import {
   asPathFromSequence,
   type CodecOptions,
-  emptyPrefixList,
-  encodeMessage,
   type PathAttributes,
   prefixListFromStrings,
   type UpdateMessage,
 } from '../codec/index.ts';
 import { AttributeStore, attributeKeyInto, type KeyScratch } from './attr-store.ts';
+import { updateFrame, v4Update } from './testing/updates.ts';
 
 /** The documented number of idle sets the store keeps (IDLE_SETS_KEPT, not exported). */
 const IDLE_SETS_KEPT = 16384;
 
 const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
 
-function frame(msg: UpdateMessage): Uint8Array {
-  const e = encodeMessage(msg, opts);
-  if (!e.ok) throw new Error(e.reason);
-  return e.bytes;
-}
-
-function v4Update(nlri: string[], attrs: PathAttributes, withdrawn: string[] = []): UpdateMessage {
-  return {
-    type: 'update',
-    withdrawn: withdrawn.length ? prefixListFromStrings(1, withdrawn) : emptyPrefixList(1),
-    attributes: attrs,
-    nlri: nlri.length ? prefixListFromStrings(1, nlri) : emptyPrefixList(1),
-    treatAsWithdraw: false,
-    errors: [],
-  };
-}
+const frame = (msg: UpdateMessage) => updateFrame(msg, opts);
 
 function nextHop6(last: number): Uint8Array {
   const nh = new Uint8Array(16);
