@@ -140,6 +140,13 @@ interface FamilyState {
   readonly groups: UpdateGroups;
 }
 
+/**
+ * Prefixes decided per scheduled commit and family. Large enough that a full table costs a few
+ * dozen commits; small enough that one commit takes some tens of milliseconds, not the ~0.3 s of
+ * deciding a million withdrawn prefixes at once.
+ */
+const COMMIT_SLICE = 65536;
+
 /** The longest a new session waits for declared origination sources (seconds). */
 const ORIGINATION_WAIT_MAX_S = 30;
 
@@ -917,24 +924,35 @@ export class RoutingEngine {
     this.commitScheduled = true;
     setImmediate(() => {
       this.commitScheduled = false;
-      if (!this.stopped) this.commitNow();
+      if (!this.stopped) this.commitNow(COMMIT_SLICE);
     });
   }
 
-  /** Runs the decision process on every changed prefix and publishes the result. */
-  commitNow(): void {
+  /**
+   * Runs the decision process on changed prefixes and publishes the result: all of them, or at
+   * most `limit` per family, the rest in further commits scheduled behind pending I/O (so that
+   * a session loss at a full table does not hold keepalives and other sessions' input).
+   */
+  commitNow(limit = Number.POSITIVE_INFINITY): void {
+    let more = false;
     for (const [family, s] of this.families) {
       if (s.rib.pending === 0) continue;
-      const changes = s.rib.commit();
+      const changes = s.rib.commit(limit);
+      if (s.rib.pending > 0) more = true;
       this.stats.commits++;
       if (changes.count === 0) continue;
       this.trackBestPeers(family, s.rib, changes);
       this.ribExport.publish(family, changes);
       this.publishFib(s.rib, changes);
     }
+    this.attrs.collect();
+    if (more) {
+      // Not yet: a released peer index could be reused while prefixes it lost are undecided.
+      this.scheduleCommit();
+      return;
+    }
     for (const idx of this.pendingRelease) this.peers.remove(idx);
     this.pendingRelease.length = 0;
-    this.attrs.collect();
   }
 
   // ---- prefixes sent ------------------------------------------------------------------------

@@ -25,6 +25,10 @@ export interface RibExportBinding {
   } | null;
 }
 
+/**
+ * A session's export: it calls `changes` for its peer and must pack the result before returning.
+ * The prefix lists in an ExportUpdate are views of buffers the next commit reuses.
+ */
 type Sink = (changes: (peer: ExportPeer) => ExportUpdate | null) => void;
 
 export class RibExportSource implements ExportSource {
@@ -91,7 +95,8 @@ export class RibExportSource implements ExportSource {
       };
       for (const sink of this.sinks) sink(compute);
     }
-    for (const b of batches.values()) b.release();
+    // The sinks packed what they took (synchronously), so the buckets can serve the next commit.
+    for (const b of batches.values()) b.recycle();
     return nonEmpty;
   }
 }

@@ -26,6 +26,60 @@ function setup(afi: 1 | 2 = 1, maxPaths = 1) {
 }
 
 describe('LocRib', () => {
+  test('commit(limit) decides at most limit prefixes per call; the slices add up to one commit', () => {
+    // Two RIBs fed the same changes: one committed whole, one in slices of 7.
+    const whole = setup();
+    const sliced = setup();
+    const prefixes = Array.from({ length: 100 }, (_, i) => `10.${i}.0.0/16`);
+    const fill = (s: ReturnType<typeof setup>) => {
+      const a = s.peer(1);
+      const b = s.peer(2);
+      const ax = s.attrs.intern({ origin: 0, asPath: asSequence(65001), nextHop: parseIpv4('10.1.0.1') });
+      const bx = s.attrs.intern({ origin: 0, asPath: asSequence(65002, 9), nextHop: parseIpv4('10.1.0.2') });
+      s.rib.announce(a, ax, prefixListOf(1, prefixes));
+      s.rib.announce(b, bx, prefixListOf(1, prefixes.slice(0, 60)));
+      return { a, b };
+    };
+    const collect = (s: ReturnType<typeof setup>, limit: number) => {
+      const seen: string[] = [];
+      let calls = 0;
+      while (s.rib.pending > 0) {
+        const ch = s.rib.commit(limit);
+        calls++;
+        assert.ok(ch.count <= limit, `a commit reported ${ch.count} changes, limit ${limit}`);
+        for (let i = 0; i < ch.count; i++)
+          seen.push(
+            `${s.rib.formatPrefix(ch.prefix[i]!)} ${ch.best[i]! < 0 ? '-' : s.rib.pathPeer(ch.best[i]!)}`,
+          );
+      }
+      return { seen, calls };
+    };
+    const wp = fill(whole);
+    fill(sliced);
+    const w = collect(whole, Number.POSITIVE_INFINITY);
+    const s = collect(sliced, 7);
+    assert.equal(w.calls, 1);
+    assert.equal(s.calls, Math.ceil(100 / 7));
+    assert.deepEqual(s.seen, w.seen);
+    // A change arriving between slices waits its turn and is decided once.
+    whole.rib.removePeerPaths(wp.a);
+    sliced.rib.removePeerPaths(wp.a);
+    const first = sliced.rib.commit(7);
+    assert.equal(first.count, 7);
+    assert.equal(sliced.rib.pending, 93);
+    sliced.rib.removePeerPaths(wp.b);
+    whole.rib.commit();
+    whole.rib.removePeerPaths(wp.b);
+    collect(sliced, 7);
+    collect(whole, Number.POSITIVE_INFINITY);
+    assert.equal(sliced.rib.pending, 0);
+    sliced.rib.commit();
+    whole.rib.commit();
+    assert.equal(sliced.rib.livePrefixes, 0);
+    assert.equal(sliced.rib.paths, 0);
+    assert.equal(whole.rib.paths, 0);
+  });
+
   test('announce, best path, replace, withdraw; changes report what moved', () => {
     const { attrs, rib, peer } = setup();
     const a = peer(1);

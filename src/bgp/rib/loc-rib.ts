@@ -61,6 +61,30 @@ export const RibChange = {
 const SLOT_TAG_SHIFT = 24;
 const SLOT_INDEX_MASK = (1 << SLOT_TAG_SHIFT) - 1;
 
+/**
+ * A stack of int32 in a typed array. A session loss puts a million entries on the free lists at
+ * once: as a JS array of numbers that cost ~16 MB of heap and most of a full withdrawal's time
+ * (element growth and copies); here it is 4 bytes an entry, given back after a big batch.
+ */
+class IntStack {
+  items = new Int32Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.items.length) {
+      const a = new Int32Array(this.length * 2);
+      a.set(this.items);
+      this.items = a;
+    }
+    this.items[this.length++] = v;
+  }
+
+  clear(): void {
+    this.length = 0;
+    if (this.items.length > SHRINK_ABOVE) this.items = new Int32Array(1024);
+  }
+}
+
 /** The output of commit(): reused by the next commit(), copy what you keep. */
 export class RibChanges {
   count = 0;
@@ -145,8 +169,10 @@ export class LocRib {
   // batching
   private dirty = new Int32Array(1024);
   private dirtyCount = 0;
-  private pendingFree: number[] = [];
-  private pendingPathFree: number[] = [];
+  /** dirty[0 .. dirtyDone) were decided by a commit that stopped at its limit */
+  private dirtyDone = 0;
+  private readonly pendingFree = new IntStack();
+  private readonly pendingPathFree = new IntStack();
   /** paths per peer index (max-prefix, `show neighbor`) */
   private perPeer = new Uint32Array(64);
   private readonly cand = new CandidateSet();
@@ -386,7 +412,7 @@ export class LocRib {
 
   /** Number of prefixes waiting for commit(). */
   get pending(): number {
-    return this.dirtyCount;
+    return this.dirtyCount - this.dirtyDone;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -396,15 +422,21 @@ export class LocRib {
    * Runs the decision process on every prefix changed since the last commit and returns those
    * whose best path or multipath set changed. Releases the prefixes that the previous commit
    * reported as withdrawn and that are still empty.
+   *
+   * `limit` bounds the prefixes decided in this call (in the order they became dirty); the rest
+   * stay pending for the next call. A million-route session loss then becomes a series of short
+   * commits with I/O between them, and the change list stays small, instead of one long
+   * event-loop stall holding a million-entry change list.
    */
-  commit(): RibChanges {
+  commit(limit = Number.POSITIVE_INFINITY): RibChanges {
     this.releasePending();
     const ch = this.changes;
     ch.reset();
     const c = this.cand;
     const d = this.decision;
     const r = this.qRec;
-    for (let k = 0; k < this.dirtyCount; k++) {
+    const end = Math.min(this.dirtyCount, this.dirtyDone + limit);
+    for (let k = this.dirtyDone; k < end; k++) {
       const p = this.dirty[k]!;
       const flags = this.pFlags(p);
       const head = this.pHead(p);
@@ -461,7 +493,12 @@ export class LocRib {
       if (bestChanged || mpChanged || pathsBit !== 0)
         ch.push(p, bq, (bestChanged ? RibChange.Best : 0) | (mpChanged ? RibChange.Multipath : 0) | pathsBit);
     }
+    if (end < this.dirtyCount) {
+      this.dirtyDone = end;
+      return ch;
+    }
     this.dirtyCount = 0;
+    this.dirtyDone = 0;
     if (this.dirty.length > SHRINK_ABOVE) this.dirty = new Int32Array(1024);
     return ch;
   }
@@ -475,17 +512,21 @@ export class LocRib {
   }
 
   private releasePending(): void {
-    for (const p of this.pendingFree) {
+    const freed = this.pendingFree.items;
+    for (let i = 0, n = this.pendingFree.length; i < n; i++) {
+      const p = freed[i]!;
       const f = this.pFlags(p) & ~P_PENDING_FREE;
       this.setPFlags(p, f);
       if (this.pHead(p) < 0 && (f & P_DIRTY) === 0 && (f & P_IN_USE) !== 0) this.freePrefix(p);
     }
-    this.pendingFree.length = 0;
-    for (const q of this.pendingPathFree) {
+    this.pendingFree.clear();
+    const paths = this.pendingPathFree.items;
+    for (let i = 0, n = this.pendingPathFree.length; i < n; i++) {
+      const q = paths[i]!;
       this.qRec[q * Q_SIZE + Q_NEXT] = this.qFree;
       this.qFree = q;
     }
-    this.pendingPathFree.length = 0;
+    this.pendingPathFree.clear();
     if (this.prefixCount === 0 && this.pathCount === 0 && this.pCap > 4096) this.reset();
   }
 
@@ -507,6 +548,7 @@ export class LocRib {
     // No prefix exists, so none is dirty.
     this.dirty = new Int32Array(1024);
     this.dirtyCount = 0;
+    this.dirtyDone = 0;
   }
 
   // ------------------------------------------------------------------------------------------

@@ -164,6 +164,17 @@ export class PrefixListBuilder {
     this.count++;
   }
 
+  /** Empties the builder for reuse, keeping its arrays unless they grew past `keepBelow` entries. */
+  clear(keepBelow: number): void {
+    this.count = 0;
+    if (this.lengths.length > keepBelow) {
+      const n = 64;
+      this.lengths = new Uint8Array(n);
+      this.words = new Uint32Array(n * this.stride);
+      if (this.pathIds !== null) this.pathIds = new Uint32Array(n);
+    }
+  }
+
   /** The list so far (views, not copies: do not push afterwards while using it). */
   view(): PrefixList {
     return {

@@ -73,6 +73,36 @@ export enum Before {
   From = 2,
 }
 
+/** Buckets holding more prefixes than this go back to the pool with fresh small arrays. */
+const POOLED_BUCKET_MAX = 4096;
+/** Empty buckets kept per group: about one per attribute set active in a commit. */
+const POOL_SIZE = 8192;
+
+/**
+ * Empty AnnounceBuckets of one group, reused across commits. A commit touching a few thousand
+ * attribute sets otherwise allocates a few thousand buckets of five typed arrays each, most of
+ * them outside the JS heap (an allocation and an external-memory accounting each): during a full
+ * table that was a steady source of garbage collections for "external memory pressure".
+ */
+export class BucketPool {
+  private readonly free: AnnounceBucket[] = [];
+
+  constructor(
+    private readonly afi: 1 | 2,
+    private readonly withPathIds: boolean,
+  ) {}
+
+  take(): AnnounceBucket {
+    return this.free.pop() ?? new AnnounceBucket(this.afi, this.withPathIds);
+  }
+
+  give(b: AnnounceBucket): void {
+    if (this.free.length >= POOL_SIZE) return;
+    b.clear();
+    this.free.push(b);
+  }
+}
+
 /** Prefixes sharing one outgoing attribute set, with the peer each route came from. */
 export class AnnounceBucket {
   readonly prefixes: PrefixListBuilder;
@@ -83,6 +113,16 @@ export class AnnounceBucket {
 
   constructor(afi: 1 | 2, withPathIds: boolean) {
     this.prefixes = new PrefixListBuilder(afi, 64, withPathIds);
+  }
+
+  /** Empties the bucket for reuse by a later batch (see BucketPool). */
+  clear(): void {
+    this.prefixes.clear(POOLED_BUCKET_MAX);
+    if (this.sources.length > POOLED_BUCKET_MAX) {
+      this.sources = new Uint16Array(64);
+      this.before = new Uint8Array(64);
+      this.previous = new Uint16Array(64);
+    }
   }
 
   push(
@@ -141,6 +181,7 @@ export class UpdateBatch {
     private readonly attrs: AttrTable,
     /** RFC 7911: prefixes carry path identifiers */
     readonly withPathIds = false,
+    private readonly pool: BucketPool | null = null,
   ) {
     this.withdraw = new PrefixListBuilder(afi, 64, withPathIds);
   }
@@ -150,7 +191,7 @@ export class UpdateBatch {
     if (attrId === this.lastId && this.lastBucket !== null) return this.lastBucket;
     let b = this.announce.get(attrId);
     if (b === undefined) {
-      b = new AnnounceBucket(this.afi, this.withPathIds);
+      b = this.pool === null ? new AnnounceBucket(this.afi, this.withPathIds) : this.pool.take();
       this.announce.set(attrId, b);
       this.attrs.ref(attrId);
     }
@@ -228,6 +269,19 @@ export class UpdateBatch {
     this.released = true;
     for (const id of this.announce.keys()) this.attrs.unref(id);
   }
+
+  /**
+   * Releases the batch and hands its buckets back to the group's pool. Only for a caller that
+   * knows no view of them is still held: every forPeer() result has been packed (the export's
+   * sinks pack synchronously). The batch is empty afterwards.
+   */
+  recycle(): void {
+    this.release();
+    if (this.pool !== null) for (const b of this.announce.values()) this.pool.give(b);
+    this.announce.clear();
+    this.lastId = -1;
+    this.lastBucket = null;
+  }
 }
 
 function copyOf(b: PrefixListBuilder, withPathIds: boolean): PrefixListBuilder {
@@ -254,6 +308,7 @@ export class UpdateGroup {
   private pathNext = new Int32Array(0);
   private readonly scratchPaths: number[] = [];
   private readonly scratchOut: number[] = [];
+  private readonly pool: BucketPool;
 
   constructor(
     readonly key: string,
@@ -267,6 +322,7 @@ export class UpdateGroup {
       throw new Error('update group: export settings and Loc-RIB differ in AFI');
     this.adv = new Int32Array(rib.prefixCapacity);
     this.advSource = new Uint16Array(addPathLimit > 0 ? 0 : rib.prefixCapacity);
+    this.pool = new BucketPool(rib.afi, addPathLimit > 0);
   }
 
   get settings(): ExportSettings {
@@ -316,7 +372,7 @@ export class UpdateGroup {
   }
 
   private newBatch(): UpdateBatch {
-    return new UpdateBatch(this.rib.afi, this.family, this.rib.attrs, this.addPathLimit > 0);
+    return new UpdateBatch(this.rib.afi, this.family, this.rib.attrs, this.addPathLimit > 0, this.pool);
   }
 
   /** Applies one Loc-RIB commit to this group's Adj-RIB-Out and returns what to send. */
