@@ -17,8 +17,11 @@ import { decodeShutdownCommunication, encodeShutdownCommunication, notificationN
 import { decodeMessage, encodeMessage } from './messages.ts';
 import {
   decodeNlri,
+  encodePrefixes,
   formatPrefix,
   parsePrefix,
+  parsePrefixes,
+  prefixesEncodingLength,
   prefixListFromStrings,
   prefixListToStrings,
 } from './prefix.ts';
@@ -168,5 +171,53 @@ describe('NOTIFICATION names and RFC 9003 shutdown communication', () => {
     assert.equal(decodeShutdownCommunication(Uint8Array.of(1, 0xff)).ok, false);
     const empty = decodeShutdownCommunication(new Uint8Array(0));
     assert.ok(empty.ok && empty.message === '');
+  });
+});
+
+describe('parsePrefixes into a reused list', () => {
+  const wire = (afi: 1 | 2, prefixes: string[], withPathIds = false) => {
+    const list = prefixListFromStrings(
+      afi,
+      prefixes,
+      withPathIds ? prefixes.map((_, i) => i + 7) : undefined,
+    );
+    const buf = new Uint8Array(prefixesEncodingLength(list, 0, list.count, withPathIds));
+    encodePrefixes(list, 0, list.count, withPathIds, buf, 0);
+    return buf;
+  };
+  for (const [afi, big, small] of [
+    [1, ['10.0.0.0/8', '192.168.10.0/24', '172.16.0.0/12', '0.0.0.0/0'], ['10.1.2.3/32']],
+    [2, ['2001:db8:ffff::/48', 'fd00::/8', '2001:db8::1/128'], ['2001:db8:1::/64']],
+  ] as const) {
+    test(`IPv${afi === 1 ? 4 : 6}: the same list object, its arrays reused, contents as a fresh parse`, () => {
+      const into = { afi, count: 0, lengths: new Uint8Array(1), words: new Uint32Array(4), pathIds: null };
+      const a = parsePrefixes(wire(afi, [...big]), 0, wire(afi, [...big]).length, afi, false, into);
+      assert.equal(a, into);
+      assert.deepEqual(prefixListToStrings(into), [...big]);
+      const lengths = into.lengths;
+      // A shorter list next: same arrays, stale words from the longer one do not leak in.
+      const b = parsePrefixes(wire(afi, [...small]), 0, wire(afi, [...small]).length, afi, false, into);
+      assert.equal(b, into);
+      assert.equal(into.lengths, lengths, 'arrays reused');
+      assert.deepEqual(prefixListToStrings(into), [...small]);
+      // An empty field gives an empty list and leaves `into` alone.
+      const empty = parsePrefixes(new Uint8Array(0), 0, 0, afi, false, into);
+      assert.notEqual(empty, into);
+      assert.equal(typeof empty !== 'string' && empty.count, 0);
+      assert.deepEqual(prefixListToStrings(into), [...small]);
+    });
+  }
+  test('ADD-PATH: path ids land in the reused list; a malformed field leaves a reason', () => {
+    const into = {
+      afi: 1 as const,
+      count: 0,
+      lengths: new Uint8Array(0),
+      words: new Uint32Array(0),
+      pathIds: new Uint32Array(0),
+    };
+    const buf = wire(1, ['10.0.0.0/8', '10.9.0.0/16'], true);
+    assert.equal(parsePrefixes(buf, 0, buf.length, 1, true, into), into);
+    assert.deepEqual([...into.pathIds.subarray(0, into.count)], [7, 8]);
+    assert.match(String(parsePrefixes(Uint8Array.of(33, 1, 2, 3, 4), 0, 5, 1, false, into)), /exceeds 32/);
   });
 });

@@ -35,10 +35,31 @@ function writePathId(buf: Uint8Array, pos: number, id: number): void {
   buf[pos + 3] = id;
 }
 
+function listOf(
+  into: PrefixList | undefined,
+  afi: 1 | 2,
+  count: number,
+  lengths: Uint8Array,
+  words: Uint32Array,
+  pathIds: Uint32Array | null,
+): PrefixList {
+  if (into === undefined) return { afi, count, lengths, words, pathIds };
+  into.count = count;
+  into.lengths = lengths;
+  into.words = words;
+  into.pathIds = pathIds;
+  return into;
+}
+
 /**
  * Parses NLRI bytes buf[start, end) into a PrefixList. Returns a reason string when the field is
  * malformed (a length beyond the address size, or a prefix running past end). Two passes: the first
  * validates and counts so the arrays are allocated exactly (never more than the bytes justify).
+ *
+ * With `into`, the result is written into that list (of the same AFI and path-id layout), reusing
+ * its arrays when they are large enough, and `into` is returned: a receive path parsing hundreds of
+ * thousands of UPDATEs then allocates nothing per UPDATE. An empty field still returns a fresh
+ * empty list, and `into` is left as it was.
  */
 export function parsePrefixes(
   buf: Uint8Array,
@@ -46,6 +67,7 @@ export function parsePrefixes(
   end: number,
   afi: 1 | 2,
   withPathIds: boolean,
+  into?: PrefixList,
 ): PrefixList | string {
   const maxLen = afi === 1 ? 32 : 128;
   let pos = start;
@@ -62,11 +84,25 @@ export function parsePrefixes(
     count++;
   }
   if (count === 0) return emptyPrefixList(afi);
-  const lengths = new Uint8Array(count);
-  const pathIds = withPathIds ? new Uint32Array(count) : null;
+  const stride = afi === 1 ? 1 : 4;
+  let lengths: Uint8Array;
+  let words: Uint32Array;
+  let pathIds: Uint32Array | null;
+  if (into !== undefined && into.lengths.length >= count && (into.pathIds !== null) === withPathIds) {
+    if (into.afi !== afi) throw new Error(`parsePrefixes: AFI ${afi} NLRI into an AFI ${into.afi} list`);
+    lengths = into.lengths;
+    words = into.words;
+    pathIds = into.pathIds;
+    // IPv6 words are assembled with |=.
+    if (afi === 2) words.fill(0, 0, count * 4);
+  } else {
+    const cap = into === undefined ? count : Math.max(count, 16);
+    lengths = new Uint8Array(cap);
+    words = new Uint32Array(cap * stride);
+    pathIds = withPathIds ? new Uint32Array(cap) : null;
+  }
   pos = start;
   if (afi === 1) {
-    const words = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
       if (pathIds !== null) {
         pathIds[i] = readPathId(buf, pos);
@@ -98,9 +134,8 @@ export function parsePrefixes(
       // Host bits beyond the length are irrelevant (RFC 4271 §4.3); keep them zero.
       words[i] = len === 0 ? 0 : w & (0xffffffff << (32 - len));
     }
-    return { afi, count, lengths, words, pathIds };
+    return listOf(into, afi, count, lengths, words, pathIds);
   }
-  const words = new Uint32Array(count * 4);
   for (let i = 0; i < count; i++) {
     if (pathIds !== null) {
       pathIds[i] = readPathId(buf, pos);
@@ -116,7 +151,7 @@ export function parsePrefixes(
     const rem = len & 31;
     if (len > 0 && rem !== 0) words[base + lastWord]! &= 0xffffffff << (32 - rem);
   }
-  return { afi, count, lengths, words, pathIds };
+  return listOf(into, afi, count, lengths, words, pathIds);
 }
 
 /**

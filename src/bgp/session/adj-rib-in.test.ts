@@ -428,6 +428,36 @@ function withAttribute(bytes: Uint8Array, extra: number[]): Buffer {
 }
 
 describe('Adj-RIB-In frame fast path (applyFrame)', () => {
+  test('prefix lists are lent to a batch and reused only after release()', () => {
+    const store = new AttributeStore();
+    const rib = new AdjRibIn('p', store);
+    rib.retained = false;
+    apply(rib, frame(update(['10.0.0.0/24'], attrsA)));
+    drain(rib);
+    assert.equal(
+      rib.applyFrame(frame(update(['10.1.0.0/24', '10.1.1.0/24'], attrsA)), true, false, both),
+      true,
+    );
+    const b1 = rib.drain()!;
+    const l1 = b1.entries[0]!.kind === 'announce' ? b1.entries[0]!.prefixes : null;
+    // Not released yet: the next UPDATE gets another list, and b1's stays as it was.
+    assert.equal(rib.applyFrame(frame(update(['10.2.0.0/24'], attrsA)), true, false, both), true);
+    const b2 = rib.drain()!;
+    assert.deepEqual(b1.entries.map(texts), ['announce 10.1.0.0/24,10.1.1.0/24']);
+    assert.deepEqual(b2.entries.map(texts), ['announce 10.2.0.0/24']);
+    rib.release(b1);
+    rib.release(b2);
+    // Released: a later UPDATE parses into one of those lists.
+    assert.equal(rib.applyFrame(frame(update(['10.3.0.0/24'], attrsA)), true, false, both), true);
+    const b3 = rib.drain()!;
+    const l3 = b3.entries[0]!.kind === 'announce' ? b3.entries[0]!.prefixes : null;
+    const l2 = b2.entries[0]!.kind === 'announce' ? b2.entries[0]!.prefixes : null;
+    assert.ok(l3 === l1 || l3 === l2, 'a released list is reused');
+    assert.deepEqual(b3.entries.map(texts), ['announce 10.3.0.0/24']);
+    rib.release(b3);
+    assert.equal(store.size, 0);
+  });
+
   for (const retained of [true, false]) {
     test(`a known clean attribute set skips decoding with the same result (retained: ${retained})`, () => {
       const store = new AttributeStore();

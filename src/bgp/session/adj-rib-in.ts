@@ -37,7 +37,8 @@ export type AdjRibInEntry =
 /**
  * One batch of changes from one peer, in the order they happened. Attribute ids in `announce`
  * entries are valid at least until the subscriber returns; a consumer that keeps an id past that
- * must take a reference with AttributeStore.ref() and drop it later with unref().
+ * must take a reference with AttributeStore.ref() and drop it later with unref(). The same holds
+ * for the prefix lists: they are reused after the batch is released, so copy what you keep.
  */
 export interface AdjRibInBatch {
   readonly peer: PeerKey;
@@ -95,6 +96,12 @@ function makeStored(): { attributes: PathAttributes; mpNextHop: Uint8Array | nul
   return { attributes: attrs, mpNextHop: attrs.mpReach?.nextHop.slice() ?? null };
 }
 
+/**
+ * Reusable prefix lists kept per peer (each list is one UPDATE's withdrawn routes or NLRI): two
+ * per UPDATE of the 1024 the session hands over at a time (Peer.processSlice).
+ */
+const LIST_POOL_SIZE = 2048;
+
 export class AdjRibIn implements AdjRibInView {
   readonly peer: PeerKey;
   private keep = true;
@@ -103,6 +110,14 @@ export class AdjRibIn implements AdjRibInView {
   private readonly store: AttributeStore;
   private readonly tables = new Map<FamilyKey, PrefixTable>();
   private pending: AdjRibInEntry[] = [];
+  /**
+   * Prefix lists applyFrame parsed into, lent to the pending entries and reused once the batch
+   * holding them is released: the fast path then allocates no lists per UPDATE (the lists and
+   * their typed arrays were most of the receive path's garbage at a full table).
+   */
+  private readonly listPool: PrefixList[] = [];
+  private lent: PrefixList[] = [];
+  private lentToBatch: { batch: AdjRibInBatch; lists: PrefixList[] } | null = null;
 
   constructor(peer: PeerKey, store: AttributeStore) {
     this.peer = peer;
@@ -266,8 +281,8 @@ export class AdjRibIn implements AdjRibInView {
     }
     const id = this.store.lookupSection(fourOctetAs ? 4 : 2, frame, attrStart, nlriStart);
     if (id < 0 || !this.store.isClean(id)) return false;
-    const withdrawn = wlen === 0 ? null : parsePrefixes(frame, body + 2, attrLenAt, 1, v4AddPath);
-    const nlri = nlriStart >= end ? null : parsePrefixes(frame, nlriStart, end, 1, v4AddPath);
+    const withdrawn = wlen === 0 ? null : this.parseLent(frame, body + 2, attrLenAt, v4AddPath);
+    const nlri = nlriStart >= end ? null : this.parseLent(frame, nlriStart, end, v4AddPath);
     if (typeof withdrawn === 'string' || typeof nlri === 'string') return false;
     // As applyUpdate: withdrawals first, so a prefix in both ends up announced.
     if (withdrawn !== null && withdrawn.count > 0)
@@ -278,6 +293,36 @@ export class AdjRibIn implements AdjRibInView {
       this.store.unref(id);
     }
     return true;
+  }
+
+  /** parsePrefixes (IPv4) into a pooled list, lent until the batch that carries it is released. */
+  private parseLent(
+    frame: Uint8Array,
+    start: number,
+    end: number,
+    withPathIds: boolean,
+  ): PrefixList | string {
+    let list: PrefixList | undefined;
+    for (let i = this.listPool.length - 1; i >= 0; i--) {
+      // The pool holds both layouts only on a session that renegotiated ADD-PATH: rare.
+      if ((this.listPool[i]!.pathIds !== null) === withPathIds) {
+        list = this.listPool[i]!;
+        this.listPool[i] = this.listPool[this.listPool.length - 1]!;
+        this.listPool.pop();
+        break;
+      }
+    }
+    list ??= {
+      afi: 1,
+      count: 0,
+      lengths: new Uint8Array(16),
+      words: new Uint32Array(16),
+      pathIds: withPathIds ? new Uint32Array(16) : null,
+    };
+    const r = parsePrefixes(frame, start, end, 1, withPathIds, list);
+    if (r === list) this.lent.push(list);
+    else this.listPool.push(list);
+    return r;
   }
 
   private withdraw(
@@ -413,11 +458,22 @@ export class AdjRibIn implements AdjRibInView {
     if (this.pending.length === 0) return null;
     const entries = this.pending;
     this.pending = [];
-    return { peer: this.peer, entries };
+    const batch = { peer: this.peer, entries };
+    if (this.lent.length > 0) {
+      this.lentToBatch = { batch, lists: this.lent };
+      this.lent = [];
+    }
+    return batch;
   }
 
-  /** Drops the references a drained batch held; call after the batch was delivered. */
+  /**
+   * Drops the references a drained batch held; call after the batch was delivered. Its prefix
+   * lists may be reused from now on: a consumer copies what it keeps (AdjRibInBatch).
+   */
   release(batch: AdjRibInBatch): void {
     for (const e of batch.entries) if (e.kind === 'announce') this.store.unref(e.attrId);
+    if (this.lentToBatch?.batch !== batch) return;
+    for (const l of this.lentToBatch.lists) if (this.listPool.length < LIST_POOL_SIZE) this.listPool.push(l);
+    this.lentToBatch = null;
   }
 }

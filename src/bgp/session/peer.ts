@@ -1131,7 +1131,12 @@ export class Peer {
       s.queueBytes -= end - at;
       // Most UPDATEs of a full table repeat an attribute set already seen: no decode for those.
       if (buf[at + 18] === 2 && this.adjRibIn.applyFrame(buf, fourOctetAs, v4AddPath, families, at, end)) {
-        if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
+        if ((++n & 15) === 0) {
+          if (performance.now() - start >= SLICE_MS) break;
+          // Hand over every 1024 UPDATEs: their prefix lists then go back to the Adj-RIB-In's
+          // pool (AdjRibIn.parseLent) instead of the pool having to hold a whole slice's worth.
+          if ((n & 1023) === 0) this.publish();
+        }
         continue;
       }
       const frame = buf.subarray(at, end);
