@@ -30,9 +30,17 @@ export const AttrFlag = {
 
 export type AttrFreeListener = (id: number) => void;
 
+/** A set split for the packer (see AttrTable.split). */
+export interface SplitAttributes {
+  readonly attributes: Omit<StoredAttributes, 'mpNextHop'>;
+  readonly mpNextHop?: Uint8Array;
+}
+
 export class AttrTable {
   private byKey = new Map<string, number>();
   private sets: (StoredAttributes | undefined)[] = [undefined];
+  /** Per id, the set as the packer takes it (see split()), made on first use. */
+  private split_: (SplitAttributes | undefined)[] = [undefined];
   private keys: (string | undefined)[] = [undefined];
   private refs = new Int32Array(1024);
   private freeIds: number[] = [];
@@ -82,6 +90,20 @@ export class AttrTable {
     return a;
   }
 
+  /**
+   * The set without its MP next hop, and that next hop: the shape the UPDATE packer takes. Cached
+   * per id, because export asks for it per attribute set, per peer, per commit.
+   */
+  split(id: number): SplitAttributes {
+    let v = this.split_[id];
+    if (v === undefined) {
+      const { mpNextHop, ...attributes } = this.get(id);
+      v = mpNextHop === undefined ? { attributes } : { attributes, mpNextHop };
+      this.split_[id] = v;
+    }
+    return v;
+  }
+
   has(id: number): boolean {
     return this.sets[id] !== undefined;
   }
@@ -126,6 +148,7 @@ export class AttrTable {
         if (this.refs[id] !== 0) continue;
         this.byKey.delete(this.keys[id]!);
         this.sets[id] = undefined;
+        this.split_[id] = undefined;
         this.keys[id] = undefined;
         this.freeIds.push(id);
         this.live--;

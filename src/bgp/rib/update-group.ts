@@ -28,7 +28,6 @@ import type {
 } from '../codec/types.ts';
 import { type ExportFilter, type ExportSettings, REJECT } from '../policy/filters.ts';
 import type { AttrTable } from './attr-table.ts';
-import type { StoredAttributes } from './attrs.ts';
 import { UNREACHABLE } from './best-path.ts';
 import { type LocRib, PathFlag, RibChange, type RibChanges } from './loc-rib.ts';
 import { PrefixListBuilder } from './prefix.ts';
@@ -251,8 +250,7 @@ export class UpdateBatch {
         prefixes = keep.view();
       }
       if (prefixes.count === 0) continue;
-      const a: StoredAttributes = this.attrs.get(attrId);
-      const { mpNextHop, ...attributes } = a;
+      const { attributes, mpNextHop } = this.attrs.split(attrId);
       announce.push(
         mpNextHop === undefined
           ? { family: this.family, attributes, prefixes }
