@@ -195,7 +195,7 @@ export class PolicyDataplane {
         if (!d.restore) return;
         const max = this.opts.nftMaxRulesPerTransaction ?? 20000;
         let written = 0;
-        for (const c of d.write) written += desired.tables[f].chains.get(c)!.rules.length;
+        for (const c of d.write) written += desired.tables[f].chains.get(c)!.hashes.length;
         if (this.opts.backend === 'nft' && written > max) {
           for (const tx of splitRestore(desired.tables[f], d, max))
             await this.must(this.tools.restore[f], this.restoreArgs(), tx);

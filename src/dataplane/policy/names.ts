@@ -34,6 +34,7 @@ export class Names {
       throw new Error(
         `prefix ${JSON.stringify(prefix)}: 1-5 lower-case letters/digits, starting with a letter`,
       );
+    this.commentHead = `-m comment --comment "${prefix}:`;
   }
   // Hook chains, jumped to from the built-in chains.
   get input(): string {
@@ -65,19 +66,53 @@ export class Names {
   toWl(iface: string): string {
     return `${this.prefix}-tw-${iface}`;
   }
+  /** Policy and profile chain names, per direction: asked for per endpoint, so kept whole. */
+  private readonly chainNames = {
+    policy: { ingress: new Map<string, string>(), egress: new Map<string, string>() },
+    profile: { ingress: new Map<string, string>(), egress: new Map<string, string>() },
+  };
   policy(dir: 'ingress' | 'egress', name: string): string {
-    return `${this.prefix}-p${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('policy', name, 16)}`;
+    const memo = this.chainNames.policy[dir];
+    let v = memo.get(name);
+    if (v === undefined) {
+      v = `${this.prefix}-p${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('policy', name, 16)}`;
+      memo.set(name, v);
+    }
+    return v;
   }
   profile(dir: 'ingress' | 'egress', name: string): string {
-    return `${this.prefix}-pr${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('profile', name, 16)}`;
+    const memo = this.chainNames.profile[dir];
+    let v = memo.get(name);
+    if (v === undefined) {
+      v = `${this.prefix}-pr${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('profile', name, 16)}`;
+      memo.set(name, v);
+    }
+    return v;
   }
+  /** Set names by family, kept whole: asked for per rule that refers to the set. */
+  private readonly setNames = {
+    selector: { 4: new Map<string, string>(), 6: new Map<string, string>() },
+    address: { 4: new Map<string, string>(), 6: new Map<string, string>() },
+  };
   /** ipset of the addresses of endpoints matching a selector (canonical text). */
   selectorSet(family: 4 | 6, canonicalSelector: string): string {
-    return `${this.prefix}${family}s-${this.hashed('sel', canonicalSelector, 20)}`;
+    const memo = this.setNames.selector[family];
+    let v = memo.get(canonicalSelector);
+    if (v === undefined) {
+      v = `${this.prefix}${family}s-${this.hashed('sel', canonicalSelector, 20)}`;
+      memo.set(canonicalSelector, v);
+    }
+    return v;
   }
   /** ipset of a named address set. */
   addressSet(family: 4 | 6, name: string): string {
-    return `${this.prefix}${family}a-${this.hashed('set', name, 20)}`;
+    const memo = this.setNames.address[family];
+    let v = memo.get(name);
+    if (v === undefined) {
+      v = `${this.prefix}${family}a-${this.hashed('set', name, 20)}`;
+      memo.set(name, v);
+    }
+    return v;
   }
   /** ipset holding a rule's literal list of networks (more than one net needs a set). */
   netsSet(family: 4 | 6, sortedNets: readonly string[]): string {
@@ -97,6 +132,8 @@ export class Names {
   get hashTag(): string {
     return `${this.prefix}:`;
   }
+  /** What precedes the hash in a rule: `-m comment --comment "tsb:` (one string, shared). */
+  readonly commentHead: string;
 }
 
 /**
@@ -106,10 +143,22 @@ export class Names {
  */
 export function chainRuleHashes(chain: string, ruleBodies: readonly string[]): string[] {
   const out: string[] = [];
-  let prev = shortHash(chain, 27);
-  for (const body of ruleBodies) {
-    prev = hash('sha224', `${prev}\0${body}`, 'base64url').slice(0, 16);
+  let prev = chainSeedHash(chain);
+  for (let i = 0; i < ruleBodies.length; i++) {
+    prev = nextRuleHash(prev, ruleBodies[i]!);
     out.push(prev);
   }
   return out;
 }
+
+/** h0 of chainRuleHashes. */
+export const chainSeedHash = (chain: string): string => shortHash(chain, 27);
+
+/** hi of chainRuleHashes from h(i-1) and rule i. */
+export const nextRuleHash = (prev: string, body: string): string => hashRuleInput(ruleHashInput(prev, body));
+
+/** What hi hashes: h(i-1), a NUL, rule i. */
+export const ruleHashInput = (prev: string, body: string): string => `${prev}\0${body}`;
+
+/** hi from ruleHashInput(h(i-1), rule i). */
+export const hashRuleInput = (input: string): string => hash('sha224', input, 'base64url').slice(0, 16);

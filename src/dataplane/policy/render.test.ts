@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { renderImage } from './golden.ts';
 import type { Endpoint, PolicyModel } from './model.ts';
 import { loadPolicyModel } from './model.ts';
-import { MAX_CHAIN_NAME, MAX_IPSET_NAME } from './names.ts';
+import { chainRuleHashes, MAX_CHAIN_NAME, MAX_IPSET_NAME, Names } from './names.ts';
 import { type DesiredState, endpointsOutsidePrefixes, RenderCache, renderPolicy } from './render.ts';
 
 const dir = join(import.meta.dirname, 'testdata');
@@ -263,6 +263,35 @@ describe('renderPolicy properties', () => {
     const name = [...a.chains.keys()].find((n) => n.startsWith('tsb-po-'))!;
     assert.notDeepEqual(a.chains.get(name)!.hashes, b.chains.get(name)!.hashes);
     assert.deepEqual(a.chains.get('tsb-fw-cali-db1')!.hashes, b.chains.get('tsb-fw-cali-db1')!.hashes);
+  });
+
+  test('a full re-render through the cache (a policy changed) equals a fresh render and reuses unchanged chains', () => {
+    const m = load('basic.yaml');
+    const cache = new RenderCache();
+    const first = renderPolicy(m, {}, cache);
+    const before = new Map(first.tables[4].chains);
+    const p = m.policies.find((x) => x.name === 'egress-limits')!;
+    const changed = {
+      ...m,
+      policies: m.policies.map((x) => (x === p ? { ...p, egress: p.egress.slice(1) } : x)),
+    };
+    const again = renderPolicy(changed, {}, cache);
+    assert.equal(again.delta, undefined, 'a policy change renders in full');
+    assert.equal(canonical(again), canonical(renderPolicy(changed)));
+    // The hook chains come out of the hash memo (same name, same texts), the changed policy's
+    // chain does not (same name, other texts).
+    assert.equal(again.tables[4].chains.get('tsb-FORWARD'), before.get('tsb-FORWARD'));
+    const changedChain = new Names('tsb').policy('egress', 'egress-limits');
+    assert.ok(before.has(changedChain));
+    assert.notEqual(again.tables[4].chains.get(changedChain), before.get(changedChain));
+    // Each chain's restore lines, rules and hashes agree, and the hashes are chainRuleHashes'.
+    for (const s of [first, again])
+      for (const f of [4, 6] as const)
+        for (const c of s.tables[f].chains.values()) {
+          assert.equal(c.restoreLines, c.rules.map((r) => `-A ${c.name} ${r}\n`).join(''), c.name);
+          const texts = c.rules.map((r) => r.replace(/^-m comment --comment "tsb:[A-Za-z0-9_-]{16}" /, ''));
+          assert.deepEqual(c.hashes, chainRuleHashes(c.name, texts), c.name);
+        }
   });
 
   test('the dispatch tree bounds each chain to the fan-out and reaches every endpoint once', () => {

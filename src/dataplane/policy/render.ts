@@ -20,7 +20,7 @@
 // state is updated in place and the dataplane is told exactly what changed (RenderDelta).
 import type { Endpoint, EntityMatch, Policy, PolicyModel, PortRange, Profile, Rule } from './model.ts';
 import { canonicalNet, netFamily } from './model.ts';
-import { chainRuleHashes, Names } from './names.ts';
+import { chainRuleHashes, chainSeedHash, hashRuleInput, Names, ruleHashInput } from './names.ts';
 import { matchSelector, parseSelector, printSelector, type SelectorAst } from './selector.ts';
 
 export type Family = 4 | 6;
@@ -59,8 +59,107 @@ export const defaultRenderOptions: RenderOptions = {
 export interface ChainSpec {
   name: string;
   /** Rule text after `-A <chain> `, each starting with its hash comment. */
-  rules: string[];
+  readonly rules: string[];
   hashes: string[];
+  /**
+   * When rendered: the chain's `-A <chain> <rule>` lines for iptables-restore, each ending in a
+   * newline, as one string (see RenderedChain).
+   */
+  readonly restoreLines?: string;
+}
+
+/**
+ * Restore lines of many chains, written into one string. A from-scratch render at 10k endpoints
+ * makes 342k rules: kept as separate strings (rule texts, hashes, rule lines) they survive two
+ * young-generation copies each and are gathered again from all over the heap for the restore
+ * input, which cost more than the render's own work. Written here while the render has them at
+ * hand, they become one large string per ~256k characters, allocated where the scavenger never
+ * copies it (V8's large-object space), and a chain's lines, hashes and rules are slices of it,
+ * made when asked for. Rule texts never hold a newline (the model refuses one in comments, and
+ * iptables-restore input is line-based anyway), so a chain's lines are found by counting them.
+ * An arena lives while any of its chains does: at most about the size of one full render.
+ */
+class LineArena {
+  /** The pieces until sealed (then empty), and their total length. */
+  parts: string[] = [];
+  length = 0;
+  private sealed: string | undefined;
+  get isSealed(): boolean {
+    return this.sealed !== undefined;
+  }
+  text(): string {
+    if (this.sealed === undefined) {
+      this.sealed = this.parts.join('');
+      this.parts = [];
+    }
+    return this.sealed;
+  }
+}
+
+/** Characters after which an arena is sealed and a new one started (between chains). */
+const ARENA_CHARS = 1 << 18;
+let arena = new LineArena();
+/** Seals the arena being written, at the end of a render (its chains are read soon after). */
+const sealArena = (): void => {
+  arena.text();
+};
+
+/** A rendered chain: its lines in an arena; `hashes` and `rules` are sliced out on first use. */
+class RenderedChain implements ChainSpec {
+  private hashList: string[] | undefined;
+  private ruleList: string[] | undefined;
+  constructor(
+    readonly name: string,
+    private readonly arena: LineArena,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly count: number,
+    /** Length of `-A <chain> -m comment --comment "tsb:`, in front of each hash. */
+    private readonly headLength: number,
+  ) {}
+  get restoreLines(): string {
+    return this.arena.text().slice(this.start, this.end);
+  }
+  get hashes(): string[] {
+    if (this.hashList === undefined) {
+      const s = this.arena.text();
+      const out: string[] = [];
+      let at = this.start;
+      for (let i = 0; i < this.count; i++) {
+        out.push(s.slice(at + this.headLength, at + this.headLength + 16));
+        at = s.indexOf('\n', at + this.headLength) + 1;
+      }
+      this.hashList = out;
+    }
+    return this.hashList;
+  }
+  get rules(): string[] {
+    if (this.ruleList === undefined) {
+      const s = this.arena.text();
+      const skip = this.name.length + 4; // '-A ' + name + ' '
+      const out: string[] = [];
+      let at = this.start;
+      for (let i = 0; i < this.count; i++) {
+        const end = s.indexOf('\n', at + this.headLength);
+        out.push(s.slice(at + skip, end));
+        at = end + 1;
+      }
+      this.ruleList = out;
+    }
+    return this.ruleList;
+  }
+  /** Whether the chain's rules are exactly `texts` (each rule is its hash comment, then its text). */
+  hasTexts(texts: readonly string[]): boolean {
+    if (texts.length !== this.count) return false;
+    const s = this.arena.text();
+    let at = this.start;
+    for (const t of texts) {
+      const p = at + this.headLength + 18; // the hash and '" '
+      if (!s.startsWith(t, p) || s.charCodeAt(p + t.length) !== 10) return false;
+      at = p + t.length + 1;
+    }
+    return at === this.end;
+  }
 }
 
 export interface HookSpec {
@@ -135,16 +234,16 @@ export interface RenderDelta {
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const q = (s: string): string => `"${s}"`;
 
-/** Memo of chain hashes, keyed by chain name and rule text; lets re-renders skip unchanged chains. */
+/** Memo of rendered chains, keyed by chain name and rule text; lets re-renders skip unchanged chains. */
 export class HashMemo {
-  private readonly memo = new Map<string, { key: string; hashes: string[] }>();
-  hashes(chain: string, bodies: readonly string[]): string[] {
-    const key = bodies.join('\n');
+  // The chain's own lines are the key, compared text by text on a hit: no second copy of the rules.
+  private readonly memo = new Map<string, RenderedChain>();
+  get(chain: string, texts: readonly string[]): RenderedChain | undefined {
     const hit = this.memo.get(chain);
-    if (hit && hit.key === key) return hit.hashes;
-    const hashes = chainRuleHashes(chain, bodies);
-    this.memo.set(chain, { key, hashes });
-    return hashes;
+    return hit?.hasTexts(texts) ? hit : undefined;
+  }
+  set(chain: RenderedChain): void {
+    this.memo.set(chain.name, chain);
   }
   /** Forget chains not seen in the latest render, so the memo does not grow without bound. */
   retain(live: { has(name: string): boolean }): void {
@@ -152,17 +251,49 @@ export class HashMemo {
   }
 }
 
-/** A rule before hashing: the match-and-target text plus an optional human comment. */
-interface Body {
-  text: string;
-  comment?: string;
-}
+/**
+ * A rule before hashing is its text: the match-and-target text, preceded by its human comment
+ * when it has one (`commented`). Texts are built once and shared wherever they are the same.
+ */
+const commented = (comment: string, text: string): string => `-m comment --comment "${comment}" ${text}`;
 
-function finishChain(names: Names, name: string, bodies: Body[], memo: HashMemo | undefined): ChainSpec {
-  const texts = bodies.map((b) => (b.comment ? `-m comment --comment ${q(b.comment)} ${b.text}` : b.text));
-  const hashes = memo ? memo.hashes(name, texts) : chainRuleHashes(name, texts);
-  const rules = texts.map((t, i) => `-m comment --comment ${q(`${names.hashTag}${hashes[i]}`)} ${t}`);
-  return { name, rules, hashes };
+/**
+ * Hashes a chain's rule texts (chainRuleHashes) and writes its restore lines: each rule is its
+ * hash comment, then its text.
+ */
+function finishChain(names: Names, name: string, texts: string[], memo: HashMemo | undefined): ChainSpec {
+  const known = memo?.get(name, texts);
+  if (known) return known;
+  if (arena.isSealed || arena.length >= ARENA_CHARS) arena = new LineArena();
+  const a = arena;
+  const parts = a.parts;
+  const head = `-A ${name} ${names.commentHead}`;
+  // A rule's line is head, hash, '" ', text, '\n'; one piece per rule (the newline goes in
+  // front of the next rule's head), which the join at sealing walks faster than five.
+  const nlHead = `\n${head}`;
+  const start = a.length;
+  let length = 0;
+  let prev = chainSeedHash(name);
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!;
+    const input = ruleHashInput(prev, text);
+    const at = prev.length + 1;
+    prev = hashRuleInput(input);
+    // Hashing flattened `input` into one piece; the text sliced out of it is copied at sealing in
+    // one go, where the text itself is a tree of the pieces it was built from.
+    parts.push(`${i === 0 ? head : nlHead}${prev}" ${input.slice(at)}`);
+    length += text.length;
+  }
+  if (texts.length > 0) {
+    parts.push('\n');
+    length += texts.length * (head.length + 19); // head, 16 hash characters, '" ', '\n'
+  }
+  a.length += length;
+  const chain = new RenderedChain(name, a, start, a.length, texts.length, head.length);
+  // Sealed while its pieces are fresh: they die young, and the arena is one string from now on.
+  if (a.length >= ARENA_CHARS) a.text();
+  memo?.set(chain);
+  return chain;
 }
 
 interface Ctx {
@@ -178,7 +309,8 @@ interface Ctx {
   /** Set names already resolved in this render, per family, by selector text or `\0set\0name`. */
   setNames: Record<Family, Map<string, string>>;
   /** While compiling a cacheable chain: the sets it refers to, replayed on a cache hit. */
-  refs?: SetRef[];
+  refs: SetRef[] | undefined;
+  texts: RuleTexts;
 }
 
 type SetRef =
@@ -290,8 +422,16 @@ function portChunks(ports: readonly PortRange[]): string[] {
   return chunks;
 }
 
-const cross = (a: string[], b: string[]): string[] =>
-  a.flatMap((x) => b.map((y) => (x && y ? `${x} ${y}` : x || y)));
+function cross(a: string[], b: string[]): string[] {
+  if (a.length === 1 && b.length === 1) {
+    const x = a[0]!;
+    const y = b[0]!;
+    return [x && y ? `${x} ${y}` : x || y];
+  }
+  const out: string[] = [];
+  for (const x of a) for (const y of b) out.push(x && y ? `${x} ${y}` : x || y);
+  return out;
+}
 
 /**
  * The address part of one side: alternatives (OR) of match text, or undefined when the side can
@@ -299,39 +439,56 @@ const cross = (a: string[], b: string[]): string[] =>
  */
 function sideMatches(ctx: Ctx, side: EntityMatch, dir: 'src' | 'dst', family: Family): string[] | undefined {
   const flag = dir === 'src' ? '-s' : '-d';
-  const parts: string[] = [];
+  // The conjunction so far, as one string (most sides have one part or none).
+  let all = '';
   if (side.nets.length > 0) {
-    const nets = side.nets.filter((n) => netFamily(n) === family);
+    const nets = ofFamily(side.nets, family);
     if (nets.length === 0) return undefined;
-    parts.push(
+    all = and(
+      all,
       nets.length === 1
         ? `${flag} ${nets[0]}`
         : `-m set --match-set ${netsSetName(ctx, nets, family)} ${dir}`,
     );
   }
-  const notNets = side.notNets.filter((n) => netFamily(n) === family);
-  if (notNets.length === 1) parts.push(`! ${flag} ${notNets[0]}`);
-  else if (notNets.length > 1) parts.push(`-m set ! --match-set ${netsSetName(ctx, notNets, family)} ${dir}`);
+  if (side.notNets.length > 0) {
+    const notNets = ofFamily(side.notNets, family);
+    if (notNets.length === 1) all = and(all, `! ${flag} ${notNets[0]}`);
+    else if (notNets.length > 1)
+      all = and(all, `-m set ! --match-set ${netsSetName(ctx, notNets, family)} ${dir}`);
+  }
   if (side.selector !== undefined)
-    parts.push(`-m set --match-set ${selectorSetName(ctx, side.selector, family)} ${dir}`);
+    all = and(all, `-m set --match-set ${selectorSetName(ctx, side.selector, family)} ${dir}`);
   if (side.notSelector !== undefined)
-    parts.push(`-m set ! --match-set ${selectorSetName(ctx, side.notSelector, family)} ${dir}`);
+    all = and(all, `-m set ! --match-set ${selectorSetName(ctx, side.notSelector, family)} ${dir}`);
   for (const s of side.notAddressSets)
-    parts.push(`-m set ! --match-set ${addressSetName(ctx, s, family)} ${dir}`);
+    all = and(all, `-m set ! --match-set ${addressSetName(ctx, s, family)} ${dir}`);
   const flag2 = dir === 'src' ? '--sports' : '--dports';
-  for (const chunk of portChunks(side.notPorts)) parts.push(`-m multiport ! ${flag2} ${chunk}`);
-  let alts = [parts.join(' ')];
-  if (side.addressSets.length > 0)
-    alts = cross(
-      alts,
-      side.addressSets.map((s) => `-m set --match-set ${addressSetName(ctx, s, family)} ${dir}`),
-    );
-  if (side.ports.length > 0)
-    alts = cross(
-      alts,
-      portChunks(side.ports).map((c) => `-m multiport ${flag2} ${c}`),
-    );
+  if (side.notPorts.length > 0)
+    for (const chunk of portChunks(side.notPorts)) all = and(all, `-m multiport ! ${flag2} ${chunk}`);
+  let alts = [all];
+  if (side.addressSets.length > 0) {
+    const sets: string[] = [];
+    for (const s of side.addressSets)
+      sets.push(`-m set --match-set ${addressSetName(ctx, s, family)} ${dir}`);
+    alts = cross(alts, sets);
+  }
+  if (side.ports.length > 0) {
+    const chunks = portChunks(side.ports);
+    for (let i = 0; i < chunks.length; i++) chunks[i] = `-m multiport ${flag2} ${chunks[i]}`;
+    alts = cross(alts, chunks);
+  }
   return alts;
+}
+
+/** Match parts joined by a space (an empty part is none). */
+const and = (a: string, b: string): string => (a ? `${a} ${b}` : b);
+
+/** The nets of one family (the array itself when all are). */
+function ofFamily(nets: readonly string[], family: Family): readonly string[] {
+  let all = true;
+  for (const n of nets) if (netFamily(n) !== family) all = false;
+  return all ? nets : nets.filter((n) => netFamily(n) === family);
 }
 
 function protocolFamily(p: string | number | undefined): Family | undefined {
@@ -347,43 +504,46 @@ function icmpMatch(family: Family, m: { type: number; code?: number }, negate: b
     : `-m icmp6 ${negate ? '! ' : ''}--icmpv6-type ${v}`;
 }
 
-/** Compiles one model rule into rule bodies for one family (none when it cannot apply there). */
-export function compileRule(ctx: Ctx, rule: Rule, family: Family, label: string): Body[] {
+/** Compiles one model rule into rule texts for one family (none when it cannot apply there). */
+function compileRule(ctx: Ctx, rule: Rule, family: Family, label: string, index: number): string[] {
   if (rule.ipVersion !== undefined && rule.ipVersion !== family) return [];
   const pf = protocolFamily(rule.protocol);
   if (pf !== undefined && pf !== family) return [];
-  const head: string[] = [];
-  if (rule.protocol !== undefined) head.push(`-p ${rule.protocol}`);
-  else if (rule.notProtocol !== undefined) head.push(`! -p ${rule.notProtocol}`);
-  if (rule.icmp) head.push(icmpMatch(family, rule.icmp, false));
-  if (rule.notIcmp) head.push(icmpMatch(family, rule.notIcmp, true));
+  let head = '';
+  if (rule.protocol !== undefined) head = `-p ${rule.protocol}`;
+  else if (rule.notProtocol !== undefined) head = `! -p ${rule.notProtocol}`;
+  if (rule.icmp) head = and(head, icmpMatch(family, rule.icmp, false));
+  if (rule.notIcmp) head = and(head, icmpMatch(family, rule.notIcmp, true));
   const src = sideMatches(ctx, rule.source, 'src', family);
   const dst = sideMatches(ctx, rule.destination, 'dst', family);
   if (!src || !dst) return [];
-  const matches = cross(cross([head.join(' ')], src), dst);
+  const matches = cross(cross([head], src), dst);
   const { markAccept: A, markPass: P } = ctx.opts;
-  const comment = rule.comment;
-  const out: Body[] = [];
-  const add = (text: string): void => {
-    out.push(comment ? { text, comment } : { text });
-  };
+  let target: string;
   switch (rule.action) {
     case 'deny':
-      for (const m of matches) add(`${m} -j DROP`.trim());
+      target = '-j DROP';
       break;
     case 'log': {
       // LOG prefixes are at most 29 characters (xt_LOG); the hash comment names the rule exactly.
-      const prefix = `${ctx.names.prefix} ${label}`.slice(0, 28).replace(/["\\]/g, '');
-      for (const m of matches) add(`${m} -j LOG --log-prefix ${q(`${prefix} `)}`.trim());
+      const prefix = `${ctx.names.prefix} ${label}${index}`.slice(0, 28).replace(/["\\]/g, '');
+      target = `-j LOG --log-prefix ${q(`${prefix} `)}`;
       break;
     }
     case 'allow':
     case 'pass': {
       // The RETURN that ends a run of allow (or pass) rules is added by rulesBodies.
       const bit = rule.action === 'allow' ? A : P;
-      for (const m of matches) add(`${m} -j MARK --set-xmark ${hex(bit)}/${hex(bit)}`.trim());
+      target = `-j MARK --set-xmark ${hex(bit)}/${hex(bit)}`;
       break;
     }
+  }
+  const comment = rule.comment;
+  const out: string[] = [];
+  for (const m of matches) {
+    // No part has spaces around it: only an empty match needs none in front of the target.
+    const text = m ? `${m} ${target}` : target;
+    out.push(comment ? commented(comment, text) : text);
   }
   return out;
 }
@@ -400,7 +560,7 @@ function dispatchChains(
 ): void {
   const flag = dir === 'from' ? '-i' : '-o';
   const target = (iface: string): string => (dir === 'from' ? names.fromWl(iface) : names.toWl(iface));
-  const drop: Body = { text: '-j DROP', comment: 'Unknown interface' };
+  const drop = commented('Unknown interface', '-j DROP');
   // A subtree depends only on its chain name and its interface list, so with a cache an
   // unchanged subtree is reused whole and an update re-renders only the O(log n) chains on the
   // path to the interface that came or went.
@@ -420,10 +580,10 @@ function dispatchChains(
     buildChain(chain, list, fixed);
   };
   const buildChain = (chain: string, list: readonly string[], fixed: number): void => {
-    const bodies: Body[] = [];
+    const bodies: string[] = [];
     const kids: string[] = [];
     if (list.length <= fanout) {
-      for (const i of list) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
+      for (const i of list) bodies.push(`${flag} ${i} -g ${target(i)}`);
     } else {
       // Extend the common prefix, then bucket by the next character (Felix dispatch.go, made recursive).
       const first = list[0]!;
@@ -440,10 +600,10 @@ function dispatchChains(
       }
       for (const [key, members] of buckets) {
         if (members.length === 1 || key === stem) {
-          for (const i of members) bodies.push({ text: `${flag} ${i} -g ${target(i)}` });
+          for (const i of members) bodies.push(`${flag} ${i} -g ${target(i)}`);
         } else {
           const child = names.dispatchChild(dir, key);
-          bodies.push({ text: `${flag} ${key}+ -g ${child}` });
+          bodies.push(`${flag} ${key}+ -g ${child}`);
           kids.push(child);
           build(child, members, key.length);
         }
@@ -476,13 +636,22 @@ interface ProfileChains {
   6: { chains: [ChainSpec, ChainSpec]; refs: SetRef[] } | undefined;
 }
 
+/** A policy's or profile's chain compiled from one rules array, for one family, name and label. */
+interface RulesSlot {
+  family: Family;
+  label: string;
+  chain: ChainSpec;
+  refs: SetRef[];
+}
+
 /** Per-endpoint rendering is cached on the rendered text's inputs (the endpoint and its policy chains). */
 export class RenderCache {
   hashes: Record<Family, HashMemo> = { 4: new HashMemo(), 6: new HashMemo() };
   /** Per-endpoint chains, keyed on the endpoint object (unchanged endpoints keep their object). */
   endpoints = new WeakMap<Endpoint, { key: string; chains: Record<Family, ChainSpec[]> }>();
   /** Compiled policy and profile chains, keyed on the rules array, then family and chain name. */
-  rules = new WeakMap<readonly Rule[], Map<string, { chain: ChainSpec; refs: SetRef[] }>>();
+  // A rules array has one or two slots (a chain per family), so a list, not a Map per array.
+  rules = new WeakMap<readonly Rule[], RulesSlot[]>();
   names: Names | undefined;
   optionsKey = '';
   private refs = new Map<string, SetRef>();
@@ -649,18 +818,14 @@ function rulesChain(
   rules: readonly Rule[],
   label: string,
 ): ChainSpec {
-  const memo = cache?.hashes[family];
-  const compile = (): ChainSpec =>
-    finishChain(ctx.names, chainName, rulesBodies(ctx, rules, family, label), memo);
-  if (!cache) return compile();
+  if (!cache) return finishChain(ctx.names, chainName, rulesBodies(ctx, rules, family, label), undefined);
   // Keyed on the rules array itself: the store hands over the same array while it is unchanged.
   let perRules = cache.rules.get(rules);
   if (!perRules) {
-    perRules = new Map();
+    perRules = [];
     cache.rules.set(rules, perRules);
   }
-  const slot = `${family}:${chainName}:${label}`;
-  const hit = perRules.get(slot);
+  const hit = ruleSlot(perRules, family, chainName, label);
   if (hit) {
     for (const r of hit.refs) {
       if (ctx.replayed.has(r)) continue;
@@ -669,10 +834,14 @@ function rulesChain(
     }
     return hit.chain;
   }
-  ctx.refs = [];
-  const chain = compile();
-  perRules.set(slot, { chain, refs: ctx.refs.map((r) => cache.internRef(r)) });
-  delete ctx.refs;
+  const made: SetRef[] = [];
+  ctx.refs = made;
+  const bodies = rulesBodies(ctx, rules, family, label);
+  ctx.refs = undefined;
+  const chain = finishChain(ctx.names, chainName, bodies, cache.hashes[family]);
+  const refs: SetRef[] = [];
+  for (const r of made) refs.push(cache.internRef(r));
+  perRules.push({ family, label, chain, refs });
   return chain;
 }
 
@@ -681,24 +850,95 @@ function rulesChain(
  * each run of consecutive allows (or passes): re-marking within a run changes nothing, so a run
  * needs one RETURN, not one per rule (Felix emits one per rule).
  */
-function rulesBodies(ctx: Ctx, rules: readonly Rule[], family: Family, label: string): Body[] {
-  const out: Body[] = [];
+function rulesBodies(ctx: Ctx, rules: readonly Rule[], family: Family, label: string): string[] {
+  const out: string[] = [];
   let run: 'allow' | 'pass' | undefined;
-  const endRun = (): void => {
-    if (!run) return;
-    const bit = run === 'allow' ? ctx.opts.markAccept : ctx.opts.markPass;
-    out.push({ text: `-m mark --mark ${hex(bit)}/${hex(bit)} -j RETURN` });
-    run = undefined;
-  };
-  rules.forEach((r, i) => {
-    const bodies = compileRule(ctx, r, family, `${label}${i}`);
-    if (bodies.length === 0) return;
-    if (run !== r.action) endRun();
-    out.push(...bodies);
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    const bodies = compileRule(ctx, r, family, label, i);
+    if (bodies.length === 0) continue;
+    if (run && run !== r.action) {
+      out.push(run === 'allow' ? ctx.texts.acceptReturn : ctx.texts.passReturn);
+      run = undefined;
+    }
+    for (const b of bodies) out.push(b);
     if (r.action === 'allow' || r.action === 'pass') run = r.action;
-  });
-  endRun();
+  }
+  if (run) out.push(run === 'allow' ? ctx.texts.acceptReturn : ctx.texts.passReturn);
   return out;
+}
+
+/**
+ * Rule texts that depend on the options alone, built once per render and shared by every chain
+ * that has them (most of the rules of an endpoint chain are the same in all of them).
+ */
+interface RuleTexts {
+  invalid: string;
+  established: string;
+  dhcp4: string;
+  dhcp6: string;
+  ndp: string[];
+  /** `-m mark --mark 0x0/PASS -j ` + a policy chain: a policy is only consulted if none passed. */
+  policyJumpHead: string;
+  acceptReturn: string;
+  passReturn: string;
+  noPolicyDrop: string;
+  clearScratch: string;
+  setScratch: string;
+  scratchDrop: string;
+  /** Per policy or profile chain name: the endpoint chain's jump to it (shared by all endpoints). */
+  jumps: Map<string, string>;
+}
+
+function ruleTexts(opts: RenderOptions): RuleTexts {
+  const A = hex(opts.markAccept);
+  const P = hex(opts.markPass);
+  const S = hex(opts.markScratch);
+  return {
+    invalid: '-m conntrack --ctstate INVALID -j DROP',
+    established: '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    dhcp4: commented('DHCP', '-p udp -m udp --sport 68 --dport 67 -j ACCEPT'),
+    dhcp6: commented('DHCPv6', '-p udp -m udp --sport 546 --dport 547 -j ACCEPT'),
+    ndp: [133, 135, 136].map((t) => commented('NDP', `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`)),
+    policyJumpHead: `-m mark --mark 0x0/${P} -j `,
+    acceptReturn: `-m mark --mark ${A}/${A} -j RETURN`,
+    passReturn: `-m mark --mark ${P}/${P} -j RETURN`,
+    noPolicyDrop: commented('Drop if no policy allowed', `-m mark --mark 0x0/${P} -j DROP`),
+    clearScratch: `-j MARK --set-xmark 0x0/${S}`,
+    setScratch: ` -j MARK --set-xmark ${S}/${S}`,
+    scratchDrop: commented('Anti-spoof: source address', `-m mark --mark 0x0/${S} -j DROP`),
+    jumps: new Map(),
+  };
+}
+
+/** The end of an endpoint chain: its policies, then its profiles, then the default drop. */
+function endpointTail(
+  t: RuleTexts,
+  out: string[],
+  policies: readonly string[],
+  profiles: readonly string[],
+  defaultDrop: string,
+): void {
+  // The accept and pass bits are clear on entry: tsb-FORWARD and tsb-wl-to-host clear them
+  // before each dispatch, once, rather than every endpoint chain doing it.
+  for (const p of policies) {
+    let jump = t.jumps.get(p);
+    if (jump === undefined) {
+      jump = t.policyJumpHead + p;
+      t.jumps.set(p, jump);
+    }
+    out.push(jump, t.acceptReturn);
+  }
+  if (policies.length > 0) out.push(t.noPolicyDrop);
+  for (const p of profiles) {
+    let jump = t.jumps.get(p);
+    if (jump === undefined) {
+      jump = `-j ${p}`;
+      t.jumps.set(p, jump);
+    }
+    out.push(jump, t.acceptReturn);
+  }
+  out.push(defaultDrop);
 }
 
 function endpointChains(
@@ -710,65 +950,35 @@ function endpointChains(
   memo: HashMemo | undefined,
 ): ChainSpec[] {
   const { names, opts } = ctx;
-  const A = opts.markAccept;
-  const P = opts.markPass;
-  const S = opts.markScratch;
-  const common: Body[] = [
-    { text: '-m conntrack --ctstate INVALID -j DROP' },
-    { text: '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT' },
-  ];
-  // The accept and pass bits are clear on entry: tsb-FORWARD and tsb-wl-to-host clear them
-  // before each dispatch, once, rather than every endpoint chain doing it.
-  const tail = (policies: string[], profiles: string[]): Body[] => {
-    const b: Body[] = [];
-    for (const p of policies) {
-      b.push({ text: `-m mark --mark 0x0/${hex(P)} -j ${p}` });
-      b.push({ text: `-m mark --mark ${hex(A)}/${hex(A)} -j RETURN` });
-    }
-    if (policies.length > 0)
-      b.push({ text: `-m mark --mark 0x0/${hex(P)} -j DROP`, comment: 'Drop if no policy allowed' });
-    for (const p of profiles) {
-      b.push({ text: `-j ${p}` });
-      b.push({ text: `-m mark --mark ${hex(A)}/${hex(A)} -j RETURN` });
-    }
-    b.push({ text: '-j DROP', comment: `Default drop: endpoint ${ep.name}` });
-    return b;
-  };
+  const t = ctx.texts;
+  const defaultDrop = commented(`Default drop: endpoint ${ep.name}`, '-j DROP');
+  const ingressProfiles: string[] = [];
+  const egressProfiles: string[] = [];
+  for (const p of ep.profiles) {
+    ingressProfiles.push(names.profile('ingress', p));
+    egressProfiles.push(names.profile('egress', p));
+  }
 
   // From the workload: egress policy.
-  const from: Body[] = [...common];
-  if (family === 4 && opts.allowDhcp)
-    from.push({ text: '-p udp -m udp --sport 68 --dport 67 -j ACCEPT', comment: 'DHCP' });
+  const from: string[] = [t.invalid, t.established];
+  if (family === 4 && opts.allowDhcp) from.push(t.dhcp4);
   if (family === 6) {
-    if (opts.allowDhcp)
-      from.push({ text: '-p udp -m udp --sport 546 --dport 547 -j ACCEPT', comment: 'DHCPv6' });
+    if (opts.allowDhcp) from.push(t.dhcp6);
     // Router/neighbour solicitation and advertisement come from link-local or unspecified sources.
-    for (const t of [133, 135, 136])
-      from.push({ text: `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`, comment: 'NDP' });
+    for (const x of t.ndp) from.push(x);
   }
-  if (ep.mac) from.push({ text: `-m mac ! --mac-source ${ep.mac} -j DROP`, comment: 'Anti-spoof: MAC' });
+  if (ep.mac) from.push(commented('Anti-spoof: MAC', `-m mac ! --mac-source ${ep.mac} -j DROP`));
   const own = family === 4 ? ep.ipv4 : ep.ipv6;
-  if (own.length === 0) from.push({ text: '-j DROP', comment: `Anti-spoof: no IPv${family} address` });
-  else if (own.length === 1)
-    from.push({ text: `! -s ${own[0]} -j DROP`, comment: 'Anti-spoof: source address' });
+  if (own.length === 0) from.push(commented(`Anti-spoof: no IPv${family} address`, '-j DROP'));
+  else if (own.length === 1) from.push(commented('Anti-spoof: source address', `! -s ${own[0]} -j DROP`));
   else {
-    from.push({ text: `-j MARK --set-xmark 0x0/${hex(S)}` });
-    for (const a of own) from.push({ text: `-s ${a} -j MARK --set-xmark ${hex(S)}/${hex(S)}` });
-    from.push({ text: `-m mark --mark 0x0/${hex(S)} -j DROP`, comment: 'Anti-spoof: source address' });
+    from.push(t.clearScratch);
+    for (const a of own) from.push(`-s ${a}${t.setScratch}`);
+    from.push(t.scratchDrop);
   }
-  from.push(
-    ...tail(
-      egressPolicies,
-      ep.profiles.map((p) => names.profile('egress', p)),
-    ),
-  );
-  const to: Body[] = [
-    ...common,
-    ...tail(
-      ingressPolicies,
-      ep.profiles.map((p) => names.profile('ingress', p)),
-    ),
-  ];
+  endpointTail(t, from, egressPolicies, egressProfiles, defaultDrop);
+  const to: string[] = [t.invalid, t.established];
+  endpointTail(t, to, ingressPolicies, ingressProfiles, defaultDrop);
   return [
     finishChain(names, names.fromWl(ep.interface), from, memo),
     finishChain(names, names.toWl(ep.interface), to, memo),
@@ -802,8 +1012,9 @@ function applicability(
   const pout: string[] = [];
   const pinNames: string[] = [];
   const poutNames: string[] = [];
-  policies.forEach((p, i) => {
-    if (!matchSelector(policySelectors[i]!, ep.labels)) return;
+  for (let i = 0; i < policies.length; i++) {
+    const p = policies[i]!;
+    if (!matchSelector(policySelectors[i]!, ep.labels)) continue;
     used.push(p.name);
     if (p.types.includes('ingress')) {
       pin.push(names.policy('ingress', p.name));
@@ -813,21 +1024,25 @@ function applicability(
       pout.push(names.policy('egress', p.name));
       poutNames.push(p.name);
     }
-  });
+  }
   const key = `${pin.join(',')}|${pout.join(',')}`;
+  const fromChain = names.fromWl(ep.interface);
+  const toChain = names.toWl(ep.interface);
+  const ingressChains = [toChain, ...pin];
+  const egressChains = [fromChain, ...pout];
+  for (const p of ep.profiles) {
+    ingressChains.push(names.profile('ingress', p));
+    egressChains.push(names.profile('egress', p));
+  }
   const summary: EndpointSummary = {
     name: ep.name,
     interface: ep.interface,
-    fromChain: names.fromWl(ep.interface),
-    toChain: names.toWl(ep.interface),
+    fromChain,
+    toChain,
     policies: { ingress: pinNames, egress: poutNames },
     profiles: ep.profiles,
-    ingressChains: [names.toWl(ep.interface), ...pin, ...ep.profiles.map((p) => names.profile('ingress', p))],
-    egressChains: [
-      names.fromWl(ep.interface),
-      ...pout,
-      ...ep.profiles.map((p) => names.profile('egress', p)),
-    ],
+    ingressChains,
+    egressChains,
   };
   const value = { ep, pin, pout, key, summary, used };
   cache?.applicable.set(ep, { policies, value });
@@ -893,7 +1108,18 @@ function chainRefs(
   rules: readonly Rule[],
   label: string,
 ): readonly SetRef[] {
-  return cache.rules.get(rules)?.get(`${family}:${chainName}:${label}`)?.refs ?? [];
+  const perRules = cache.rules.get(rules);
+  return (perRules && ruleSlot(perRules, family, chainName, label)?.refs) ?? [];
+}
+
+function ruleSlot(
+  list: readonly RulesSlot[],
+  family: Family,
+  chainName: string,
+  label: string,
+): RulesSlot | undefined {
+  for (const e of list) if (e.family === family && e.chain.name === chainName && e.label === label) return e;
+  return undefined;
 }
 
 /**
@@ -942,6 +1168,8 @@ export function renderPolicy(
     selectorMembers: new Map(),
     setNames: { 4: new Map(), 6: new Map() },
     replayed: new Set(),
+    refs: undefined,
+    texts: ruleTexts(opts),
     ...(cache ? { cache } : {}),
   };
   cache?.beginRender(model.endpoints);
@@ -974,42 +1202,43 @@ export function renderPolicy(
     if (families.includes(family)) {
       const ifaces = endpoints.map((e) => e.interface);
       const pfx = opts.workloadInterfacePrefixes;
+      const clearMarks = `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}`;
       chains.push(
         finishChain(
           names,
           names.forward,
           [
-            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
-            ...pfx.map((p) => ({ text: `-i ${p}+ -j ${names.fromWlDispatch}` })),
-            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
-            ...pfx.map((p) => ({ text: `-o ${p}+ -j ${names.toWlDispatch}` })),
-            ...pfx.map((p) => ({ text: `-i ${p}+ -j ACCEPT`, comment: 'Policy allowed the packet' })),
-            ...pfx.map((p) => ({ text: `-o ${p}+ -j ACCEPT`, comment: 'Policy allowed the packet' })),
+            clearMarks,
+            ...pfx.map((p) => `-i ${p}+ -j ${names.fromWlDispatch}`),
+            clearMarks,
+            ...pfx.map((p) => `-o ${p}+ -j ${names.toWlDispatch}`),
+            ...pfx.map((p) => commented('Policy allowed the packet', `-i ${p}+ -j ACCEPT`)),
+            ...pfx.map((p) => commented('Policy allowed the packet', `-o ${p}+ -j ACCEPT`)),
           ],
           memo,
         ),
         finishChain(
           names,
           names.input,
-          pfx.map((p) => ({ text: `-i ${p}+ -g ${names.wlToHost}` })),
+          pfx.map((p) => `-i ${p}+ -g ${names.wlToHost}`),
           memo,
         ),
         finishChain(
           names,
           names.output,
-          pfx.map((p) => ({ text: `-o ${p}+ -j RETURN`, comment: 'Host to local workload: always allowed' })),
+          pfx.map((p) => commented('Host to local workload: always allowed', `-o ${p}+ -j RETURN`)),
           memo,
         ),
         finishChain(
           names,
           names.wlToHost,
           [
-            { text: `-j MARK --set-xmark 0x0/${hex(opts.markAccept | opts.markPass | opts.markScratch)}` },
-            { text: `-j ${names.fromWlDispatch}` },
-            {
-              text: `-j ${opts.endpointToHostAction.toUpperCase()}`,
-              comment: `Endpoint-to-host action: ${opts.endpointToHostAction}`,
-            },
+            clearMarks,
+            `-j ${names.fromWlDispatch}`,
+            commented(
+              `Endpoint-to-host action: ${opts.endpointToHostAction}`,
+              `-j ${opts.endpointToHostAction.toUpperCase()}`,
+            ),
           ],
           memo,
         ),
@@ -1123,6 +1352,7 @@ export function renderPolicy(
       ifaces: endpoints.map((e) => e.interface),
     };
   }
+  sealArena();
   return state;
 }
 
@@ -1223,6 +1453,8 @@ function renderEndpointChanges(
     selectorMembers: new Map(),
     setNames: { 4: new Map(), 6: new Map() },
     replayed: new Set(),
+    refs: undefined,
+    texts: ruleTexts(opts),
     cache,
   };
   const put = (f: Family, c: ChainSpec): void => {
@@ -1363,6 +1595,7 @@ function renderEndpointChanges(
           for (const f of families) drop(f, name);
         },
       );
+  sealArena();
   return state;
 }
 
@@ -1384,9 +1617,8 @@ function updateDispatch(
   remove: (name: string) => void,
 ): void {
   const flag = dir === 'from' ? '-i' : '-o';
-  const goto = (iface: string): Body => ({
-    text: `${flag} ${iface} -g ${dir === 'from' ? names.fromWl(iface) : names.toWl(iface)}`,
-  });
+  const goto = (iface: string): string =>
+    `${flag} ${iface} -g ${dir === 'from' ? names.fromWl(iface) : names.toWl(iface)}`;
   const kept = new Set<string>();
   const orphans: string[] = [];
   const isDirty = (key: string): boolean => dirty.some((i) => i.startsWith(key));
@@ -1394,7 +1626,7 @@ function updateDispatch(
     kept.add(chain);
     const lo = lowerBound(ifaces, key);
     const hi = key === '' ? ifaces.length : lowerBound(ifaces, `${key}\uffff`, lo);
-    const bodies: Body[] = [];
+    const bodies: string[] = [];
     const kids: string[] = [];
     if (hi - lo <= fanout) for (let i = lo; i < hi; i++) bodies.push(goto(ifaces[i]!));
     else {
@@ -1415,7 +1647,7 @@ function updateDispatch(
         if (end - i === 1) bodies.push(goto(iface));
         else {
           const child = names.dispatchChild(dir, bucket);
-          bodies.push({ text: `${flag} ${bucket}+ -g ${child}` });
+          bodies.push(`${flag} ${bucket}+ -g ${child}`);
           kids.push(child);
           if (isDirty(bucket) || !has(child)) rebuild(child, bucket, bucket.length);
           else kept.add(child);
@@ -1423,7 +1655,7 @@ function updateDispatch(
         i = end;
       }
     }
-    bodies.push({ text: '-j DROP', comment: 'Unknown interface' });
+    bodies.push(commented('Unknown interface', '-j DROP'));
     for (const old of children.get(chain) ?? []) if (!kids.includes(old)) orphans.push(old);
     children.set(chain, kids);
     put(finishChain(names, chain, bodies, undefined));
