@@ -5,6 +5,8 @@
 //   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R]
 //     [--only tsbgp,bird2,frr,gobgp,bird1,openbgpd]
 //   (root; default N = 100000, R = 1, all six reflectors; the table shows medians)
+//   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
+//   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
 //
 // Topology: one LAN (a bridge), three namespaces: inj (BIRD 2, AS 65000), rr (the reflector,
 // AS 65000) and rcv (BIRD 2, AS 65000); inj and rcv are route-reflector clients of rr, so next
@@ -138,9 +140,11 @@ interface Reflector {
   measuredPids?(procs: SpawnedProcess[]): Promise<number[]>;
 }
 
-const reflectors: Record<string, Reflector> = {
-  tsbgp: {
-    name: 'tsbgp',
+/** tsbgp as the reflector, run from the checkout at `root` (this one, or a baseline to compare). */
+function tsbgpReflector(name: string, root: string): Reflector {
+  const bin = join(root, 'bin', 'tsbgp.js');
+  return {
+    name,
     async start(lab) {
       const cfg = join(lab.dir, 'tsbgp.yaml');
       writeFileSync(
@@ -154,11 +158,11 @@ neighbors:
 `,
       );
       return [
-        lab.spawn('rr', 'tsbgp', process.execPath, [
+        lab.spawn('rr', name, process.execPath, [
           '--max-old-space-size=4096',
           // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
           ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
-          TSBGP,
+          bin,
           'run',
           '--config',
           cfg,
@@ -169,7 +173,16 @@ neighbors:
         ]),
       ];
     },
-  },
+  };
+}
+
+const reflectors: Record<string, Reflector> = {
+  tsbgp: tsbgpReflector('tsbgp', ROOT),
+  // BENCH_BASELINE=/path/to/other/checkout adds `baseline`: the same daemon from another commit,
+  // measured in the same interleaved runs (before/after figures that share the machine's noise).
+  ...(process.env.BENCH_BASELINE
+    ? { baseline: tsbgpReflector('baseline', resolve(process.env.BENCH_BASELINE)) }
+    : {}),
   bird2: {
     name: 'BIRD 2',
     async start(lab) {

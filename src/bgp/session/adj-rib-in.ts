@@ -473,7 +473,10 @@ export class AdjRibIn implements AdjRibInView {
   release(batch: AdjRibInBatch): void {
     for (const e of batch.entries) if (e.kind === 'announce') this.store.unref(e.attrId);
     if (this.lentToBatch?.batch !== batch) return;
-    for (const l of this.lentToBatch.lists) if (this.listPool.length < LIST_POOL_SIZE) this.listPool.push(l);
+    // Only small lists return: reusing a big one for the next one-prefix UPDATE spreads the
+    // receive path over more memory (see POOLED_BUCKET_MAX in update-group.ts).
+    for (const l of this.lentToBatch.lists)
+      if (this.listPool.length < LIST_POOL_SIZE && l.lengths.length <= 256) this.listPool.push(l);
     this.lentToBatch = null;
   }
 }
