@@ -72,22 +72,14 @@ export class Names {
     profile: { ingress: new Map<string, string>(), egress: new Map<string, string>() },
   };
   policy(dir: 'ingress' | 'egress', name: string): string {
-    const memo = this.chainNames.policy[dir];
-    let v = memo.get(name);
-    if (v === undefined) {
-      v = `${this.prefix}-p${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('policy', name, 16)}`;
-      memo.set(name, v);
-    }
-    return v;
+    return memoized(this.chainNames.policy[dir], name, () => {
+      return `${this.prefix}-p${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('policy', name, 16)}`;
+    });
   }
   profile(dir: 'ingress' | 'egress', name: string): string {
-    const memo = this.chainNames.profile[dir];
-    let v = memo.get(name);
-    if (v === undefined) {
-      v = `${this.prefix}-pr${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('profile', name, 16)}`;
-      memo.set(name, v);
-    }
-    return v;
+    return memoized(this.chainNames.profile[dir], name, () => {
+      return `${this.prefix}-pr${dir === 'ingress' ? 'i' : 'o'}-${this.hashed('profile', name, 16)}`;
+    });
   }
   /** Set names by family, kept whole: asked for per rule that refers to the set. */
   private readonly setNames = {
@@ -96,23 +88,15 @@ export class Names {
   };
   /** ipset of the addresses of endpoints matching a selector (canonical text). */
   selectorSet(family: 4 | 6, canonicalSelector: string): string {
-    const memo = this.setNames.selector[family];
-    let v = memo.get(canonicalSelector);
-    if (v === undefined) {
-      v = `${this.prefix}${family}s-${this.hashed('sel', canonicalSelector, 20)}`;
-      memo.set(canonicalSelector, v);
-    }
-    return v;
+    return memoized(this.setNames.selector[family], canonicalSelector, () => {
+      return `${this.prefix}${family}s-${this.hashed('sel', canonicalSelector, 20)}`;
+    });
   }
   /** ipset of a named address set. */
   addressSet(family: 4 | 6, name: string): string {
-    const memo = this.setNames.address[family];
-    let v = memo.get(name);
-    if (v === undefined) {
-      v = `${this.prefix}${family}a-${this.hashed('set', name, 20)}`;
-      memo.set(name, v);
-    }
-    return v;
+    return memoized(this.setNames.address[family], name, () => {
+      return `${this.prefix}${family}a-${this.hashed('set', name, 20)}`;
+    });
   }
   /** ipset holding a rule's literal list of networks (more than one net needs a set). */
   netsSet(family: 4 | 6, sortedNets: readonly string[]): string {
@@ -162,3 +146,13 @@ export const ruleHashInput = (prev: string, body: string): string => `${prev}\0$
 
 /** hi from ruleHashInput(h(i-1), rule i). */
 export const hashRuleInput = (input: string): string => hash('sha224', input, 'base64url').slice(0, 16);
+
+/** memo's value for key, made (and kept) on first use. */
+function memoized(memo: Map<string, string>, key: string, make: () => string): string {
+  let v = memo.get(key);
+  if (v === undefined) {
+    v = make();
+    memo.set(key, v);
+  }
+  return v;
+}
