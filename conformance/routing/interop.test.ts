@@ -3,7 +3,8 @@
 //   frr    FRR, ADD-PATH receive          gob    GoBGP
 //   bird   BIRD 2, graceful restart on    obgp   OpenBGPD
 // Checks RFC 4456 reflection between FRR, GoBGP and BIRD (ORIGINATOR_ID, CLUSTER_LIST, next hop kept),
-// RFC 2918 ROUTE-REFRESH sent by each peer and answered by tsbgp, RFC 7911 ADD-PATH towards FRR,
+// RFC 2918 ROUTE-REFRESH sent by each peer and answered by tsbgp, and sent by tsbgp
+// (`neighbor X refresh-in`) and answered by BIRD 2, GoBGP and OpenBGPD, RFC 7911 ADD-PATH towards FRR,
 // and the RFC 4724 helper when BIRD 2 is killed with SIGKILL.
 // Then tsbgp as a plain iBGP client of an FRR reflector and of a BIRD 2 reflector, each with a
 // GoBGP client of its own.
@@ -252,6 +253,65 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
       assert.ok(afterRefresh.received.routeRefresh >= before.received.routeRefresh + 1);
       assert.equal((await neighbor(name)).state, 'Established', 'session not reset');
       assert.ok((await peer(name).routesFrom(RR)).some((r) => r.prefix === '10.99.3.0/24'));
+    });
+  }
+
+  // The other direction: tsbgp asks each client to re-send (RFC 2918; RFC 7313 where the client
+  // negotiated it). FRR is left out here: it answers only once it has sent its End-of-RIB, which it
+  // does only towards GR-capable peers (frr#16126; refresh.test.ts covers FRR with the workaround).
+  for (const [name, addr, prefix] of [
+    ['bird', BIRD, '10.33.0.0/24'],
+    ['gob', GOB, '10.32.0.0/24'],
+    ['obgp', OBGP, '10.34.0.0/24'],
+  ] as const) {
+    test(`tsbgp neighbor ${name} refresh-in: the ${name} client re-sends its routes, no session reset`, async (t) => {
+      const sinceBefore = (await neighbor(name)) as NeighborJson & { since?: string };
+      let before = (await neighborDetail(addr)).counters!;
+      await waitFor(`no UPDATE from ${name} for a second`, async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = (await neighborDetail(addr)).counters!;
+        const quiet = now.received.update === before.received.update;
+        before = now;
+        return quiet;
+      });
+      const r = await cli('neighbor', name, 'refresh-in', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const j = JSON.parse(r.stdout) as { refreshed: { session: string; families: string[] }[] };
+      assert.deepEqual(j.refreshed, [{ session: addr, families: ['ipv4-unicast'] }]);
+      const answered = async () => {
+        const c = (await neighborDetail(addr)).counters!;
+        return c.received.update > before.received.update ? c : undefined;
+      };
+      if (name === 'obgp') {
+        // OpenBGPD 7.7 refuses the request in its RDE ("route refresh: AID IPv4 unicast not
+        // negotiated") although both OPENs carried Multiprotocol IPv4 unicast and route refresh
+        // (`show neighbor` lists both as negotiated): only that logged refusal counts as n/a.
+        const refused = await waitFor(
+          'OpenBGPD answered or logged its refusal',
+          async () => {
+            if (await answered()) return 'answered';
+            const log = readFileSync(join(lab.dir, 'obgp-openbgpd.log'), 'utf8');
+            return /route refresh: AID IPv4 unicast not negotiated/.test(log) ? 'refused' : undefined;
+          },
+          15_000,
+        );
+        if (refused === 'refused') {
+          t.skip(
+            'n/a: OpenBGPD 7.7 logged "route refresh: AID IPv4 unicast not negotiated" and sent nothing',
+          );
+          return;
+        }
+      }
+      const after = await waitFor(`${name} answered the ROUTE-REFRESH with UPDATEs`, answered, 15_000);
+      assert.equal(after.sent.routeRefresh, before.sent.routeRefresh + 1, 'exactly one ROUTE-REFRESH sent');
+      const now = (await neighbor(name)) as NeighborJson & { since?: string };
+      assert.equal(now.state, 'Established');
+      assert.equal(now.since, sinceBefore.since, 'session not reset');
+      const d = await waitFor(`${prefix} from ${name} in the Loc-RIB, not stale`, async () => {
+        const x = await detail(prefix);
+        return x?.paths.some((p) => !p.stale) ? x : undefined;
+      });
+      assert.ok(d.paths.length >= 1);
     });
   }
 
