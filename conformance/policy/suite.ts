@@ -20,8 +20,39 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const MAC = ['02:00:00:65:00:01', '02:00:00:65:00:02', '02:00:00:65:00:03'];
 
+/**
+ * Two tiers before the default one, for db (w2) ingress. security passes web's traffic and
+ * other's TCP to 5432, and drops everything else at its end; platform allows other's TCP to
+ * 5432 (which db-ingress, in the default tier, would not), denies web's UDP (which db-ingress
+ * would allow) and passes the rest on to the default tier.
+ */
+const TIERED_POLICIES = `  - name: sec-gate
+    tier: security
+    order: 1
+    selector: app == 'db'
+    ingress:
+      - {action: pass, source: {selector: "app == 'web'"}}
+      - {action: pass, protocol: tcp, source: {selector: "app == 'other'"}, destination: {ports: [5432]}}
+  - name: platform-db
+    tier: platform
+    order: 1
+    selector: app == 'db'
+    ingress:
+      - {action: allow, protocol: tcp, source: {selector: "app == 'other'"}, destination: {ports: [5432]}}
+      - {action: deny, protocol: udp, source: {selector: "app == 'web'"}}
+      - {action: pass}
+tiers:
+  - {name: platform, order: 200}
+  - {name: security, order: 100}
+`;
+
 /** `w3Client` gives w3 the label that puts it in the db rule's source selector, and no other. */
-function policyYaml(opts: { w3Client?: boolean; dbPorts: number[]; extraDbPort?: number }): string {
+function policyYaml(opts: {
+  w3Client?: boolean;
+  dbPorts: number[];
+  extraDbPort?: number;
+  tiers?: boolean;
+}): string {
   const ports = [...opts.dbPorts, ...(opts.extraDbPort ? [opts.extraDbPort] : [])];
   return `# written by the conformance test
 endpoints:
@@ -42,7 +73,7 @@ ${ports.length ? `      - {action: allow, protocol: tcp, source: {selector: "app
     selector: app == 'web'
     ingress:
       - {action: allow, protocol: tcp, source: {addressSets: [lab-hosts]}, destination: {ports: [8080]}}
-profiles:
+${opts.tiers ? TIERED_POLICIES : ''}profiles:
   - name: default
     egress:
       - {action: allow}
@@ -375,6 +406,51 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       assert.equal(await tcp('w3', '10.65.0.2', 5432), false);
       const log = (await run('cat', [sidecar.logPath])).stdout;
       assert.match(log, /resync found drift in the installed policy and repaired it/);
+    });
+
+    test('tiers: a pass in the first tier lets the second allow; a deny in the second drops', async () => {
+      // The default tier alone (db-ingress): other → db:5432 is dropped, web → db UDP allowed.
+      assert.equal(await tcp('w3', '10.65.0.2', 5432), false);
+      assert.equal(await udpToW2('w1', 'udp-before-tiers'), true);
+      await writePolicy(policyYaml({ dbPorts: [5432], tiers: true }));
+      await waitFor(
+        'the tiers installed',
+        async () => (await save(4)).includes('End of tier platform: drop'),
+        15_000,
+      );
+      try {
+        const endOfFirst = await counter('tsb-tw-cali2', 'End of tier security: drop');
+        assert.equal(
+          await tcp('w3', '10.65.0.2', 5432),
+          true,
+          'other → db:5432: passed by security, allowed by platform',
+        );
+        assert.equal(await tcp('w3', '10.65.0.2', 2222), false, 'other → db:2222: not passed by security');
+        assert.ok(
+          (await counter('tsb-tw-cali2', 'End of tier security: drop')) > endOfFirst,
+          "the first tier's end dropped it",
+        );
+        const endOfSecond = await counter('tsb-tw-cali2', 'End of tier platform: drop');
+        assert.equal(
+          await udpToW2('w1', 'udp-denied-by-platform'),
+          false,
+          'web → db UDP: denied by platform',
+        );
+        assert.equal(
+          await tcp('w1', '10.65.0.2', 5432),
+          true,
+          'web → db:5432: passed by both tiers, allowed by the default tier',
+        );
+        assert.equal(
+          await counter('tsb-tw-cali2', 'End of tier platform: drop'),
+          endOfSecond,
+          "a deny and a pass never reach the second tier's end",
+        );
+      } finally {
+        await restorePolicy();
+        await waitFor('the tiers removed', async () => !(await save(4)).includes('End of tier'), 15_000);
+      }
+      assert.equal(await tcp('w3', '10.65.0.2', 5432), false);
     });
 
     test('policy show prints endpoints, chains and per-rule counters, also as JSON', async () => {

@@ -115,7 +115,19 @@ test('applies driven by render deltas leave the kernel exactly as a full read-ba
         ingress: [rule("app == 'db'")],
         egress: [],
       },
+      // A tier before the default one: db endpoints' ingress passes through it when it comes
+      // from web, and ends in its end-of-tier drop otherwise.
+      {
+        name: 'guard',
+        tier: 'guard',
+        order: 1,
+        selector: "app == 'db'",
+        types: ['ingress', 'egress'],
+        ingress: [{ ...rule("app == 'web'"), action: 'pass' }],
+        egress: [{ ...rule("app == 'a1'"), action: 'pass' }],
+      },
     ],
+    tiers: [{ name: 'guard', order: 1 }],
     profiles: [0, 1, 2, 3].map((k) => ({ name: `p${k}`, ingress: [rule(`app == 'a${k}'`)], egress: [] })),
     addressSets: [],
   };

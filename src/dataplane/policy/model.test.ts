@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { canonicalNet, loadPolicyModel, PolicyValidationError } from './model.ts';
+import { canonicalNet, loadPolicyModel, PolicyValidationError, sortPolicies } from './model.ts';
 import { loadPolicyPath } from './store.ts';
 
 function issues(text: string, file = 'p.yaml') {
@@ -113,6 +113,72 @@ policies:
           e.message,
         ),
     );
+  });
+
+  test('tiers: loaded with their orders; policies name them or fall in the implicit default tier', () => {
+    const m = loadPolicyModel([
+      {
+        file: 't.yaml',
+        text: `tiers:
+  - {name: security, order: 100}
+  - {name: late, defaultAction: pass}
+policies:
+  - {name: a, tier: security, ingress: [{action: pass}]}
+  - {name: b, tier: default}
+  - {name: c}
+`,
+      },
+    ]);
+    assert.deepEqual(m.tiers, [
+      { name: 'security', order: 100 },
+      { name: 'late', defaultAction: 'pass' },
+    ]);
+    assert.deepEqual(
+      m.policies.map((p) => p.tier),
+      ['security', 'default', undefined],
+    );
+    assert.deepEqual(
+      sortPolicies(
+        [
+          ...m.policies,
+          { ...m.policies[2]!, name: 'd', tier: 'late' },
+          { ...m.policies[2]!, name: 'e', order: 1 },
+        ],
+        m.tiers,
+      ).map((p) => p.name),
+      ['a', 'e', 'b', 'c', 'd'],
+      'security (100), default (1,000,000: e by order, then b and c by name), late (no order)',
+    );
+  });
+
+  test('tier errors: an unknown tier names the field and line; a tier defined twice names both places', () => {
+    const got = issues(`tiers:
+  - {name: security, order: 1}
+policies:
+  - name: p
+    tier: secrity
+  - {name: q, tier: security}
+`);
+    assert.deepEqual(
+      got.map((i) => `${i.file}:${i.line}: ${i.path}: ${i.message}`),
+      ['p.yaml:5: policies[0].tier: unknown tier "secrity" (declare it under tiers, or use default)'],
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpol-'));
+    writeFileSync(join(dir, '10-tiers.yaml'), 'tiers:\n  - {name: security, order: 1}\n');
+    writeFileSync(
+      join(dir, '20-more.yaml'),
+      'tiers:\n  - name: platform\n  - name: security\n    order: 2\n',
+    );
+    assert.throws(
+      () => loadPolicyPath(dir),
+      (e: unknown) =>
+        e instanceof PolicyValidationError &&
+        e.issues.length === 1 &&
+        /20-more\.yaml:3: tiers\[1\]\.name: duplicate tier name "security" \(first defined in .*10-tiers\.yaml:2\)/.test(
+          e.message,
+        ),
+    );
+    assert.match(issues('tiers: [{order: 1}]')[0]!.path, /^tiers\[0\]\.name$/);
   });
 
   test('networks are canonicalised as the kernel prints them', () => {

@@ -60,7 +60,12 @@ export interface Endpoint {
 
 export interface Policy {
   name: string;
-  /** Lower first; ties broken by name, as Calico does. */
+  /**
+   * The tier the policy belongs to (Calico's NetworkPolicy `tier`); absent means DEFAULT_TIER.
+   * Tiers run in their own order; within a tier, policies run by `order`.
+   */
+  tier?: string;
+  /** Lower first within the tier; ties broken by name, as Calico does. */
   order: number;
   /** Which endpoints the policy applies to. */
   selector: string;
@@ -72,6 +77,24 @@ export interface Policy {
   ingress: Rule[];
   egress: Rule[];
 }
+
+/**
+ * A tier (Calico's Tier resource): a group of policies evaluated together. A `pass` ends the
+ * tier and goes to the next one; a tier in which no policy allowed, denied or passed drops, or
+ * with `defaultAction: pass` goes to the next one too.
+ */
+export interface Tier {
+  name: string;
+  /** Lower first; ties by name. Absent: after every tier with an order (Calico's nil order). */
+  order?: number;
+  /** What happens at the end of the tier to a packet none of its policies decided (default deny). */
+  defaultAction?: 'deny' | 'pass';
+}
+
+/** The tier of policies that name none; it exists without being declared (Calico's `default`). */
+export const DEFAULT_TIER = 'default';
+/** The default tier's order unless declared otherwise: Calico's, which puts it after the usual tiers. */
+export const DEFAULT_TIER_ORDER = 1_000_000;
 
 export interface Profile {
   name: string;
@@ -90,9 +113,40 @@ export interface PolicyModel {
   policies: Policy[];
   profiles: Profile[];
   addressSets: AddressSet[];
+  /** Declared tiers; policies may also use DEFAULT_TIER without declaring it. */
+  tiers?: Tier[];
 }
 
 export const emptyModel = (): PolicyModel => ({ endpoints: [], policies: [], profiles: [], addressSets: [] });
+
+/**
+ * The order of each tier by name: the declared ones, and DEFAULT_TIER at DEFAULT_TIER_ORDER unless
+ * declared. A tier declared without an order sorts after all that have one.
+ */
+export function tierOrders(tiers: readonly Tier[] | undefined): Map<string, number> {
+  const out = new Map<string, number>([[DEFAULT_TIER, DEFAULT_TIER_ORDER]]);
+  for (const t of tiers ?? []) out.set(t.name, t.order ?? Number.POSITIVE_INFINITY);
+  return out;
+}
+
+/**
+ * Policies in evaluation order: by their tier's order, then tier name, then the policy's order,
+ * then its name (Calico's tie-breaks). Policies of a tier are therefore contiguous.
+ */
+export function sortPolicies(policies: readonly Policy[], tiers: readonly Tier[] | undefined): Policy[] {
+  const orders = tierOrders(tiers);
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return [...policies].sort((a, b) => {
+    const ta = a.tier ?? DEFAULT_TIER;
+    const tb = b.tier ?? DEFAULT_TIER;
+    if (ta !== tb) {
+      const oa = orders.get(ta) ?? Number.POSITIVE_INFINITY;
+      const ob = orders.get(tb) ?? Number.POSITIVE_INFINITY;
+      return oa === ob ? cmp(ta, tb) : oa < ob ? -1 : 1;
+    }
+    return a.order - b.order || cmp(a.name, b.name);
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Schema (shape only; cross-references and addresses are checked after it).
@@ -168,8 +222,17 @@ const endpointField = z.strictObject({
   labels: z.record(z.string(), z.string()).default({}),
   profiles: z.array(nameField).default([]),
 });
+// Tier names appear whole in rule comments ("End of tier NAME: drop"), which the kernel caps at
+// 255 characters.
+const tierNameField = nameField.max(200);
+const tierField = z.strictObject({
+  name: tierNameField,
+  order: z.number().optional(),
+  defaultAction: z.enum(['deny', 'pass']).optional(),
+});
 const policyField = z.strictObject({
   name: nameField,
+  tier: tierNameField.optional(),
   order: z.number().default(1000),
   selector: z.string().default('all()'),
   types: z.array(z.enum(['ingress', 'egress'])).optional(),
@@ -183,6 +246,7 @@ export const policyFileSchema = z.strictObject({
   policies: z.array(policyField).default([]),
   profiles: z.array(profileField).default([]),
   addressSets: z.array(addressSetField).default([]),
+  tiers: z.array(tierField).default([]),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +372,7 @@ export function loadPolicyModel(sources: readonly PolicySourceText[]): PolicyMod
   const policies: Located<Policy>[] = [];
   const profiles: Located<Profile>[] = [];
   const addressSets: Located<AddressSet>[] = [];
+  const tiers: Located<Tier>[] = [];
 
   for (const src of sources) {
     const lineCounter = new LineCounter();
@@ -365,6 +430,17 @@ export function loadPolicyModel(sources: readonly PolicySourceText[]): PolicyMod
     f.addressSets.forEach((s, i) => {
       addressSets.push({ value: s, file: src.file, path: ['addressSets', i] });
     });
+    f.tiers.forEach((t, i) => {
+      tiers.push({
+        value: {
+          name: t.name,
+          ...(t.order !== undefined ? { order: t.order } : {}),
+          ...(t.defaultAction !== undefined ? { defaultAction: t.defaultAction } : {}),
+        },
+        file: src.file,
+        path: ['tiers', i],
+      });
+    });
   }
 
   const report = (item: Located<unknown>, sub: (string | number)[], message: string): void => {
@@ -390,6 +466,7 @@ export function loadPolicyModel(sources: readonly PolicySourceText[]): PolicyMod
   unique(policies, 'policy');
   unique(profiles, 'profile');
   unique(addressSets, 'address set');
+  unique(tiers, 'tier');
 
   const profileNames = new Set(profiles.map((p) => p.value.name));
   const setNames = new Set(addressSets.map((s) => s.value.name));
@@ -431,7 +508,15 @@ export function loadPolicyModel(sources: readonly PolicySourceText[]): PolicyMod
       if (!parseNet(n)) report(s, ['nets', i], `${JSON.stringify(n)} is not an address or CIDR network`);
     });
   }
+  const tierNames = new Set([DEFAULT_TIER, ...tiers.map((t) => t.value.name)]);
   for (const p of policies) {
+    const tier = p.value.tier;
+    if (tier !== undefined && !tierNames.has(tier))
+      report(
+        p,
+        ['tier'],
+        `unknown tier ${JSON.stringify(tier)} (declare it under tiers, or use ${DEFAULT_TIER})`,
+      );
     try {
       parseSelector(p.value.selector);
     } catch (err) {
@@ -453,6 +538,7 @@ export function loadPolicyModel(sources: readonly PolicySourceText[]): PolicyMod
     policies: policies.map((p) => p.value),
     profiles: profiles.map((p) => p.value),
     addressSets: addressSets.map((s) => s.value),
+    tiers: tiers.map((t) => t.value),
   };
 }
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { renderImage } from './golden.ts';
-import type { Endpoint, PolicyModel } from './model.ts';
+import type { Endpoint, EntityMatch, PolicyModel, Rule } from './model.ts';
 import { loadPolicyModel } from './model.ts';
 import { chainRuleHashes, MAX_CHAIN_NAME, MAX_IPSET_NAME, Names } from './names.ts';
 import { type DesiredState, endpointsOutsidePrefixes, RenderCache, renderPolicy } from './render.ts';
@@ -42,6 +42,94 @@ describe('renderPolicy golden output', () => {
     const goldenPath = join(dir, 'basic.golden');
     if (process.env.UPDATE_GOLDEN) writeFileSync(goldenPath, image);
     assert.equal(image, readFileSync(goldenPath, 'utf8'));
+  });
+
+  test('tiers.yaml renders to the golden restore input (UPDATE_GOLDEN=1 rewrites it)', () => {
+    const image = renderImage(renderPolicy(load('tiers.yaml')), 'tsb');
+    const goldenPath = join(dir, 'tiers.golden');
+    if (process.env.UPDATE_GOLDEN) writeFileSync(goldenPath, image);
+    assert.equal(image, readFileSync(goldenPath, 'utf8'));
+  });
+
+  test('policies in the default tier alone render as without tiers, however the tier is named or ordered', () => {
+    const m = load('basic.yaml');
+    const plain = renderImage(renderPolicy(m), 'tsb');
+    const named: PolicyModel = { ...m, policies: m.policies.map((p) => ({ ...p, tier: 'default' })) };
+    assert.equal(renderImage(renderPolicy(named), 'tsb'), plain);
+    // A declared but unused tier, and the default tier declared with another order, change nothing.
+    const declared: PolicyModel = {
+      ...named,
+      tiers: [
+        { name: 'default', order: 5 },
+        { name: 'unused', order: 1 },
+      ],
+    };
+    assert.equal(renderImage(renderPolicy(declared), 'tsb'), plain);
+  });
+
+  test('tiers run by order, then name; a tier without an order runs after those with one', () => {
+    const m = load('tiers.yaml');
+    const names = new Names('tsb');
+    // The order of policy jumps in web-1's ingress chain, by policy name.
+    const jumps = (model: PolicyModel): string[] => {
+      const s = renderPolicy(model);
+      const byChain = new Map(model.policies.map((p) => [names.policy('ingress', p.name), p.name]));
+      return s.tables[4].chains
+        .get('tsb-tw-cali-web1')!
+        .rules.map((r) => / -j (tsb-pi-\S+)$/.exec(r)?.[1])
+        .filter((c): c is string => c !== undefined)
+        .map((c) => byChain.get(c)!);
+    };
+    assert.deepEqual(jumps(m), ['ssh-from-ops', 'block-bad-nets', 'web-http']);
+    // The default tier declared first: its policy runs before the security tier's.
+    assert.deepEqual(jumps({ ...m, tiers: [...m.tiers!, { name: 'default', order: 1 }] }), [
+      'web-http',
+      'ssh-from-ops',
+      'block-bad-nets',
+    ]);
+    // Equal orders: by name ('default' < 'security'); no order: last.
+    assert.deepEqual(
+      jumps({
+        ...m,
+        tiers: [
+          { name: 'security', order: 7 },
+          { name: 'default', order: 7 },
+        ],
+      }),
+      ['web-http', 'ssh-from-ops', 'block-bad-nets'],
+    );
+    assert.deepEqual(jumps({ ...m, tiers: [{ name: 'security' }, { name: 'platform', order: 1 }] }), [
+      'web-http',
+      'ssh-from-ops',
+      'block-bad-nets',
+    ]);
+  });
+
+  test('a tier whose defaultAction is pass has no end-of-tier drop; the others keep theirs', () => {
+    const m = load('tiers.yaml');
+    const rules = (model: PolicyModel, chain: string): string[] =>
+      renderPolicy(model, { ipv6: false }).tables[4].chains.get(chain)!.rules;
+    const passing: PolicyModel = {
+      ...m,
+      tiers: m.tiers!.map((t) => (t.name === 'security' ? { ...t, defaultAction: 'pass' as const } : t)),
+    };
+    const strip = (r: string): string => r.replace(/^-m comment --comment "tsb:\S+" /, '');
+    const before = rules(m, 'tsb-tw-cali-db1').map(strip);
+    const after = rules(passing, 'tsb-tw-cali-db1').map(strip);
+    const securityEnd =
+      '-m comment --comment "End of tier security: drop" -m mark --mark 0x0/0x20000 -j DROP';
+    assert.ok(before.includes(securityEnd));
+    // The same rules less the security tier's end; the pass bit is still cleared for platform.
+    assert.deepEqual(
+      after,
+      before.filter((r) => r !== securityEnd),
+    );
+    assert.ok(after.includes('-j MARK --set-xmark 0x0/0x20000'));
+    // The default tier alone, passing: no drop of any kind before the profiles.
+    const basic = load('basic.yaml');
+    const open = rules({ ...basic, tiers: [{ name: 'default', defaultAction: 'pass' }] }, 'tsb-tw-cali-db1');
+    assert.ok(!open.some((r) => / -m mark --mark 0x0\/0x20000 -j DROP$/.test(r)));
+    assert.ok(rules(basic, 'tsb-tw-cali-db1').some((r) => r.includes('"Drop if no policy allowed"')));
   });
 
   test('rendering is deterministic and independent of input order', () => {
@@ -93,6 +181,14 @@ describe('renderPolicy golden output', () => {
     const eps = many(70);
     const base: PolicyModel = { ...m, endpoints: [...m.endpoints, ...eps] };
     const profile = m.profiles[0]!;
+    const tiered: PolicyModel = {
+      ...base,
+      tiers: [
+        { name: 'first', order: 0 },
+        { name: 'second', order: 1 },
+      ],
+      policies: m.policies.map((p, i) => ({ ...p, tier: i === 0 ? 'first' : 'second' })),
+    };
     const steps: PolicyModel[] = [
       base,
       // One endpoint gone from the middle of a dispatch subtree.
@@ -114,23 +210,71 @@ describe('renderPolicy golden output', () => {
       { ...base, profiles: [...m.profiles].reverse() },
       // An address set's members changed.
       { ...base, addressSets: m.addressSets.map((a) => ({ ...a, nets: [...a.nets, '198.51.100.7/32'] })) },
+      // Policies moved into tiers, then the tiers' order swapped (the same policy objects).
+      tiered,
+      { ...tiered, tiers: [...tiered.tiers!].reverse().map((t, i) => ({ ...t, order: i })) },
+      { ...tiered, tiers: tiered.tiers!.map((t) => ({ ...t, defaultAction: 'pass' as const })) },
       base,
     ];
     const cache = new RenderCache();
-    for (const [i, step] of steps.entries())
-      assert.equal(
-        canonical(renderPolicy(step, opts, cache)),
-        canonical(renderPolicy(step, opts)),
-        `step ${i}`,
-      );
+    for (const [i, step] of steps.entries()) {
+      const got = renderPolicy(step, opts, cache);
+      if (i > 0 && step.tiers !== steps[i - 1]!.tiers) assert.equal(got.delta, undefined, `step ${i}`);
+      assert.equal(canonical(got), canonical(renderPolicy(step, opts)), `step ${i}`);
+    }
   });
 });
 
+/**
+ * basic.yaml with its policies spread over tiers, and a tier of its own that passes some
+ * endpoints on and leaves others to its end-of-tier drop: endpoints then differ in which tiers
+ * apply to them, and in which direction.
+ */
+function tieredBasic(m: PolicyModel): PolicyModel {
+  const side = (): EntityMatch => ({
+    nets: [],
+    notNets: [],
+    addressSets: [],
+    notAddressSets: [],
+    ports: [],
+    notPorts: [],
+  });
+  const pass = (protocol?: string): Rule => ({
+    action: 'pass',
+    ...(protocol ? { protocol } : {}),
+    source: side(),
+    destination: side(),
+  });
+  return {
+    ...m,
+    tiers: [
+      { name: 'security', order: 10 },
+      { name: 'apps', order: 20, defaultAction: 'pass' },
+    ],
+    policies: [
+      ...m.policies.map((p, i) => (i === 0 ? { ...p, tier: 'apps' } : p)),
+      {
+        name: 'quarantine',
+        tier: 'security',
+        order: 1,
+        selector: "app in {'web', 'other'}",
+        types: ['ingress', 'egress'],
+        ingress: [pass('tcp')],
+        egress: [pass()],
+      },
+    ],
+  };
+}
+
 describe('incremental render (endpoint-only changes)', () => {
-  for (const ipv6 of [true, false])
-    test(`random add/remove/change sequences equal a fresh render at every step (ipv6 ${ipv6})`, () => {
-      const m = load('basic.yaml');
-      let seed = ipv6 ? 7 : 11;
+  for (const [ipv6, tiered] of [
+    [true, false],
+    [false, false],
+    [true, true],
+  ] as const)
+    test(`random add/remove/change sequences equal a fresh render at every step (ipv6 ${ipv6}, tiers ${tiered})`, () => {
+      const m = tiered ? tieredBasic(load('basic.yaml')) : load('basic.yaml');
+      let seed = ipv6 ? (tiered ? 5 : 7) : 11;
       const rnd = (n: number): number => {
         seed = (seed * 1103515245 + 12345) % 2147483648;
         return seed % n;

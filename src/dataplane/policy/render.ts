@@ -9,17 +9,17 @@
 // The dispatch chains are a tree split by interface-name prefix: each chain holds at most
 // `dispatchFanout` gotos, so a packet crosses O(log n) chains rather than n rules. Per-endpoint
 // chains then run: INVALID drop; RELATED,ESTABLISHED accept; DHCP/NDP; anti-spoof (from-workload
-// side); policies in order; profiles in order; a commented default drop. Policies and profiles
-// signal "allow" and "pass" with mark bits and RETURN, as Felix does, so a chain can be shared by
-// every endpoint it applies to.
+// side); per tier, its policies in order and an end-of-tier drop; profiles in order; a commented
+// default drop. Policies and profiles signal "allow" and "pass" with mark bits and RETURN, as
+// Felix does, so a chain can be shared by every endpoint it applies to.
 //
 // Selector and address-set matches refer to ipsets by names derived from the selector text, never
 // from their members: a membership change changes only the set, never a rule.
 //
 // Through a RenderCache, a change of endpoints alone costs O(changed + dispatch path): the last
 // state is updated in place and the dataplane is told exactly what changed (RenderDelta).
-import type { Endpoint, EntityMatch, Policy, PolicyModel, PortRange, Profile, Rule } from './model.ts';
-import { canonicalNet, netFamily } from './model.ts';
+import type { Endpoint, EntityMatch, Policy, PolicyModel, PortRange, Profile, Rule, Tier } from './model.ts';
+import { canonicalNet, DEFAULT_TIER, netFamily, sortPolicies, tierOrders } from './model.ts';
 import { chainRuleHashes, chainSeedHash, hashRuleInput, Names, ruleHashInput } from './names.ts';
 import { matchSelector, parseSelector, printSelector, type SelectorAst } from './selector.ts';
 
@@ -311,6 +311,9 @@ interface Ctx {
   /** While compiling a cacheable chain: the sets it refers to, replayed on a cache hit. */
   refs: SetRef[] | undefined;
   texts: RuleTexts;
+  /** The model's tiers (tiersKey) and those whose defaultAction is pass. */
+  tiers: string;
+  passingTiers: ReadonlySet<string>;
 }
 
 type SetRef =
@@ -616,10 +619,19 @@ function dispatchChains(
   build(dir === 'from' ? names.fromWlDispatch : names.toWlDispatch, ifaces, 0);
 }
 
+/** The chains of one tier's policies that apply to an endpoint in one direction, in order. */
+interface TierChains {
+  tier: string;
+  chains: string[];
+  /** The tier's defaultAction is pass: no drop at its end. */
+  passes: boolean;
+}
+
 interface EndpointPolicies {
   ep: Endpoint;
-  pin: string[];
-  pout: string[];
+  /** Ingress and egress policy chains, grouped by tier, tiers in evaluation order. */
+  pin: TierChains[];
+  pout: TierChains[];
   /** The applicable policy chains as one string: the key of the endpoint's cached chains. */
   key: string;
   summary: EndpointSummary;
@@ -664,7 +676,10 @@ export class RenderCache {
   private added: Endpoint[] = [];
   private removed: Endpoint[] = [];
   /** Per endpoint: which policies apply, valid while the policy list is the same objects. */
-  applicable = new WeakMap<Endpoint, { policies: readonly unknown[]; value: EndpointPolicies }>();
+  applicable = new WeakMap<
+    Endpoint,
+    { policies: readonly unknown[]; tiers: string; value: EndpointPolicies }
+  >();
   /** Dispatch subtrees by root chain name: the interface list they were built for and their chains. */
   dispatch: Record<Family, Map<string, { key: string; chains: ChainSpec[] }>> = {
     4: new Map(),
@@ -883,6 +898,12 @@ interface RuleTexts {
   acceptReturn: string;
   passReturn: string;
   noPolicyDrop: string;
+  /** noPolicyDrop without its comment: drops unless a policy passed. */
+  unpassedDrop: string;
+  /** Clears the pass bit between tiers, so that the next tier's policies are consulted. */
+  clearPass: string;
+  /** Per tier name: its end-of-tier drop (when an endpoint has more tiers than the default one). */
+  tierDrops: Map<string, string>;
   clearScratch: string;
   setScratch: string;
   scratchDrop: string;
@@ -904,6 +925,9 @@ function ruleTexts(opts: RenderOptions): RuleTexts {
     acceptReturn: `-m mark --mark ${A}/${A} -j RETURN`,
     passReturn: `-m mark --mark ${P}/${P} -j RETURN`,
     noPolicyDrop: commented('Drop if no policy allowed', `-m mark --mark 0x0/${P} -j DROP`),
+    unpassedDrop: `-m mark --mark 0x0/${P} -j DROP`,
+    clearPass: `-j MARK --set-xmark 0x0/${P}`,
+    tierDrops: new Map(),
     clearScratch: `-j MARK --set-xmark 0x0/${S}`,
     setScratch: ` -j MARK --set-xmark ${S}/${S}`,
     scratchDrop: commented('Anti-spoof: source address', `-m mark --mark 0x0/${S} -j DROP`),
@@ -911,25 +935,46 @@ function ruleTexts(opts: RenderOptions): RuleTexts {
   };
 }
 
-/** The end of an endpoint chain: its policies, then its profiles, then the default drop. */
+/**
+ * The end of an endpoint chain: per tier, its policies and the end-of-tier drop; then its
+ * profiles; then the default drop. Calico's tier semantics (calico-dataplane.md §4.3 step 7): a
+ * policy is consulted only while no policy of its tier passed; an allow RETURNs at once; a tier
+ * in which no policy allowed, denied or passed drops; a pass goes on to the next tier (the pass
+ * bit is cleared for it) or, after the last tier, to the profiles, whose jumps ignore the bit.
+ */
 function endpointTail(
   t: RuleTexts,
   out: string[],
-  policies: readonly string[],
+  tiers: readonly TierChains[],
   profiles: readonly string[],
   defaultDrop: string,
 ): void {
   // The accept and pass bits are clear on entry: tsb-FORWARD and tsb-wl-to-host clear them
   // before each dispatch, once, rather than every endpoint chain doing it.
-  for (const p of policies) {
-    let jump = t.jumps.get(p);
-    if (jump === undefined) {
-      jump = t.policyJumpHead + p;
-      t.jumps.set(p, jump);
+  // With the default tier alone the rules are those of a single-tier host, comment included.
+  const single = tiers.length === 1 && tiers[0]!.tier === DEFAULT_TIER && !tiers[0]!.passes;
+  for (let k = 0; k < tiers.length; k++) {
+    const tier = tiers[k]!;
+    for (const p of tier.chains) {
+      let jump = t.jumps.get(p);
+      if (jump === undefined) {
+        jump = t.policyJumpHead + p;
+        t.jumps.set(p, jump);
+      }
+      out.push(jump, t.acceptReturn);
     }
-    out.push(jump, t.acceptReturn);
+    // A tier whose defaultAction is pass has no end: what it left undecided goes on, as if passed.
+    if (single) out.push(t.noPolicyDrop);
+    else if (!tier.passes) {
+      let drop = t.tierDrops.get(tier.tier);
+      if (drop === undefined) {
+        drop = commented(`End of tier ${tier.tier}: drop`, t.unpassedDrop);
+        t.tierDrops.set(tier.tier, drop);
+      }
+      out.push(drop);
+    }
+    if (k < tiers.length - 1) out.push(t.clearPass);
   }
-  if (policies.length > 0) out.push(t.noPolicyDrop);
   for (const p of profiles) {
     let jump = t.jumps.get(p);
     if (jump === undefined) {
@@ -945,8 +990,8 @@ function endpointChains(
   ctx: Ctx,
   ep: Endpoint,
   family: Family,
-  ingressPolicies: string[],
-  egressPolicies: string[],
+  ingressPolicies: readonly TierChains[],
+  egressPolicies: readonly TierChains[],
   memo: HashMemo | undefined,
 ): ChainSpec[] {
   const { names, opts } = ctx;
@@ -1006,30 +1051,42 @@ function applicability(
 ): EndpointPolicies {
   const { names, cache } = ctx;
   const known = cache?.applicable.get(ep);
-  if (known && sameItems(known.policies, policies)) return known.value;
+  if (known && known.tiers === ctx.tiers && sameItems(known.policies, policies)) return known.value;
   const used: string[] = [];
-  const pin: string[] = [];
-  const pout: string[] = [];
+  const pin: TierChains[] = [];
+  const pout: TierChains[] = [];
   const pinNames: string[] = [];
   const poutNames: string[] = [];
+  // The policies come sorted by tier, so a tier's are contiguous; a tier with none that applies
+  // in a direction is left out of it (Calico skips such tiers rather than dropping).
+  const add = (groups: TierChains[], tier: string, chain: string): void => {
+    const last = groups[groups.length - 1];
+    if (last && last.tier === tier) last.chains.push(chain);
+    else groups.push({ tier, chains: [chain], passes: ctx.passingTiers.has(tier) });
+  };
   for (let i = 0; i < policies.length; i++) {
     const p = policies[i]!;
     if (!matchSelector(policySelectors[i]!, ep.labels)) continue;
     used.push(p.name);
+    const tier = p.tier ?? DEFAULT_TIER;
     if (p.types.includes('ingress')) {
-      pin.push(names.policy('ingress', p.name));
+      add(pin, tier, names.policy('ingress', p.name));
       pinNames.push(p.name);
     }
     if (p.types.includes('egress')) {
-      pout.push(names.policy('egress', p.name));
+      add(pout, tier, names.policy('egress', p.name));
       poutNames.push(p.name);
     }
   }
-  const key = `${pin.join(',')}|${pout.join(',')}`;
+  const groupsKey = (groups: readonly TierChains[]): string =>
+    groups.map((g) => `${g.tier}${g.passes ? '>' : ':'}${g.chains.join(',')}`).join(';');
+  const key = `${groupsKey(pin)}|${groupsKey(pout)}`;
   const fromChain = names.fromWl(ep.interface);
   const toChain = names.toWl(ep.interface);
-  const ingressChains = [toChain, ...pin];
-  const egressChains = [fromChain, ...pout];
+  const ingressChains = [toChain];
+  const egressChains = [fromChain];
+  for (const g of pin) for (const c of g.chains) ingressChains.push(c);
+  for (const g of pout) for (const c of g.chains) egressChains.push(c);
   for (const p of ep.profiles) {
     ingressChains.push(names.profile('ingress', p));
     egressChains.push(names.profile('egress', p));
@@ -1045,7 +1102,7 @@ function applicability(
     egressChains,
   };
   const value = { ep, pin, pout, key, summary, used };
-  cache?.applicable.set(ep, { policies, value });
+  cache?.applicable.set(ep, { policies, tiers: ctx.tiers, value });
   return value;
 }
 
@@ -1142,9 +1199,11 @@ export function renderPolicy(
   if (cache && !cache.names) cache.names = new Names(opts.prefix);
   const names = cache?.names ?? new Names(opts.prefix);
   const live = cache?.live;
+  const tiers = tiersKey(model.tiers);
   if (
     cache &&
     live &&
+    live.tiers === tiers &&
     sameItems(live.policies, model.policies) &&
     (live.profiles === model.profiles || sameItems(live.profiles, model.profiles)) &&
     (live.addressSets === model.addressSets || sameItems(live.addressSets, model.addressSets))
@@ -1170,15 +1229,15 @@ export function renderPolicy(
     replayed: new Set(),
     refs: undefined,
     texts: ruleTexts(opts),
+    tiers,
+    passingTiers: passingTiers(model.tiers),
     ...(cache ? { cache } : {}),
   };
   cache?.beginRender(model.endpoints);
   const families: Family[] = opts.ipv6 ? [4, 6] : [4];
 
-  // Which policies apply to which endpoint, in order (order, then name: Calico's tie-break).
-  const policies = [...model.policies].sort(
-    (a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
+  // Which policies apply to which endpoint, in order (tier, then order, then name: Calico's).
+  const policies = sortPolicies(model.policies, model.tiers);
   const policySelectors = policies.map((p) => selector(ctx, p.selector).ast);
   const usedPolicies = new Set<string>();
   const usedProfiles = new Set<string>();
@@ -1340,6 +1399,7 @@ export function renderPolicy(
       families,
       endpoints: model.endpoints,
       policies: model.policies,
+      tiers,
       sortedPolicies: policies,
       policySelectors,
       policyByName: new Map(policies.map((p) => [p.name, p])),
@@ -1363,6 +1423,8 @@ interface LiveRender {
   families: Family[];
   endpoints: readonly Endpoint[];
   policies: readonly Policy[];
+  /** The tiers' orders and default actions (tiersKey): another value needs a full render. */
+  tiers: string;
   sortedPolicies: Policy[];
   policySelectors: SelectorAst[];
   policyByName: Map<string, Policy>;
@@ -1375,6 +1437,24 @@ interface LiveRender {
   setUse: Map<string, number>;
   /** Workload interfaces, sorted (the dispatch tree's input). */
   ifaces: string[];
+}
+
+/** The tiers' orders and default actions as one string: equal strings render alike. */
+function tiersKey(tiers: readonly Tier[] | undefined): string {
+  if (!tiers || tiers.length === 0) return '';
+  const pass = passingTiers(tiers);
+  return JSON.stringify(
+    [...tierOrders(tiers)]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, order]) => [name, order, pass.has(name)]),
+  );
+}
+
+/** Tiers whose defaultAction is pass. */
+function passingTiers(tiers: readonly Tier[] | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const t of tiers ?? []) if (t.defaultAction === 'pass') out.add(t.name);
+  return out;
 }
 
 /** The set a reference resolves to. */
@@ -1455,6 +1535,8 @@ function renderEndpointChanges(
     replayed: new Set(),
     refs: undefined,
     texts: ruleTexts(opts),
+    tiers: live.tiers,
+    passingTiers: passingTiers(model.tiers),
     cache,
   };
   const put = (f: Family, c: ChainSpec): void => {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstValueFrom } from 'rxjs';
 import { filter, take, timeout } from 'rxjs/operators';
-import type { PolicyModel } from './model.ts';
+import { loadPolicyModel, type PolicyModel } from './model.ts';
 import { RenderCache, renderPolicy } from './render.ts';
-import { FilePolicyStore, PolicyValidationError } from './store.ts';
+import { FilePolicyStore, PolicyValidationError, shareUnchanged } from './store.ts';
 
 const ep = (n: number, port = 80) => `endpoints:
   - {name: e${n}, interface: cali${n}, ipv4: [10.0.0.${n}], profiles: [p]}
@@ -79,4 +79,22 @@ test('the file store reloads on change, keeps unchanged objects, and keeps the l
   } finally {
     store.stop();
   }
+});
+
+test('a reload keeps the tiers, and keeps unchanged policies when only tiers change', () => {
+  const load = (tiers: string): PolicyModel =>
+    loadPolicyModel([
+      {
+        file: 't.yaml',
+        text: `tiers: [${tiers}]\npolicies:\n  - {name: a, tier: security, ingress: [{action: pass}]}\n`,
+      },
+    ]);
+  const first = load('{name: security, order: 1}');
+  const second = shareUnchanged(first, load('{name: security, order: 2}'));
+  assert.deepEqual(second.tiers, [{ name: 'security', order: 2 }]);
+  assert.equal(second.policies[0], first.policies[0]);
+  // The renderer sees the new order: not an endpoint-only change.
+  const cache = new RenderCache();
+  renderPolicy(first, {}, cache);
+  assert.equal(renderPolicy(second, {}, cache).delta, undefined);
 });

@@ -165,6 +165,8 @@ export function shareUnchanged(prev: PolicyModel, next: PolicyModel): PolicyMode
       const o = sets.get(a.name);
       return o && JSON.stringify(o) === JSON.stringify(a) ? o : a;
     }),
+    // Tiers are compared by value by the renderer; they only need to be carried over.
+    ...(next.tiers ? { tiers: next.tiers } : {}),
   };
 }
 
