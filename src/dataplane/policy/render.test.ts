@@ -368,6 +368,22 @@ describe('renderPolicy properties', () => {
     }
   });
 
+  test('every rule comment fits the kernel limit (255 characters), even for a 253-character endpoint name', () => {
+    const m = load('basic.yaml');
+    const long = `e${'x'.repeat(252)}`;
+    const first = m.endpoints[0]!;
+    const s = renderPolicy({ ...m, endpoints: [{ ...first, name: long }, ...m.endpoints.slice(1)] }, {});
+    let seen = 0;
+    for (const f of [4, 6] as const)
+      for (const c of s.tables[f].chains.values())
+        for (const r of c.rules)
+          for (const [, text] of r.matchAll(/--comment "([^"]*)"/g)) {
+            assert.ok(text!.length <= 255, `${text!.length}-character comment in ${c.name}`);
+            if (text!.startsWith('Default drop: endpoint ex')) seen++;
+          }
+    assert.ok(seen >= 2, 'the long name is in (the start of) its endpoint chains’ default-drop comments');
+  });
+
   test('an endpoint joining a selector changes only set members, never a rule hash', () => {
     const m = load('basic.yaml');
     const before = renderPolicy(m);

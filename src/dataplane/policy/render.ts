@@ -257,6 +257,14 @@ export class HashMemo {
  */
 const commented = (comment: string, text: string): string => `-m comment --comment "${comment}" ${text}`;
 
+/** The kernel's comment match holds 255 characters (XT_MAX_COMMENT_LEN 256 with the NUL). */
+const COMMENT_MAX = 255;
+
+/** A comment cut to what the kernel takes (endpoint names may be 253 characters long). */
+function fitComment(text: string): string {
+  return text.length <= COMMENT_MAX ? text : `${text.slice(0, COMMENT_MAX - 3)}...`;
+}
+
 /**
  * Hashes a chain's rule texts (chainRuleHashes) and writes its restore lines: each rule is its
  * hash comment, then its text.
@@ -996,7 +1004,7 @@ function endpointChains(
 ): ChainSpec[] {
   const { names, opts } = ctx;
   const t = ctx.texts;
-  const defaultDrop = commented(`Default drop: endpoint ${ep.name}`, '-j DROP');
+  const defaultDrop = commented(fitComment(`Default drop: endpoint ${ep.name}`), '-j DROP');
   const ingressProfiles: string[] = [];
   const egressProfiles: string[] = [];
   for (const p of ep.profiles) {
