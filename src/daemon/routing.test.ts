@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Subject } from 'rxjs';
-import { type FamilyKey, familyKey, type PathAttributes } from '../bgp/codec/index.ts';
+import { type FamilyKey, familyKey, type PathAttributes, type PrefixList } from '../bgp/codec/index.ts';
 import { asSequence, formatIpv4, parseIpv4 } from '../bgp/rib/attrs.ts';
 import { type NextHopResolver, UNREACHABLE } from '../bgp/rib/best-path.ts';
 import { prefixListOf } from '../bgp/rib/prefix.ts';
@@ -93,8 +93,10 @@ class FakeSpeaker implements RoutingSpeaker {
     this.states.set(e.id, 'Established');
     sent.push(this.source!.initial(e));
     this.source!.attach((compute) => {
+      // A real session packs the update before returning (the lists are reused afterwards):
+      // keeping it for later assertions needs a copy.
       const u = compute(e);
-      if (u) sent.push(u);
+      if (u) sent.push(copyUpdate(u));
     });
   }
 
@@ -200,6 +202,23 @@ function announced(updates: ExportUpdate[]): Map<string, PathAttributes> {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+function copyList(l: PrefixList): PrefixList {
+  return {
+    afi: l.afi,
+    count: l.count,
+    lengths: l.lengths.slice(0, l.count),
+    words: l.words.slice(0, l.count * (l.afi === 1 ? 1 : 4)),
+    pathIds: l.pathIds === null ? null : l.pathIds.slice(0, l.count),
+  };
+}
+
+function copyUpdate(u: ExportUpdate): ExportUpdate {
+  return {
+    announce: u.announce.map((g) => ({ ...g, prefixes: copyList(g.prefixes) })),
+    withdraw: u.withdraw.map((g) => ({ ...g, prefixes: copyList(g.prefixes) })),
+  };
+}
 const log = createLogger({ level: 'fatal', format: 'json' });
 
 function setup(extra = '') {
@@ -342,6 +361,41 @@ describe('routing engine', () => {
     assert.equal(engine.routes({}).length, 0);
     assert.equal(announced(sent.a).has('10.2.0.0/24'), false);
     assert.deepEqual(fib.at(-1)!.removals, ['10.2.0.0/24']);
+  });
+
+  test('a session loss at 150k routes is decided in slices, with I/O between them, and withdraws every route', async () => {
+    const { speaker, engine, sent, fib } = setup();
+    engines.push(engine);
+    const prefixes = Array.from(
+      { length: 150_000 },
+      (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`,
+    );
+    speaker.announce(
+      '10.0.2.1',
+      { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1') },
+      prefixes,
+    );
+    for (let i = 0; i < 10 && announced(sent.a).size < prefixes.length; i++) await tick();
+    assert.equal(announced(sent.a).size, prefixes.length, 'client A holds the table');
+    const commits = engine.stats.commits;
+    const removalsBefore = engine.stats.fibRemovals;
+    speaker.down('10.0.2.1');
+    // Something scheduled right after the loss runs before the last slice is decided.
+    let ranBetween = false;
+    setImmediate(() => {
+      const removed = engine.stats.fibRemovals - removalsBefore;
+      ranBetween = removed > 0 && removed < prefixes.length;
+    });
+    for (let i = 0; i < 20 && engine.stats.fibRemovals - removalsBefore < prefixes.length; i++) await tick();
+    assert.equal(engine.stats.fibRemovals - removalsBefore, prefixes.length);
+    assert.ok(
+      engine.stats.commits - commits >= 3,
+      `${engine.stats.commits - commits} commits for 150k (slices of 64k)`,
+    );
+    assert.ok(ranBetween, 'I/O ran between the slices');
+    assert.equal(engine.routes({}).length, 0);
+    assert.equal(announced(sent.a).size, 0, 'client A got every withdrawal');
+    assert.ok(fib.length > 0);
   });
 
   test('originated routes (config and OriginationSink) go through the Loc-RIB to peers, not to the FIB', async () => {
