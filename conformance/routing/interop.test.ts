@@ -104,6 +104,18 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
     assert.ok(row?.counters, `show neighbor ${addr} has message counters`);
     return row;
   };
+  /** The session's counters once no UPDATE went `way` for a second. */
+  const quietCounters = async (name: string, addr: string, way: 'sent' | 'received') => {
+    let before = (await neighborDetail(addr)).counters!;
+    await waitFor(`no UPDATE ${way} (${name}) for a second`, async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = (await neighborDetail(addr)).counters!;
+      const quiet = now[way].update === before[way].update;
+      before = now;
+      return quiet;
+    });
+    return before;
+  };
   const detail = (prefix: string): Promise<DetailJson | undefined> => tsbgp.detail<DetailJson>(prefix);
   /** GoBGP's Adj-RIB-In from tsbgp with the raw path attributes (the driver drops 9 and 10). */
   const gobgpAttrs = async (prefix: string): Promise<GobgpAttr[] | undefined> => {
@@ -221,14 +233,7 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
         (await peer(name).routesFrom(RR)).some((r) => r.prefix === '10.99.3.0/24'),
       );
       // Quiet session first, so the UPDATEs counted afterwards answer the refresh and nothing else.
-      let before = (await neighborDetail(addr)).counters!;
-      await waitFor(`no UPDATE to ${name} for a second`, async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        const now = (await neighborDetail(addr)).counters!;
-        const quiet = now.sent.update === before.sent.update;
-        before = now;
-        return quiet;
-      });
+      const before = await quietCounters(name, addr, 'sent');
       await peer(name).routeRefresh(RR);
       if (name === 'gob') {
         // `gobgp neighbor X softresetin` re-runs GoBGP's import policy over the Adj-RIB-In it keeps;
@@ -266,14 +271,7 @@ describe('tsbgp as a route reflector for FRR, GoBGP, BIRD 2 and OpenBGPD clients
   ] as const) {
     test(`tsbgp neighbor ${name} refresh-in: the ${name} client re-sends its routes, no session reset`, async (t) => {
       const sinceBefore = (await neighbor(name)) as NeighborJson & { since?: string };
-      let before = (await neighborDetail(addr)).counters!;
-      await waitFor(`no UPDATE from ${name} for a second`, async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        const now = (await neighborDetail(addr)).counters!;
-        const quiet = now.received.update === before.received.update;
-        before = now;
-        return quiet;
-      });
+      const before = await quietCounters(name, addr, 'received');
       const r = await cli('neighbor', name, 'refresh-in', '--json');
       assert.equal(r.code, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { refreshed: { session: string; families: string[] }[] };
