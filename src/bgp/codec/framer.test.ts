@@ -31,20 +31,34 @@ function stream(): Buffer[] {
   ];
 }
 
+/** Feeds `all` in two parts, cut at every offset, draining frames after each part. */
+function eachSplit(
+  all: Buffer,
+  drain: (r: BgpFrameReader, frames: Buffer[]) => void,
+  check: (frames: Buffer[], r: BgpFrameReader, cut: number) => void,
+): void {
+  for (let cut = 0; cut <= all.length; cut++) {
+    const r = new BgpFrameReader();
+    const frames: Buffer[] = [];
+    for (const part of [all.subarray(0, cut), all.subarray(cut)]) {
+      r.push(part);
+      drain(r, frames);
+    }
+    check(frames, r, cut);
+  }
+}
+
 describe('BgpFrameReader', () => {
   test('nextRange() yields the frames next() does, at every split point, without views', () => {
     const msgs = stream();
-    const all = Buffer.concat(msgs);
-    for (let cut = 0; cut <= all.length; cut++) {
-      const r = new BgpFrameReader();
-      const frames: Buffer[] = [];
-      for (const part of [all.subarray(0, cut), all.subarray(cut)]) {
-        r.push(part);
+    eachSplit(
+      Buffer.concat(msgs),
+      (r, frames) => {
         for (let n = r.nextRange(); n > 0; n = r.nextRange())
           frames.push(Buffer.from(r.frameBuffer.subarray(r.frameStart, r.frameStart + n)));
-      }
-      assert.deepStrictEqual(frames, msgs, `split at ${cut}`);
-    }
+      },
+      (frames, _r, cut) => assert.deepStrictEqual(frames, msgs, `split at ${cut}`),
+    );
   });
 
   test('nextRange() stops at a header error, as next() does', () => {
@@ -68,16 +82,16 @@ describe('BgpFrameReader', () => {
   test('yields the same frames whatever the split points (every single split, and byte by byte)', () => {
     const msgs = stream();
     const all = Buffer.concat(msgs);
-    for (let cut = 0; cut <= all.length; cut++) {
-      const r = new BgpFrameReader();
-      const frames: Buffer[] = [];
-      for (const part of [all.subarray(0, cut), all.subarray(cut)]) {
-        r.push(part);
+    eachSplit(
+      all,
+      (r, frames) => {
         for (let f = r.next(); f !== null; f = r.next()) frames.push(f);
-      }
-      assert.deepStrictEqual(frames, msgs, `split at ${cut}`);
-      assert.equal(r.bufferedBytes, 0);
-    }
+      },
+      (frames, r, cut) => {
+        assert.deepStrictEqual(frames, msgs, `split at ${cut}`);
+        assert.equal(r.bufferedBytes, 0);
+      },
+    );
     const r = new BgpFrameReader();
     const frames: Buffer[] = [];
     for (let i = 0; i < all.length; i++) {
