@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Subject } from 'rxjs';
-import { type FamilyKey, familyKey, type PathAttributes, type PrefixList } from '../bgp/codec/index.ts';
+import { type FamilyKey, familyKey, type PathAttributes } from '../bgp/codec/index.ts';
 import { asSequence, formatIpv4, parseIpv4 } from '../bgp/rib/attrs.ts';
 import { type NextHopResolver, UNREACHABLE } from '../bgp/rib/best-path.ts';
-import { prefixListOf } from '../bgp/rib/prefix.ts';
+import { copyPrefixList, prefixListOf } from '../bgp/rib/prefix.ts';
 import { formatRouteDetail } from '../bgp/rib/show.ts';
 import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
 import { AttributeStore } from '../bgp/session/attr-store.ts';
@@ -203,20 +203,10 @@ function announced(updates: ExportUpdate[]): Map<string, PathAttributes> {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-function copyList(l: PrefixList): PrefixList {
-  return {
-    afi: l.afi,
-    count: l.count,
-    lengths: l.lengths.slice(0, l.count),
-    words: l.words.slice(0, l.count * (l.afi === 1 ? 1 : 4)),
-    pathIds: l.pathIds === null ? null : l.pathIds.slice(0, l.count),
-  };
-}
-
 function copyUpdate(u: ExportUpdate): ExportUpdate {
   return {
-    announce: u.announce.map((g) => ({ ...g, prefixes: copyList(g.prefixes) })),
-    withdraw: u.withdraw.map((g) => ({ ...g, prefixes: copyList(g.prefixes) })),
+    announce: u.announce.map((g) => ({ ...g, prefixes: copyPrefixList(g.prefixes) })),
+    withdraw: u.withdraw.map((g) => ({ ...g, prefixes: copyPrefixList(g.prefixes) })),
   };
 }
 const log = createLogger({ level: 'fatal', format: 'json' });

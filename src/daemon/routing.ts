@@ -60,7 +60,14 @@ import {
 import { LocRib, RibChange, type RibChanges } from '../bgp/rib/loc-rib.ts';
 import type { LoopCheckConfig } from '../bgp/rib/loop-check.ts';
 import { LOCAL_PEER, type PeerInfo, PeerTable } from '../bgp/rib/peers.ts';
-import { formatPrefix, PrefixListBuilder, parsePrefix, prefixCovers, strideOf } from '../bgp/rib/prefix.ts';
+import {
+  copyPrefixList,
+  formatPrefix,
+  PrefixListBuilder,
+  parsePrefix,
+  prefixCovers,
+  strideOf,
+} from '../bgp/rib/prefix.ts';
 import { describeRoute, type RouteDetail } from '../bgp/rib/show.ts';
 import { type UpdateBatch, type UpdateGroup, UpdateGroups } from '../bgp/rib/update-group.ts';
 import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
@@ -171,14 +178,6 @@ function ipv4Number(text: string): number | undefined {
   const b = addressBytes(text);
   if (b === null || b.length !== 4) return undefined;
   return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-}
-
-function copyPrefixList(l: PrefixList): PrefixList {
-  const b = new PrefixListBuilder(l.afi as 1 | 2, Math.max(1, l.count), l.pathIds !== null);
-  const stride = l.afi === 1 ? 1 : 4;
-  for (let i = 0; i < l.count; i++)
-    b.push(l.words, i * stride, l.lengths[i]!, l.pathIds === null ? 0 : l.pathIds[i]!);
-  return b.view() as PrefixList;
 }
 
 /** The policy and prefix-list definitions a neighbour's import can depend on, as comparable text. */

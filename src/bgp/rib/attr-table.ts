@@ -40,7 +40,7 @@ export class AttrTable {
   private byKey = new Map<string, number>();
   private sets: (StoredAttributes | undefined)[] = [undefined];
   /** Per id, the set as the packer takes it (see split()), made on first use. */
-  private split_: (SplitAttributes | undefined)[] = [undefined];
+  private splitCache: (SplitAttributes | undefined)[] = [undefined];
   private keys: (string | undefined)[] = [undefined];
   private refs = new Int32Array(1024);
   private freeIds: number[] = [];
@@ -95,11 +95,11 @@ export class AttrTable {
    * per id, because export asks for it per attribute set, per peer, per commit.
    */
   split(id: number): SplitAttributes {
-    let v = this.split_[id];
+    let v = this.splitCache[id];
     if (v === undefined) {
       const { mpNextHop, ...attributes } = this.get(id);
       v = mpNextHop === undefined ? { attributes } : { attributes, mpNextHop };
-      this.split_[id] = v;
+      this.splitCache[id] = v;
     }
     return v;
   }
@@ -148,7 +148,7 @@ export class AttrTable {
         if (this.refs[id] !== 0) continue;
         this.byKey.delete(this.keys[id]!);
         this.sets[id] = undefined;
-        this.split_[id] = undefined;
+        this.splitCache[id] = undefined;
         this.keys[id] = undefined;
         this.freeIds.push(id);
         this.live--;

@@ -202,6 +202,15 @@ export class PrefixListBuilder {
   }
 }
 
+/** A copy of the list's entries, in arrays of its own (for keeping a list past its owner's reuse). */
+export function copyPrefixList(l: PrefixList): PrefixList {
+  const b = new PrefixListBuilder(l.afi as Afi, Math.max(1, l.count), l.pathIds !== null);
+  const stride = l.afi === 1 ? 1 : 4;
+  for (let i = 0; i < l.count; i++)
+    b.push(l.words, i * stride, l.lengths[i]!, l.pathIds === null ? 0 : l.pathIds[i]!);
+  return b.view();
+}
+
 /** Builds a PrefixList from strings (config, tests, CLI; not for the hot path). */
 export function prefixListOf(afi: Afi, prefixes: readonly string[], pathIds?: readonly number[]): PrefixList {
   const b = new PrefixListBuilder(afi, Math.max(1, prefixes.length), pathIds !== undefined);
