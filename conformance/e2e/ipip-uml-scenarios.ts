@@ -22,7 +22,10 @@ import { Lab, waitFor } from '../lib/lab.ts';
 import { addUmlWorkload, background, tcpTransferThroughTunnel, tunlCounters, umlLink } from '../lib/uml.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
+// The daemon as `npm run build` emits it (plain JavaScript), built by ipip-uml.test.ts before the
+// boot. Not bin/tsbgp.js: through tsx, on UML's single CPU and hostfs, each of the four daemons
+// and its netlink-monitor child took 10-13 s just to load, which left a slow machine no margin.
+const TSBGP = join(ROOT, 'dist', 'cli', 'main.js');
 const lab = new Lab('ui');
 
 /** Temporary veth names start with this (unique against the ipip harness's). */
@@ -39,6 +42,7 @@ interface HostSpec {
 
 const daemons: ChildProcess[] = [];
 const daemonLogs = new Map<string, string>();
+const daemonOutputSoFar = new Map<string, () => string>();
 
 function startDaemon(h: HostSpec): void {
   const cfg = join(lab.dir, `${h.node}.yaml`);
@@ -66,6 +70,7 @@ workloads: { interfacePatterns: ["cali*"], aggregateToBlocks: ${h.aggregate} }
     `/run/tsbgp-${h.node}.sock`,
   ]);
   daemons.push(d.child);
+  daemonOutputSoFar.set(h.node, d.soFar);
   void d.output.then((o) => daemonLogs.set(h.node, o));
 }
 
@@ -136,14 +141,21 @@ describe('IP-in-IP with tsbgp run (UML)', () => {
         aggregate: false,
       },
     ];
+    statSync(TSBGP); // built by ipip-uml.test.ts; a clear ENOENT here otherwise
     for (const h of hosts) startDaemon(h);
     for (const h of hosts) {
-      await waitFor(
-        `${h.node}: the MTU file`,
-        () => statSync(join(lab.dir, `${h.node}.mtu`), { throwIfNoEntry: false }),
-        90_000,
-        500,
-      );
+      try {
+        await waitFor(
+          `${h.node}: the MTU file`,
+          () => statSync(join(lab.dir, `${h.node}.mtu`), { throwIfNoEntry: false }),
+          180_000,
+          500,
+        );
+      } catch (e) {
+        // Say what the daemon said: a crash and a slow start look the same from here.
+        const said = daemonOutputSoFar.get(h.node)?.() ?? '';
+        throw new Error(`${(e as Error).message}; ${h.node} printed:\n${said.slice(-3000)}`);
+      }
     }
     await addWorkload('a', 'wa', '10.244.1.5');
     await addWorkload('a', 'wa2', '10.245.1.5');

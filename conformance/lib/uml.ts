@@ -114,7 +114,7 @@ export function background(
   node: string,
   cmd: string,
   args: string[],
-): { child: ChildProcess; output: Promise<string> } {
+): { child: ChildProcess; output: Promise<string>; soFar: () => string } {
   const child = spawn('ip', ['netns', 'exec', lab.nsName(node), cmd, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -126,7 +126,7 @@ export function background(
     out += d;
   });
   const output = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
-  return { child, output };
+  return { child, output, soFar: () => out };
 }
 
 /**
