@@ -199,6 +199,15 @@ describe('iptables diff', () => {
     assert.equal(r.packets, 12n);
     assert.equal(r.bytes, 3456n);
   });
+
+  test('the hash is read from a comment that also holds a human one', () => {
+    const t = parseIptablesSave(
+      '*filter\n:tsb-x - [0:0]\n-A tsb-x -m comment --comment "tsb:abcdefghijklmnop Default drop: endpoint x" -j DROP\n' +
+        '-A tsb-x -m comment --comment tsb:ABCDEFGHIJKLMNOP -j RETURN\nCOMMIT\n',
+      names,
+    );
+    assert.deepEqual(t.chains.get('tsb-x'), ['abcdefghijklmnop', 'ABCDEFGHIJKLMNOP']);
+  });
 });
 
 describe('ipset diff', () => {
