@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import bunyan from 'bunyan';
-import { PolicyDataplane } from './dataplane.ts';
+import { nftTransactionRules, PolicyDataplane } from './dataplane.ts';
 import type { CommandResult, CommandRunner } from './executor.ts';
 import { diffIpsets, parseIpsetSave, setsAsInstalled } from './ipset.ts';
 import { diffTable, parseIptablesSave, splitRestore, tableAsInstalled } from './iptables.ts';
@@ -351,5 +351,34 @@ describe('PolicyDataplane ordering and retries', () => {
     host.calls.length = 0;
     await assert.rejects(dp.apply(renderPolicy(model([ep(1)]), { ipv6: false })));
     assert.equal(host.calls[0], 'iptables-nft-save -t');
+  });
+
+  test('nft: a first apply goes in transactions of about 4,000 rules; with our hooks in place, 20,000', async () => {
+    const fresh = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n', names);
+    assert.equal(nftTransactionRules(fresh), 4000);
+    const hooked = parseIptablesSave(
+      '*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m comment --comment "tsb:AAAAAAAAAAAAAAAA" -j tsb-FORWARD\nCOMMIT\n',
+      names,
+    );
+    assert.equal(nftTransactionRules(hooked), 20000);
+    // A first apply of ~10k rules on an empty host: several transactions, hooks in the last one.
+    const restores: string[] = [];
+    const run: CommandRunner = async (cmd, _args, stdin) => {
+      if (cmd === 'iptables-nft-restore' && stdin) restores.push(stdin);
+      return { code: 0, stdout: cmd.endsWith('-save') ? '*filter\nCOMMIT\n' : '', stderr: '' };
+    };
+    const eps: Endpoint[] = [];
+    for (let i = 1; i <= 600; i++) eps.push(ep(i));
+    const dp = new PolicyDataplane({ backend: 'nft', prefix: 'tsb', ipv6: false, run, log });
+    const desired = renderPolicy(model(eps), { ipv6: false });
+    let total = 0;
+    for (const c of desired.tables[4].chains.values()) total += c.hashes.length;
+    assert.ok(total > 8000, `${total} rules`);
+    await dp.apply(desired);
+    const rulesIn = (tx: string): number => tx.split('\n').filter((l) => l.startsWith('-A ')).length;
+    assert.ok(restores.length >= 3, `${restores.length} transactions`);
+    for (const tx of restores.slice(0, -1))
+      assert.ok(rulesIn(tx) < 4100, `${rulesIn(tx)} rules in one transaction`);
+    assert.match(restores.at(-1)!, /-I FORWARD 1 .*-j tsb-FORWARD/);
   });
 });
