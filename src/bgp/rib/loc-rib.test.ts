@@ -217,7 +217,7 @@ describe('LocRib', () => {
       fc.property(
         fc.array(
           fc.record({
-            op: fc.constantFrom('announce', 'withdraw', 'commit'),
+            op: fc.constantFrom('announce', 'announce', 'withdraw', 'commit', 'flush'),
             peer: fc.integer({ min: 1, max: 3 }),
             attr: fc.integer({ min: 0, max: 4 }),
             prefix: fc.integer({ min: 0, max: 40 }),
@@ -270,6 +270,12 @@ describe('LocRib', () => {
             } else if (o.op === 'withdraw') {
               rib.withdraw(o.peer, l);
               model.get(o.prefix)?.delete(o.peer);
+            } else if (o.op === 'flush') {
+              // Session loss: every path of the peer goes, wherever it sits in the table.
+              let had = 0;
+              for (const m of model.values()) if (m.delete(o.peer)) had++;
+              assert.equal(rib.removePeerPaths(o.peer), had);
+              assert.equal(rib.pathsOf(o.peer), 0);
             } else check();
           }
           check();

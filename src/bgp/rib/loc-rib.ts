@@ -373,16 +373,23 @@ export class LocRib {
    * loss without GR, or only the Stale ones on End-of-RIB (RFC 4724 §4.2). Returns the count.
    */
   removePeerPaths(peer: number, flagMask = 0): number {
+    // The peer's path count bounds the walk: a peer with no paths here costs nothing (a session
+    // loss flushes every family, and releasing the peer flushes them again), and the walk stops
+    // at the peer's last path instead of reading the rest of a million-prefix table.
+    let left = this.pathsOf(peer);
     let removed = 0;
-    for (let p = 0; p < this.pTop; p++) {
+    for (let p = 0; p < this.pTop && left > 0; p++) {
       if ((this.pFlags(p) & P_IN_USE) === 0) continue;
       let prev = -1;
       let q = this.pHead(p);
       while (q >= 0) {
         const next = this.qNext(q);
-        if (this.qPeer(q) === peer && (flagMask === 0 || (this.qFlags(q) & flagMask) !== 0)) {
-          this.unlinkPath(p, prev, q);
-          removed++;
+        if (this.qPeer(q) === peer) {
+          left--;
+          if (flagMask === 0 || (this.qFlags(q) & flagMask) !== 0) {
+            this.unlinkPath(p, prev, q);
+            removed++;
+          } else prev = q;
         } else prev = q;
         q = next;
       }
@@ -392,8 +399,9 @@ export class LocRib {
 
   /** Sets (or clears) flag bits on every path of a peer; returns how many paths it touched. */
   setPeerPathFlags(peer: number, flag: number, on: boolean): number {
+    const all = this.pathsOf(peer);
     let n = 0;
-    for (let p = 0; p < this.pTop; p++) {
+    for (let p = 0; p < this.pTop && n < all; p++) {
       if ((this.pFlags(p) & P_IN_USE) === 0) continue;
       for (let q = this.pHead(p); q >= 0; q = this.qNext(q)) {
         if (this.qPeer(q) !== peer) continue;
