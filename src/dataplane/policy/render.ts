@@ -254,20 +254,18 @@ export class HashMemo {
   }
 }
 
-/**
- * A rule before hashing is its text: the match-and-target text, preceded by its human comment
- * when it has one (`commented`). Texts are built once and shared wherever they are the same.
- */
 /** How a rule text with a human comment starts (see commented()). */
 const COMMENT_OPEN = '-m comment --comment "';
 
 /**
- * A rule text with a human comment in front. When the rule is written, the comment is merged
- * into the rule's hash comment ("tsb:HASH DHCP", see finishChain): one comment match per rule,
- * not two. Each comment match is a 288-byte entry in the legacy table blob and one more option
- * for iptables-restore to parse; at 10k endpoints ~71k rules carry a human comment, and merging
- * took ~20 MB off the kernel's table and 0.3-0.6 s off a full restore
- * (conformance/bench/policy.bench.ts).
+ * A rule before hashing is its text: the match-and-target text, preceded by its human comment
+ * when it has one (this function). Texts are built once and shared wherever they are the same.
+ *
+ * When the rule is written, the human comment is merged into the rule's hash comment
+ * ("tsb:HASH DHCP", see finishChain): one comment match per rule, not two. Each comment match is
+ * a 288-byte entry in the legacy table blob and one more option for iptables-restore to parse;
+ * at 10k endpoints ~71k rules carry a human comment, and merging took the table from 207.4 to
+ * 187.9 MB (docs/policy.md, "One comment match per rule").
  */
 const commented = (comment: string, text: string): string => `${COMMENT_OPEN}${comment}" ${text}`;
 
@@ -320,9 +318,10 @@ function finishChain(names: Names, name: string, texts: string[], memo: HashMemo
     // Hashing flattened `input` into one piece; the text sliced out of it is copied at sealing in
     // one go, where the text itself is a tree of the pieces it was built from.
     if (text.startsWith(COMMENT_OPEN)) {
-      // '"tsb:HASH" -m comment --comment "X" rest' becomes '"tsb:HASH X" rest': 23 characters fewer.
+      // '"tsb:HASH" -m comment --comment "X" rest' becomes '"tsb:HASH X" rest': the '" ' after the
+      // hash and COMMENT_OPEN become one space.
       parts.push(`${i === 0 ? head : nlHead}${prev} ${input.slice(at + COMMENT_OPEN.length)}`);
-      length -= 23;
+      length -= COMMENT_OPEN.length + 1;
     } else parts.push(`${i === 0 ? head : nlHead}${prev}" ${input.slice(at)}`);
     length += text.length;
   }
