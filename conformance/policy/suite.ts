@@ -337,6 +337,18 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       );
     });
 
+    test('a DHCP request (UDP 68 → 67) from a workload hits the DHCP allowance; port 68 to another port does not', async () => {
+      const udpFrom68 = (port: number) =>
+        lab.tryExec('w1', 'socat', ['-u', 'STDIN', `UDP-SENDTO:10.65.0.2:${port},sourceport=68`], 'dhcp\n');
+      const before = await counter('tsb-fw-cali1', 'DHCP');
+      await udpFrom68(67);
+      const after = await counter('tsb-fw-cali1', 'DHCP');
+      assert.ok(after > before, `DHCP rule counter ${before} → ${after}`);
+      // Both ports must match (two multiport matches, not one --ports): 68 → 5353 is not DHCP.
+      await udpFrom68(5353);
+      assert.equal(await counter('tsb-fw-cali1', 'DHCP'), after);
+    });
+
     test('an established connection survives a change that still allows it; one the new policy denies stops', async () => {
       const client = lab.spawn('w1', 'stream', process.execPath, [
         join(lab.dir, 'stream.mjs'),
