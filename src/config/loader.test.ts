@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { testTempDir } from '../testing/temp-dir.ts';
 import { ConfigError, formatIssue, loadConfigFile, parseConfig } from './loader.ts';
 import { type HostAddress, pickRouterId } from './resolve.ts';
 
@@ -207,7 +207,7 @@ describe('config loader', () => {
   });
 
   test('loads from disk', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsbgp-cfg-'));
+    const dir = testTempDir('tsbgp-cfg-');
     const file = join(dir, 'c.yaml');
     writeFileSync(file, 'asn: 65001\nrouterId: 192.0.2.1\n');
     const c = await loadConfigFile(file);

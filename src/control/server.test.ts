@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../log/logger.ts';
+import { testTempDir } from '../testing/temp-dir.ts';
 import { controlRequest } from './client.ts';
 import { ControlError } from './protocol.ts';
 import { ControlServer, resolveGroup } from './server.ts';
 
 function tmpSocket(): { dir: string; path: string } {
-  const base = mkdtempSync(join(tmpdir(), 'tsbgp-ctl-'));
+  const base = testTempDir('tsbgp-ctl-');
   const dir = join(base, 'run');
   return { dir, path: join(dir, 'tsbgp.sock') };
 }
@@ -138,7 +138,7 @@ describe('control socket', () => {
   });
 
   test('group names resolve through the group file', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'tsbgp-grp-'));
+    const base = testTempDir('tsbgp-grp-');
     const file = join(base, 'group');
     writeFileSync(file, 'root:x:0:\nfrrvty:x:112:frr\ntsbgp:x:998:\n');
     assert.equal(await resolveGroup('tsbgp', file), 998);

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FileConfigSource } from '../config/source.ts';
 import { controlRequest } from '../control/client.ts';
 import { ControlServer } from '../control/server.ts';
 import { silentLogger } from '../log/logger.ts';
+import { testTempDir } from '../testing/temp-dir.ts';
 import { daemonHandlers } from './control-api.ts';
 import { Daemon } from './daemon.ts';
 import { RecordingSpeaker } from './test-speaker.ts';
 
 describe('control API over the socket', () => {
   test('show, neighbor actions and reload reach the daemon; bad parameters are refused', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsbgp-api-'));
+    const dir = testTempDir('tsbgp-api-');
     const file = join(dir, 'c.yaml');
     writeFileSync(
       file,

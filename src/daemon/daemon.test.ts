@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { FileConfigSource } from '../config/source.ts';
 import { createLogger } from '../log/logger.ts';
+import { testTempDir } from '../testing/temp-dir.ts';
 import { Daemon, type DaemonEvent } from './daemon.ts';
 import { RecordingSpeaker } from './test-speaker.ts';
 
@@ -26,7 +26,7 @@ originate:
 `;
 
 function setup(text = base) {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbgp-daemon-'));
+  const dir = testTempDir('tsbgp-daemon-');
   const file = join(dir, 'tsbgp.yaml');
   writeFileSync(file, text);
   const speakers: RecordingSpeaker[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { testTempDir } from '../../testing/temp-dir.ts';
 import { canonicalNet, loadPolicyModel, PolicyValidationError, sortPolicies } from './model.ts';
 import { loadPolicyPath } from './store.ts';
 
@@ -94,7 +94,7 @@ policies:
   });
 
   test('a directory merges its files, and duplicates name both places', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsbpol-'));
+    const dir = testTempDir('tsbpol-');
     writeFileSync(
       join(dir, '10-endpoints.yaml'),
       'endpoints:\n  - {name: a, interface: cali1, ipv4: [10.0.0.1], profiles: [p]}\n',
@@ -163,7 +163,7 @@ policies:
       got.map((i) => `${i.file}:${i.line}: ${i.path}: ${i.message}`),
       ['p.yaml:5: policies[0].tier: unknown tier "secrity" (declare it under tiers, or use default)'],
     );
-    const dir = mkdtempSync(join(tmpdir(), 'tsbpol-'));
+    const dir = testTempDir('tsbpol-');
     writeFileSync(join(dir, '10-tiers.yaml'), 'tiers:\n  - {name: security, order: 1}\n');
     writeFileSync(
       join(dir, '20-more.yaml'),

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstValueFrom } from 'rxjs';
 import { filter, take, timeout } from 'rxjs/operators';
+import { testTempDir } from '../../testing/temp-dir.ts';
 import { loadPolicyModel, type PolicyModel } from './model.ts';
 import { RenderCache, renderPolicy } from './render.ts';
 import { FilePolicyStore, PolicyValidationError, shareUnchanged } from './store.ts';
@@ -18,7 +18,7 @@ profiles:
 `;
 
 test('the file store reloads on change, keeps unchanged objects, and keeps the last valid model on errors', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpol-store-'));
+  const dir = testTempDir('tsbpol-store-');
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, ep(1));
   const store = new FilePolicyStore(dir, 20);
