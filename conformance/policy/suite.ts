@@ -404,6 +404,12 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
 
     test('a rule deleted by hand, and a removed hook, are repaired by the resync', async () => {
       const want = await ourHashes();
+      // The sidecar resyncs every 2 s: start just after one, so that the deletions and the bypass
+      // check below fall well inside one interval instead of racing the repair.
+      const resyncs = async () =>
+        ((await run('cat', [sidecar.logPath])).stdout.match(/resync: in sync/g) ?? []).length;
+      const seen = await resyncs();
+      await waitFor('a resync', async () => (await resyncs()) > seen, 10_000, 50);
       // Delete w2's policy jump: w3 would then fall through to the profile — still dropped, but
       // the point is the repair. Also take out the FORWARD hook.
       await lab.exec('h1', `iptables-${backend}`, ['-D', 'tsb-tw-cali2', '4']);
