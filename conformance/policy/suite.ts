@@ -147,9 +147,11 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       assert.ok(line, `no rule "${comment}" in ${chain}`);
       return Number(/^\[(\d+):/.exec(line)![1]);
     };
+    /** The sidecar's log so far. */
+    const sidecarLog = async (): Promise<string> => (await run('cat', [sidecar.logPath])).stdout;
     /** Conntrack entries the sidecar has deleted so far, from its log. */
     const conntrackFlushes = async (): Promise<number> => {
-      const text = (await run('cat', [sidecar.logPath])).stdout;
+      const text = await sidecarLog();
       let n = 0;
       for (const line of text.split('\n')) {
         const m = /"conntrackFlushed":(\d+)/.exec(line);
@@ -406,8 +408,7 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
       const want = await ourHashes();
       // The sidecar resyncs every 2 s: start just after one, so that the deletions and the bypass
       // check below fall well inside one interval instead of racing the repair.
-      const resyncs = async () =>
-        ((await run('cat', [sidecar.logPath])).stdout.match(/resync: in sync/g) ?? []).length;
+      const resyncs = async () => ((await sidecarLog()).match(/resync: in sync/g) ?? []).length;
       const seen = await resyncs();
       await waitFor('a resync', async () => (await resyncs()) > seen, 10_000, 50);
       // Delete w2's policy jump: w3 would then fall through to the profile — still dropped, but
@@ -422,7 +423,7 @@ export function policySuite(backend: 'legacy' | 'nft'): void {
         15_000,
       );
       assert.equal(await tcp('w3', '10.65.0.2', 5432), false);
-      const log = (await run('cat', [sidecar.logPath])).stdout;
+      const log = await sidecarLog();
       assert.match(log, /resync found drift in the installed policy and repaired it/);
     });
 
