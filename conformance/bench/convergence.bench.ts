@@ -448,9 +448,11 @@ async function measure(r: Reflector, n: number): Promise<Result> {
         name: string;
         outputQueuePeakBytes: number;
         inputQueuePeakBytes: number;
+        counters: { sent: { update: number }; received: { update: number } };
       }[])
         step(
-          `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B`,
+          `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B, ` +
+            `UPDATEs received ${p.counters.received.update}, sent ${p.counters.sent.update}`,
         );
       if (process.env.BENCH_KEEP_LOG) {
         const { copyFileSync } = await import('node:fs');

@@ -13,7 +13,10 @@
 //   back-pressure reaches the sender), and reading resumes below QUEUE_LOW, so memory stays
 //   bounded whatever the peer sends;
 // - keepalives and NOTIFICATIONs are written straight to the socket; bulk UPDATE output goes
-//   through a drain-aware queue so it never buries them under megabytes of buffered writes.
+//   through a drain-aware queue so it never buries them under megabytes of buffered writes;
+// - when that queue holds more than OUT_BACKLOG_AT bytes (a peer reading more slowly than routes
+//   change), further changes are merged per route in an OutputBacklog and packed as the socket
+//   drains, so the memory a slow peer costs is bounded by the table, not by the churn.
 
 import type { Socket } from 'node:net';
 import type Logger from 'bunyan';
@@ -49,6 +52,7 @@ import {
   transition,
 } from './fsm.ts';
 import { buildOpen, type LocalOpenConfig, type Negotiated, validateOpen } from './open.ts';
+import { OutputBacklog } from './out-backlog.ts';
 import { normalizeAddress, type SocketFactory, uint32ToIPv4 } from './transport.ts';
 import type {
   ExportPeer,
@@ -80,6 +84,14 @@ export const QUEUE_LOW = 256 * 1024;
 export const SLICE_MS = 8;
 /** Output is handed to the socket while its buffer holds less than this. */
 const OUT_HIGH = 1024 * 1024;
+/**
+ * Packed UPDATEs waiting for the socket beyond this many bytes: further changes wait in the
+ * session's OutputBacklog, merged per route, until the queue has drained. An initial table or a
+ * route-refresh answer is packed whole (bounded by the table); only changes after it merge.
+ */
+export const OUT_BACKLOG_AT = 4 * 1024 * 1024;
+/** Routes packed from the backlog per step (about 100-500 KB of UPDATEs). */
+const BACKLOG_STEP = 8192;
 /**
  * A session that stayed Established this long has its failure count forgotten before the next
  * failure is counted, so one flap after a long uptime restarts quickly (BIRD's "error forget time").
@@ -187,6 +199,8 @@ class Session {
   /** Bytes in `out` not yet handed to the socket, and their peak on this connection. */
   outBytes = 0;
   outPeak = 0;
+  /** Changes waiting while `out` is over OUT_BACKLOG_AT (see OutputBacklog). */
+  readonly backlog = new OutputBacklog();
 
   constructor(readonly label: 'main' | 'collision') {}
 
@@ -217,6 +231,7 @@ class Session {
     this.out = [];
     this.outHead = 0;
     this.outBytes = 0;
+    this.backlog.clear();
   }
 }
 
@@ -784,34 +799,54 @@ export class Peer {
     this.ctx.emit({ type: 'notification', peer: this.id, name: this.cfg.name ?? this.id, notification: rec });
   }
 
-  /** Queues bulk UPDATE output and writes while the socket accepts it. */
+  /**
+   * Queues bulk output (UPDATEs, End-of-RIB, ROUTE-REFRESH) and writes while the socket accepts
+   * it. Behind a non-empty backlog, messages queue after it, so they keep their order with the
+   * changes sent before them.
+   */
   private queueOut(s: Session, messages: readonly Buffer[]): void {
+    if (s.backlog.size > 0) {
+      for (const m of messages) s.backlog.marker(m);
+      this.pumpOut(s);
+      return;
+    }
+    this.pushOut(s, messages);
+    this.pumpOut(s);
+  }
+
+  private pushOut(s: Session, messages: readonly Buffer[]): void {
     for (const m of messages) {
       s.out.push(m);
       s.outBytes += m.length;
+      if (m[18] === 2) this.sent.update++;
     }
     if (s.outBytes > s.outPeak) s.outPeak = s.outBytes;
-    this.sent.update += messages.length;
-    this.pumpOut(s);
   }
 
   private pumpOut(s: Session): void {
     const socket = s.socket;
     if (!socket) return;
-    // Corked, the writes below leave as one writev: a full table is ~100k UPDATEs, and a system
-    // call each cost more than the rest of the export path together.
-    const corked = s.out.length - s.outHead > 1;
-    if (corked) socket.cork();
-    while (s.outHead < s.out.length && socket.writableLength < OUT_HIGH) {
-      const m = s.out[s.outHead]!;
-      socket.write(m);
-      s.outBytes -= m.length;
-      s.out[s.outHead++] = undefined as unknown as Buffer;
-    }
-    if (corked) socket.uncork();
-    if (s.outHead === s.out.length) {
+    for (;;) {
+      // Corked, the writes below leave as one writev: a full table is ~100k UPDATEs, and a
+      // system call each cost more than the rest of the export path together.
+      const corked = s.out.length - s.outHead > 1;
+      if (corked) socket.cork();
+      while (s.outHead < s.out.length && socket.writableLength < OUT_HIGH) {
+        const m = s.out[s.outHead]!;
+        socket.write(m);
+        s.outBytes -= m.length;
+        s.out[s.outHead++] = undefined as unknown as Buffer;
+      }
+      if (corked) socket.uncork();
+      if (s.outHead < s.out.length) return;
       s.out = [];
       s.outHead = 0;
+      // The queue is empty: refill it from the backlog while the socket takes more.
+      if (s.backlog.size === 0 || socket.writableLength >= OUT_HIGH) return;
+      const item = s.backlog.take(BACKLOG_STEP);
+      if (item === null) return;
+      if (item.kind === 'message') this.pushOut(s, [item.bytes]);
+      else this.pushOut(s, this.pack(s, item.update));
     }
   }
 
@@ -998,11 +1033,8 @@ export class Peer {
 
   /** A ROUTE-REFRESH through the bulk output queue, so it stays in order with the UPDATEs. */
   private queueRouteRefresh(s: Session, family: FamilyKey, subtype: 0 | 1 | 2): void {
-    const m = encodeRouteRefresh(family, subtype);
-    s.out.push(m);
-    s.outBytes += m.length;
     this.sent.routeRefresh++;
-    this.pumpOut(s);
+    this.queueOut(s, [encodeRouteRefresh(family, subtype)]);
   }
 
   /**
@@ -1329,9 +1361,22 @@ export class Peer {
     const announce = update.announce.filter((g) => negotiated.has(g.family));
     const withdraw = update.withdraw.filter((g) => negotiated.has(g.family));
     if (announce.length === 0 && withdraw.length === 0) return;
-    const packed = packUpdates(announce, withdraw, n.sendOptions);
+    // A slow peer: merge instead of packing. Once the backlog holds anything, every change goes
+    // there, or a newer state packed now could be overtaken by an older one packed from it.
+    if (s.backlog.size > 0 || s.outBytes > OUT_BACKLOG_AT) {
+      s.backlog.add({ announce, withdraw });
+      this.pumpOut(s);
+      return;
+    }
+    this.queueOut(s, this.pack(s, { announce, withdraw }));
+  }
+
+  private pack(s: Session, update: ExportUpdate): Buffer[] {
+    const n = s.negotiated;
+    if (!n) return [];
+    const packed = packUpdates(update.announce, update.withdraw, n.sendOptions);
     for (const f of packed.failed) this.log.error({ reason: f.reason }, 'could not pack UPDATE');
-    this.queueOut(s, packed.messages);
+    return packed.messages;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1396,6 +1441,8 @@ export class Peer {
       inputQueuePeakBytes: s.queuePeak,
       outputQueueBytes: s.outBytes,
       outputQueuePeakBytes: s.outPeak,
+      outputBacklogRoutes: s.backlog.pendingRoutes,
+      outputBacklogPeakRoutes: s.backlog.peakRoutes,
       inputPaused: s.paused,
       inputPauses: s.pauses,
     };

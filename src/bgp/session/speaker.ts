@@ -641,5 +641,7 @@ function rangePlaceholder(cfg: PeerConfig, localAs: number): PeerStatus {
     inputPauses: 0,
     outputQueueBytes: 0,
     outputQueuePeakBytes: 0,
+    outputBacklogRoutes: 0,
+    outputBacklogPeakRoutes: 0,
   };
 }

@@ -147,6 +147,9 @@ export interface PeerStatus {
   /** UPDATE bytes packed for the peer but not yet taken by the socket, and their peak. */
   readonly outputQueueBytes: number;
   readonly outputQueuePeakBytes: number;
+  /** Routes merged in the output backlog (a slow peer), waiting to be packed, and their peak. */
+  readonly outputBacklogRoutes: number;
+  readonly outputBacklogPeakRoutes: number;
 }
 
 /**
