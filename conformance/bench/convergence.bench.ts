@@ -448,10 +448,12 @@ async function measure(r: Reflector, n: number): Promise<Result> {
         name: string;
         outputQueuePeakBytes: number;
         inputQueuePeakBytes: number;
+        outputBacklogPeakRoutes: number;
         counters: { sent: { update: number }; received: { update: number } };
       }[])
         step(
           `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B, ` +
+            `output backlog peak ${p.outputBacklogPeakRoutes} routes, ` +
             `UPDATEs received ${p.counters.received.update}, sent ${p.counters.sent.update}`,
         );
       if (process.env.BENCH_KEEP_LOG) {
