@@ -92,11 +92,9 @@ describe('a slow peer', () => {
 
     r.stall();
     const rounds = 40;
-    let peakQueue = 0;
     for (let round = 1; round <= rounds; round++) {
       a.setOriginated(table(round));
       await new Promise((res) => setImmediate(res));
-      peakQueue = Math.max(peakQueue, peerOf(a, relayAddr)!.outputQueueBytes);
     }
     const stalled = peerOf(a, relayAddr)!;
     // ~1.1 MB of UPDATEs per round: 40 rounds would queue ~45 MB without the backlog.
@@ -134,6 +132,5 @@ describe('a slow peer', () => {
       done.counters.sent.update < (rounds + 1) * N,
       `sent ${done.counters.sent.update} UPDATEs (${sentBefore} before resuming)`,
     );
-    assert.ok(peakQueue <= stalled.outputQueuePeakBytes);
   });
 });
