@@ -708,6 +708,8 @@ export class RoutingEngine {
     let fams = this.refreshing.get(p);
     if (phase === 'begin') {
       const n = markPeerStale(this.ribOf(family), p.index);
+      // The marking is queued in the Loc-RIB and runs in the commits (a slice each at 1M).
+      this.scheduleCommit();
       if (fams === undefined) {
         fams = new Map();
         this.refreshing.set(p, fams);

@@ -72,9 +72,13 @@ export function onSessionReestablished(
   return staleFamilies.filter((f) => !preserved.has(f));
 }
 
+// These queue their work in the Loc-RIB (LocRib.queuePeerRemoval): at a full table each is a
+// walk over a million prefixes, which runs a slice per commit so that keepalives and other
+// sessions' input are not held behind it. The counts they return are exact.
+
 /** Marks every route of a peer stale in one family's Loc-RIB; returns how many. */
 export function markPeerStale(rib: LocRib, peer: number): number {
-  return rib.setPeerPathFlags(peer, PathFlag.Stale, true);
+  return rib.queuePeerFlags(peer, PathFlag.Stale, true);
 }
 
 /**
@@ -82,10 +86,10 @@ export function markPeerStale(rib: LocRib, peer: number): number {
  * Re-announced routes have lost their Stale flag and stay. Follow with rib.commit().
  */
 export function sweepStale(rib: LocRib, peer: number): number {
-  return rib.removePeerPaths(peer, PathFlag.Stale);
+  return rib.queuePeerRemoval(peer, 'stale');
 }
 
 /** Deletes all of a peer's routes in one family (session loss without GR). Follow with commit(). */
 export function flushPeer(rib: LocRib, peer: number): number {
-  return rib.removePeerPaths(peer, 0);
+  return rib.queuePeerRemoval(peer, 'all');
 }

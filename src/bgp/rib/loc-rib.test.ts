@@ -212,6 +212,166 @@ describe('LocRib', () => {
     assert.equal(rib.paths, 2);
   });
 
+  test('a queued session loss runs a slice per commit(limit); the peer’s next change finishes it first', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const b = peer(2);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const idb = attrs.intern({ asPath: asSequence(65002, 7), nextHop: 2 });
+    const all = Array.from({ length: 100 }, (_, i) => `10.9.${i}.0/24`);
+    rib.announce(a, id, prefixListOf(1, all));
+    rib.announce(b, idb, prefixListOf(1, all.slice(0, 10)));
+    rib.commit();
+    assert.equal(rib.queuePeerRemoval(a, 'all'), 100);
+    assert.equal(rib.pathsOf(a), 100, 'nothing removed before a commit');
+    assert.equal(rib.pending, 100);
+    // Each commit visits at most `limit` prefix records and decides what that slice changed.
+    const first = rib.commit(10);
+    assert.equal(rib.pathsOf(a), 90);
+    assert.equal(first.count, 10);
+    assert.equal(rib.pending, 90);
+    // The first ten prefixes fell back to b; the rest still have a's path as best.
+    assert.equal(rib.pathPeer(rib.bestPath(rib.lookup('10.9.0.0/24'))), b);
+    assert.equal(rib.pathPeer(rib.bestPath(rib.lookup('10.9.50.0/24'))), a);
+    // A second removal of the same peer joins the queued pass (it finds nothing more to remove).
+    assert.equal(rib.queuePeerRemoval(a, 'all'), 0);
+    rib.commit(10);
+    assert.equal(rib.pathsOf(a), 80);
+    // The peer (a new session on the same index) announces: the pass finishes first, so the new
+    // route is not taken by it.
+    rib.announce(a, id, prefixListOf(1, ['10.9.99.0/24']));
+    assert.equal(rib.pathsOf(a), 1);
+    // The 80 prefixes the pass reached at once wait for the decision (10.9.99.0/24 among them).
+    assert.equal(rib.pending, 80);
+    rib.commit();
+    assert.equal(rib.pending, 0);
+    assert.equal(rib.livePrefixes, 11);
+    assert.equal(rib.pathPeer(rib.bestPath(rib.lookup('10.9.99.0/24'))), a);
+  });
+
+  test('queued stale marking and sweeping: exact counts, and a refresh during the pass is kept', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const all = Array.from({ length: 50 }, (_, i) => `10.8.${i}.0/24`);
+    rib.announce(a, id, prefixListOf(1, all));
+    rib.commit();
+    assert.equal(rib.queuePeerFlags(a, PathFlag.Stale, true), 50);
+    rib.commit(20);
+    assert.equal(rib.staleOf(a), 20, 'twenty visited');
+    // A re-announcement (graceful restart: the peer is back) finishes the marking first, then
+    // refreshes its own route.
+    rib.announce(a, id, prefixListOf(1, [all[40]!]));
+    assert.equal(rib.staleOf(a), 49);
+    assert.equal(rib.queuePeerRemoval(a, 'stale'), 49);
+    rib.commit(5);
+    assert.equal(rib.pathsOf(a), 45);
+    rib.commit();
+    assert.equal(rib.pathsOf(a), 1);
+    assert.equal(rib.staleOf(a), 0);
+    assert.equal(rib.pathFlags(rib.bestPath(rib.lookup(all[40]!))) & PathFlag.Stale, 0);
+    // A sweep with nothing stale is no pass at all.
+    assert.equal(rib.queuePeerRemoval(a, 'stale'), 0);
+    assert.equal(rib.pending, 0);
+  });
+
+  test('queued passes, cut into slices by commit(limit), end where the same operations run at once end (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            op: fc.constantFrom(
+              'announce',
+              'announce',
+              'announce',
+              'withdraw',
+              'mark',
+              'sweep',
+              'flush',
+              'slice',
+              'commit',
+            ),
+            peer: fc.integer({ min: 1, max: 3 }),
+            attr: fc.integer({ min: 0, max: 2 }),
+            prefix: fc.integer({ min: 0, max: 30 }),
+            limit: fc.integer({ min: 1, max: 8 }),
+          }),
+          { maxLength: 250 },
+        ),
+        (ops) => {
+          const { attrs, decision, rib, peer } = setup();
+          for (let i = 1; i <= 3; i++) peer(i, 65001);
+          const sets = [0, 1, 2].map((k) =>
+            attrs.intern({ asPath: asSequence(65001), med: k, nextHop: k + 1 }),
+          );
+          // prefix -> peer -> [attr, stale]
+          const model = new Map<number, Map<number, [number, boolean]>>();
+          const text = (n: number) => `10.${n}.0.0/16`;
+          const count = (pe: number, staleOnly: boolean) => {
+            let n = 0;
+            for (const m of model.values()) {
+              const e = m.get(pe);
+              if (e !== undefined && (!staleOnly || e[1])) n++;
+            }
+            return n;
+          };
+          const check = () => {
+            rib.commit();
+            assert.equal(rib.pending, 0);
+            for (const pe of [1, 2, 3]) {
+              assert.equal(rib.pathsOf(pe), count(pe, false), `paths of ${pe}`);
+              assert.equal(rib.staleOf(pe), count(pe, true), `stale of ${pe}`);
+            }
+            for (const [n, paths] of model) {
+              const p = rib.lookup(text(n));
+              let expected = 'none';
+              if (paths.size > 0) {
+                const c = new CandidateSet();
+                for (const [pe, [at]] of paths) c.push(at, pe, 0, pe);
+                const b = decision.select(c);
+                expected = `${c.peer[b]}/${c.attr[b]}`;
+              }
+              const q = p < 0 ? -1 : rib.bestPath(p);
+              assert.equal(q < 0 ? 'none' : `${rib.pathPeer(q)}/${rib.pathAttr(q)}`, expected, text(n));
+              for (let r = p < 0 ? -1 : rib.firstPath(p); r >= 0; r = rib.nextPath(r)) {
+                const e = paths.get(rib.pathPeer(r));
+                assert.ok(e !== undefined);
+                assert.equal((rib.pathFlags(r) & PathFlag.Stale) !== 0, e[1], `stale flag ${text(n)}`);
+              }
+            }
+          };
+          for (const o of ops) {
+            const l = prefixListOf(1, [text(o.prefix)]);
+            if (o.op === 'announce') {
+              rib.announce(o.peer, sets[o.attr]!, l);
+              if (!model.has(o.prefix)) model.set(o.prefix, new Map());
+              model.get(o.prefix)!.set(o.peer, [sets[o.attr]!, false]);
+            } else if (o.op === 'withdraw') {
+              rib.withdraw(o.peer, l);
+              model.get(o.prefix)?.delete(o.peer);
+            } else if (o.op === 'mark') {
+              assert.equal(rib.queuePeerFlags(o.peer, PathFlag.Stale, true), count(o.peer, false));
+              for (const m of model.values()) {
+                const e = m.get(o.peer);
+                if (e !== undefined) e[1] = true;
+              }
+            } else if (o.op === 'sweep' || o.op === 'flush') {
+              const stale = o.op === 'sweep';
+              assert.equal(rib.queuePeerRemoval(o.peer, stale ? 'stale' : 'all'), count(o.peer, stale));
+              for (const m of model.values()) {
+                const e = m.get(o.peer);
+                if (e !== undefined && (!stale || e[1])) m.delete(o.peer);
+              }
+            } else if (o.op === 'slice') rib.commit(o.limit);
+            else check();
+          }
+          check();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   test('matches a straightforward model under random operations (property)', () => {
     fc.assert(
       fc.property(
