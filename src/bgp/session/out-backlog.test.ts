@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { Family, type PathAttributes } from '../codec/index.ts';
 import { prefixListFromStrings, prefixListToStrings } from '../codec/prefix.ts';
 import { type BacklogItem, OutputBacklog } from './out-backlog.ts';
@@ -146,5 +147,107 @@ describe('OutputBacklog', () => {
       announce: [{ med: 1000, prefixes: [...names].sort() }],
       withdraw: [],
     });
+  });
+
+  test('matches a map-per-segment model under churn, markers and partial takes, with compaction (property)', () => {
+    // The model is the plain form of the contract: segments split by markers; in a segment one
+    // entry per route in first-queued order, holding the latest state; take() hands out the
+    // oldest up to the limit, an entry handed out and queued again goes to the end.
+    const sets = [attrs(1), attrs(2), attrs(3)];
+    const names = Array.from({ length: 12 }, (_, i) => `10.4.${i}.0/24`);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            op: fc.constantFrom('announce', 'announce', 'withdraw', 'take', 'take', 'marker'),
+            routes: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { minLength: 1, maxLength: 6 }),
+            set: fc.integer({ min: 0, max: 2 }),
+            k: fc.integer({ min: 1, max: 7 }),
+          }),
+          { maxLength: 120 },
+        ),
+        (ops) => {
+          const b = new OutputBacklog({ compactMin: 3 });
+          type Seg = Map<string, number> | string; // route -> set index (-1: withdrawn), or a marker
+          const model: Seg[] = [];
+          let markers = 0;
+          const last = (): Map<string, number> => {
+            const l = model[model.length - 1];
+            if (l instanceof Map) return l;
+            const m = new Map<string, number>();
+            model.push(m);
+            return m;
+          };
+          const modelTake = (k: number): unknown => {
+            for (;;) {
+              const head = model[0];
+              if (head === undefined) return null;
+              if (typeof head === 'string') {
+                model.shift();
+                return { message: head };
+              }
+              if (head.size === 0) {
+                model.shift();
+                continue;
+              }
+              const out = new Map<number, string[]>();
+              const wd: string[] = [];
+              for (const [r, st] of [...head].slice(0, k)) {
+                head.delete(r);
+                if (st < 0) wd.push(r);
+                else out.set(st, [...(out.get(st) ?? []), r]);
+              }
+              return {
+                announce: [...out]
+                  .map(([st, p]) => ({ med: st + 1, prefixes: p.sort() }))
+                  .sort((x, y) => x.med - y.med),
+                withdraw: wd.sort(),
+              };
+            }
+          };
+          for (const o of ops) {
+            const rs = o.routes.map((i) => names[i]!);
+            if (o.op === 'announce' || o.op === 'withdraw') {
+              b.add(o.op === 'announce' ? announce(rs, sets[o.set]!) : withdraw(rs));
+              const seg = last();
+              for (const r of rs) {
+                seg.set(r, o.op === 'announce' ? o.set : -1);
+              }
+            } else if (o.op === 'marker') {
+              b.marker(Buffer.from(`M${markers}`));
+              model.push(`M${markers++}`);
+            } else assert.deepEqual(show(b.take(o.k)), modelTake(o.k));
+            let waiting = 0;
+            for (const seg of model) if (seg instanceof Map) waiting += seg.size;
+            assert.equal(b.pendingRoutes, waiting);
+          }
+          for (let item = modelTake(5); item !== null; item = modelTake(5))
+            assert.deepEqual(show(b.take(5)), item);
+          assert.equal(b.take(5), null);
+          assert.equal(b.size, 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a backlog that never empties stays the size of what waits (consumed records are dropped)', () => {
+    const b = new OutputBacklog();
+    const names = Array.from({ length: 5000 }, (_, i) => `10.${5 + (i >> 8)}.${i & 255}.0/24`);
+    b.add(announce(names, attrs(1)));
+    const full = b.storageBytes();
+    // The peer drains 1000 routes while 1000 others change, 200 times over.
+    for (let round = 0; round < 200; round++) {
+      b.take(1000);
+      const from = (round * 1000) % 5000;
+      b.add(announce(names.slice(from, from + 1000), attrs(2 + (round % 3))));
+      assert.ok(b.pendingRoutes <= 5000);
+    }
+    assert.equal(b.pendingRoutes, 5000);
+    assert.ok(b.storageBytes() <= 4 * full, `${b.storageBytes()} B against ${full} B for the first 5000`);
+    let n = 0;
+    for (let item = b.take(4096); item !== null; item = b.take(4096))
+      if (item.kind === 'update') for (const g of item.update.announce) n += g.prefixes.count;
+    assert.equal(n, 5000);
   });
 });
