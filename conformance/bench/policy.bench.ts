@@ -5,6 +5,8 @@
 //              POLICY_BENCH_NAIVE_FULL_MAX=100  POLICY_BENCH_ROUNDS=5  POLICY_BENCH_THROUGHPUT_BACKENDS=legacy,nft
 //              (empty: no throughput run)  POLICY_BENCH_SHARED_PROFILES=0 (K > 0: K profiles shared by all
 //              endpoints instead of one per endpoint)  POLICY_BENCH_NAIVE=1 (0: skip the naive baseline)
+//              POLICY_BENCH_SEQUENTIAL=1 (0: only the paired throughput run)
+//              POLICY_BENCH_PAIRED_ROUNDS=20  POLICY_BENCH_PAIRED_SECONDS=3
 // Everything runs inside namespaces of its own Lab. Figures printed:
 //  1. full apply of N endpoints (render + ipset restore + iptables-restore), vs a naive baseline of
 //     one `iptables -A` per rule measured in the same run (fully for the smallest N; for larger N
@@ -12,7 +14,8 @@
 //     rule count — labelled "estimated");
 //  2. single-endpoint add / change / remove while N exist (render through the cache + apply);
 //  3. iperf3 throughput and ping latency between two workloads with no rules vs tsbgp's full
-//     chains for 1k other endpoints and a 10k-member ipset.
+//     chains for 1k other endpoints and a 10k-member ipset: rounds alternating in time, then
+//     paired rounds (two identical hosts measured at the same moment, one with the chains).
 import { loadavg } from 'node:os';
 import bunyan from 'bunyan';
 import { PolicyDataplane } from '../../src/dataplane/policy/dataplane.ts';
@@ -22,7 +25,7 @@ import { type DesiredState, RenderCache, renderPolicy } from '../../src/dataplan
 import { Lab, run, runOk } from '../lib/lab.ts';
 import { benchModel, endpointAt } from './policy-model.ts';
 
-const backends = (process.env.POLICY_BENCH_BACKENDS ?? 'legacy,nft').split(',') as Backend[];
+const backends = (process.env.POLICY_BENCH_BACKENDS ?? 'legacy,nft').split(',').filter(Boolean) as Backend[];
 const sizes = (process.env.POLICY_BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
 const nftMax = Number(process.env.POLICY_BENCH_NFT_MAX ?? 1000);
 // The naive baseline runs in full up to this size; above it, it is sampled and extrapolated.
@@ -245,110 +248,128 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+/**
+ * A "host" namespace `h` with two workloads (w1 = 10.65.0.1 on cali1, w2 = 10.65.0.2 on cali2),
+ * routed as Calico does (proxy ARP, /32 routes), and an iperf3 server in w2. Node names are
+ * prefixed with `tag`, so two such hosts can share a Lab.
+ */
+async function perfHost(lab: Lab, tag: string): Promise<{ ns: string; w1: string; model: PolicyModel }> {
+  const h = `${tag}h`;
+  const ns = await lab.addNode(h);
+  await lab.exec(h, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  const wl: [string, string, string][] = [
+    [`${tag}w1`, 'cali1', '10.65.0.1'],
+    [`${tag}w2`, 'cali2', '10.65.0.2'],
+  ];
+  for (const [node, hostIf, ip] of wl) {
+    await lab.addNode(node);
+    await lab.link(
+      { node: h, ifname: hostIf, addrs: ['169.254.1.1/32'] },
+      { node, ifname: 'eth0', addrs: [`${ip}/32`] },
+    );
+    await lab.exec(h, 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
+    await lab.exec(h, 'sysctl', [
+      '-qw',
+      `net.ipv4.conf.${hostIf}.proxy_arp=1`,
+      `net.ipv4.neigh.${hostIf}.proxy_delay=0`,
+    ]);
+    await lab.exec(node, 'ip', ['route', 'add', '169.254.1.1', 'dev', 'eth0']);
+    await lab.exec(node, 'ip', ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+  }
+  const macOf = async (node: string) => (await lab.exec(node, 'cat', ['/sys/class/net/eth0/address'])).trim();
+  // Its output is not needed (and Lab pipes stdout and stderr into one log stream).
+  lab.spawn(`${tag}w2`, 'iperf3', 'sh', ['-c', 'exec iperf3 -s >/dev/null 2>&1']);
+  return { ns, w1: `${tag}w1`, model: perfModel(await macOf(`${tag}w1`), await macOf(`${tag}w2`)) };
+}
+
+/**
+ * The policy: 1k other endpoints with their profiles, the 10k-address set, and the two workloads
+ * with a profile that admits iperf3 and ping only through set and selector matches.
+ */
+function perfModel(mac1: string, mac2: string): PolicyModel {
+  const base = benchModel(1000, 100);
+  return {
+    ...base,
+    endpoints: [
+      ...base.endpoints,
+      {
+        name: 'w1',
+        interface: 'cali1',
+        ipv4: ['10.65.0.1'],
+        ipv6: [],
+        mac: mac1,
+        labels: { app: 'client', tier: 'back' },
+        profiles: ['perf'],
+      },
+      {
+        name: 'w2',
+        interface: 'cali2',
+        ipv4: ['10.65.0.2'],
+        ipv6: [],
+        mac: mac2,
+        labels: { app: 'server', tier: 'back' },
+        profiles: ['perf'],
+      },
+    ],
+    addressSets: [{ name: 'clients', nets: [...base.addressSets[0]!.nets.slice(0, 9999), '10.65.0.1'] }],
+    profiles: [
+      ...base.profiles,
+      {
+        name: 'perf',
+        ingress: [
+          {
+            action: 'deny',
+            protocol: 'tcp',
+            source: none(),
+            destination: { ...none(), ports: [{ from: 22, to: 22 }] },
+          },
+          {
+            action: 'allow',
+            protocol: 'tcp',
+            source: { ...none(), addressSets: ['clients'] },
+            destination: { ...none(), ports: [{ from: 5201, to: 5201 }] },
+          },
+          {
+            action: 'allow',
+            protocol: 'icmp',
+            source: { ...none(), selector: "app == 'client'" },
+            destination: none(),
+          },
+        ],
+        egress: [{ action: 'allow', source: none(), destination: none() }],
+      },
+    ],
+  };
+}
+
+async function iperfGbps(lab: Lab, node: string, seconds: number): Promise<number> {
+  const r = await lab.exec(node, 'iperf3', ['-c', '10.65.0.2', '-t', String(seconds), '-J']);
+  return (
+    (JSON.parse(r) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received
+      .bits_per_second / 1e9
+  );
+}
+
 async function throughputBench(backend: Backend): Promise<void> {
   const lab = new Lab('bt');
   try {
-    const ns = await lab.addNode('h');
-    await lab.addNode('w1');
-    await lab.addNode('w2');
-    await lab.exec('h', 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    const wl: [string, string, string][] = [
-      ['w1', 'cali1', '10.65.0.1'],
-      ['w2', 'cali2', '10.65.0.2'],
-    ];
-    for (const [node, hostIf, ip] of wl) {
-      await lab.link(
-        { node: 'h', ifname: hostIf, addrs: ['169.254.1.1/32'] },
-        { node, ifname: 'eth0', addrs: [`${ip}/32`] },
-      );
-      await lab.exec('h', 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
-      await lab.exec('h', 'sysctl', [
-        '-qw',
-        `net.ipv4.conf.${hostIf}.proxy_arp=1`,
-        `net.ipv4.neigh.${hostIf}.proxy_delay=0`,
-      ]);
-      await lab.exec(node, 'ip', ['route', 'add', '169.254.1.1', 'dev', 'eth0']);
-      await lab.exec(node, 'ip', ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
-    }
-    const macOf = async (node: string) =>
-      (await lab.exec(node, 'cat', ['/sys/class/net/eth0/address'])).trim();
-    // Its output is not needed (and Lab pipes stdout and stderr into one log stream).
-    lab.spawn('w2', 'iperf3', 'sh', ['-c', 'exec iperf3 -s >/dev/null 2>&1']);
+    const host = await perfHost(lab, '');
     await new Promise((r) => setTimeout(r, 500));
-
     const measure = async () => {
-      const r = await lab.exec('w1', 'iperf3', ['-c', '10.65.0.2', '-t', String(iperfSeconds), '-J']);
-      const bps = (JSON.parse(r) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received
-        .bits_per_second;
-      const p = await lab.exec('w1', 'ping', ['-c', '200', '-i', '0.01', '-q', '10.65.0.2']);
+      const gbps = await iperfGbps(lab, host.w1, iperfSeconds);
+      const p = await lab.exec(host.w1, 'ping', ['-c', '200', '-i', '0.01', '-q', '10.65.0.2']);
       const rtt = /= [\d.]+\/([\d.]+)\//.exec(p);
-      return { gbps: bps / 1e9, rttMs: rtt ? Number(rtt[1]) : Number.NaN };
-    };
-
-    // The policy: 1k other endpoints with their profiles, the 10k-address set, and the two
-    // workloads with a profile that admits iperf3 and ping only through set and selector matches.
-    const base = benchModel(1000, 100);
-    const model: PolicyModel = {
-      ...base,
-      endpoints: [
-        ...base.endpoints,
-        {
-          name: 'w1',
-          interface: 'cali1',
-          ipv4: ['10.65.0.1'],
-          ipv6: [],
-          mac: await macOf('w1'),
-          labels: { app: 'client', tier: 'back' },
-          profiles: ['perf'],
-        },
-        {
-          name: 'w2',
-          interface: 'cali2',
-          ipv4: ['10.65.0.2'],
-          ipv6: [],
-          mac: await macOf('w2'),
-          labels: { app: 'server', tier: 'back' },
-          profiles: ['perf'],
-        },
-      ],
-      addressSets: [{ name: 'clients', nets: [...base.addressSets[0]!.nets.slice(0, 9999), '10.65.0.1'] }],
-      profiles: [
-        ...base.profiles,
-        {
-          name: 'perf',
-          ingress: [
-            {
-              action: 'deny',
-              protocol: 'tcp',
-              source: none(),
-              destination: { ...none(), ports: [{ from: 22, to: 22 }] },
-            },
-            {
-              action: 'allow',
-              protocol: 'tcp',
-              source: { ...none(), addressSets: ['clients'] },
-              destination: { ...none(), ports: [{ from: 5201, to: 5201 }] },
-            },
-            {
-              action: 'allow',
-              protocol: 'icmp',
-              source: { ...none(), selector: "app == 'client'" },
-              destination: none(),
-            },
-          ],
-          egress: [{ action: 'allow', source: none(), destination: none() }],
-        },
-      ],
+      return { gbps, rttMs: rtt ? Number(rtt[1]) : Number.NaN };
     };
     const dp = new PolicyDataplane({
       backend,
       prefix: 'tsb',
       ipv6: false,
       log,
-      run: nsRunner(ns),
+      run: nsRunner(host.ns),
       flushConntrack: false,
     });
-    const desired = renderPolicy(model, opts);
+    const desired = renderPolicy(host.model, opts);
     const rounds = Number(process.env.POLICY_BENCH_ROUNDS ?? 5);
     const off: { gbps: number; rttMs: number }[] = [];
     const on: { gbps: number; rttMs: number }[] = [];
@@ -383,6 +404,67 @@ async function throughputBench(backend: Backend): Promise<void> {
   }
 }
 
+/**
+ * The same comparison with both conditions measured at the same moment, so that the machine's
+ * other load (which moves a single iperf3 figure by ±30 %) falls on both alike: two identical
+ * hosts, one with tsbgp's chains and one with none, each running iperf3 between its two workloads
+ * simultaneously. The hosts swap roles half-way (so that any difference between them cancels),
+ * and each round gives one ratio, policy / no rules; the verdict is the median of the ratios.
+ */
+async function pairedThroughputBench(backend: Backend): Promise<void> {
+  const lab = new Lab('bp');
+  try {
+    const hosts = [await perfHost(lab, 'a'), await perfHost(lab, 'b')];
+    await new Promise((r) => setTimeout(r, 500));
+    const dps = hosts.map(
+      (h) =>
+        new PolicyDataplane({
+          backend,
+          prefix: 'tsb',
+          ipv6: false,
+          log,
+          run: nsRunner(h.ns),
+          flushConntrack: false,
+        }),
+    );
+    const desired = hosts.map((h) => renderPolicy(h.model, opts));
+    const rounds = Number(process.env.POLICY_BENCH_PAIRED_ROUNDS ?? 20);
+    const seconds = Number(process.env.POLICY_BENCH_PAIRED_SECONDS ?? 3);
+    const ratios: number[] = [];
+    const pairs: { on: number; off: number; policyHost: string }[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // Rules on host a for the first half of the rounds, on host b for the second: two applies
+      // in all, each followed by a pause so that the kernel's deferred work on the old ruleset
+      // (freed after an RCU grace period) is done before anything is measured.
+      const withPolicy = i < rounds / 2 ? 0 : 1;
+      if (i === 0 || (withPolicy === 1 && pairs.at(-1)?.policyHost === 'a')) {
+        await dps[1 - withPolicy]!.cleanup();
+        await dps[withPolicy]!.apply(desired[withPolicy]!, true);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      const [on, off] = await Promise.all([
+        iperfGbps(lab, hosts[withPolicy]!.w1, seconds),
+        iperfGbps(lab, hosts[1 - withPolicy]!.w1, seconds),
+      ]);
+      ratios.push(on / off);
+      pairs.push({ on, off, policyHost: withPolicy === 0 ? 'a' : 'b' });
+    }
+    for (const dp of dps) await dp.cleanup();
+    const sorted = [...ratios].sort((x, y) => x - y);
+    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+    console.log(
+      `  ${backend}, paired: ratio policy / no rules, median ${median(ratios).toFixed(3)} (quartiles ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted[sorted.length - 1]!.toFixed(3)}) over ${rounds} rounds of ${seconds} s; with policy ${median(pairs.map((p) => p.on)).toFixed(2)} Gbit/s, without ${median(pairs.map((p) => p.off)).toFixed(2)} Gbit/s (medians, two flows sharing the machine)`,
+    );
+    results[`paired-throughput-${backend}`] = {
+      ratioMedian: median(ratios),
+      ratioQuartiles: [q(0.25), q(0.75)],
+      rounds: pairs,
+    };
+  } finally {
+    await lab.dispose();
+  }
+}
+
 function none() {
   return { nets: [], notNets: [], addressSets: [], notAddressSets: [], ports: [], notPorts: [] };
 }
@@ -404,7 +486,9 @@ for (const b of backends) {
 console.log('throughput and latency:');
 for (const b of (process.env.POLICY_BENCH_THROUGHPUT_BACKENDS ?? 'legacy,nft')
   .split(',')
-  .filter(Boolean) as Backend[])
-  await throughputBench(b);
+  .filter(Boolean) as Backend[]) {
+  if (process.env.POLICY_BENCH_SEQUENTIAL !== '0') await throughputBench(b);
+  await pairedThroughputBench(b);
+}
 results.loadavgAtEnd = loadavg();
 console.log(JSON.stringify(results));
