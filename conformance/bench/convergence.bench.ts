@@ -355,6 +355,14 @@ interface Result {
   peakMiB: number;
   bytesPerRoute: number;
   cpuS: number;
+  /**
+   * tsbgp only: UPDATEs it received from the injector and sent to the receiver. The BIRD injector
+   * packs the same N prefixes into anything from ~120k to ~950k UPDATEs from run to run (it sends
+   * what its buckets hold whenever the socket is writable), and the converge time follows that
+   * count, so each run's figure is read with it.
+   */
+  updatesIn?: number;
+  updatesOut?: number;
 }
 
 async function protoEstablished(ctl: BirdCtl, proto: string): Promise<boolean> {
@@ -432,10 +440,14 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
-    if (process.env.BENCH_DEBUG && r.name === 'tsbgp') {
+    let updatesIn: number | undefined;
+    let updatesOut: number | undefined;
+    if (r.name === 'tsbgp' || r.name === 'baseline') {
       const sock = join(lab.dir, 'tsbgp.sock');
-      const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
-      step(shown.stdout + shown.stderr);
+      if (process.env.BENCH_DEBUG) {
+        const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
+        step(shown.stdout + shown.stderr);
+      }
       const peers = await run(process.execPath, [
         TSBGP,
         'show',
@@ -450,12 +462,16 @@ async function measure(r: Reflector, n: number): Promise<Result> {
         inputQueuePeakBytes: number;
         outputBacklogPeakRoutes: number;
         counters: { sent: { update: number }; received: { update: number } };
-      }[])
+      }[]) {
+        if (p.name === 'inj') updatesIn = p.counters.received.update;
+        if (p.name === 'rcv') updatesOut = p.counters.sent.update;
+        if (!process.env.BENCH_DEBUG) continue;
         step(
           `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B, ` +
             `output backlog peak ${p.outputBacklogPeakRoutes} routes, ` +
             `UPDATEs received ${p.counters.received.update}, sent ${p.counters.sent.update}`,
         );
+      }
       if (process.env.BENCH_KEEP_LOG) {
         const { copyFileSync } = await import('node:fs');
         copyFileSync(join(lab.dir, 'rr-tsbgp.log'), process.env.BENCH_KEEP_LOG);
@@ -485,6 +501,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       peakMiB: peakAll / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
+      ...(updatesIn === undefined ? {} : { updatesIn, updatesOut }),
     };
   } catch (e) {
     // Show why before the lab (and its logs) go away.
