@@ -139,7 +139,7 @@ export interface LocRibOptions {
  * a slice at a time with I/O between slices, as BIRD prunes a table in bounded steps.
  *
  * Queued passes stay equivalent to running at once because nothing else touches the peer's
- * paths meanwhile: any operation on a peer's paths first finishes that peer's pass. Other peers'
+ * paths meanwhile: every operation on a peer's paths first finishes that peer's pass. Other peers'
  * changes to the same prefixes commute with it; the only visible difference is that a commit
  * between slices may still select a path the pass has not reached yet.
  */
