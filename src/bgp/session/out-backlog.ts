@@ -172,17 +172,9 @@ export class OutputBacklog {
 
   /** Forgets everything (the session went down: the next one starts from the full table). */
   clear(): void {
-    this.rec = new Int32Array(64 * R_SIZE);
-    this.head = 0;
-    this.top = 0;
-    this.segStart = 0;
-    this.slots = new Int32Array(128);
-    this.mask = 127;
-    this.used = 0;
+    this.clearRecords(true);
     this.markerAt = [];
     this.markerBytes = [];
-    this.announces = [];
-    this.announceIds = new Map();
     this.routes = 0;
     this.peak = 0;
   }
