@@ -4,6 +4,9 @@
 //
 //   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R]
 //     [--only tsbgp,bird2,frr,gobgp,bird1,openbgpd]
+//     [--injector bird2|replay:K]
+//   `--injector replay:K` replaces the BIRD 2 injector with replay-injector.ts: the same prefixes
+//   and attribute sets in a fixed stream of ceil(N / K) UPDATEs, identical for every reflector.
 //   (root; default N = 100000, R = 1, all six reflectors; the table shows medians)
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
 //   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
@@ -42,6 +45,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
 import { BirdCtl, cpuSecondsOf, memoryOf } from '../session/bird-ctl.ts';
+import { prefixes } from './table-mix.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
@@ -58,7 +62,19 @@ const repsAt = args.indexOf('--reps');
 const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 1;
 const only =
   onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['tsbgp', 'bird2', 'frr', 'gobgp', 'bird1', 'openbgpd'];
-const optionValues = new Set([onlyAt, repsAt].filter((i) => i >= 0).map((i) => i + 1));
+const injectorAt = args.indexOf('--injector');
+/** `replay:K`: the fixed-stream injector (replay-injector.ts) with K prefixes per UPDATE; else BIRD 2. */
+const replayPerUpdate = (() => {
+  const v = injectorAt >= 0 ? (args[injectorAt + 1] ?? '') : 'bird2';
+  if (v === 'bird2') return 0;
+  const m = /^replay:(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1) {
+    console.error(`convergence.bench: --injector takes bird2 or replay:K (K >= 1), not "${v}"`);
+    process.exit(2);
+  }
+  return Number(m[1]);
+})();
+const optionValues = new Set([onlyAt, repsAt, injectorAt].filter((i) => i >= 0).map((i) => i + 1));
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && !optionValues.has(i)).map(Number);
 if (sizes.length === 0) sizes.push(100_000);
 
@@ -71,41 +87,6 @@ const INJ = '10.3.0.2';
 const RR = '10.3.0.1';
 const RCV = '10.3.0.3';
 const ATTR_SETS = 3000;
-
-/** Prefix lengths by share of the table (percent), roughly a DFZ's mix. */
-const MIX: [number, number][] = [
-  [24, 63],
-  [23, 10],
-  [22, 12],
-  [21, 5],
-  [20, 4],
-  [19, 2],
-  [18, 1],
-  [17, 0.5],
-  [16, 0.5],
-  [25, 0.5],
-  [26, 0.5],
-  [27, 0.5],
-  [28, 0.5],
-];
-
-/** N non-overlapping prefixes from 11.0.0.0 up (127/8 skipped), lengths by MIX, deterministic. */
-function prefixes(n: number): string[] {
-  const lengths: number[] = [];
-  for (const [len, pct] of MIX) for (let i = 0; i < pct * 2; i++) lengths.push(len);
-  const out: string[] = [];
-  let cursor = 11 * 2 ** 24;
-  for (let i = 0; i < n; i++) {
-    const len = lengths[(i * 37) % lengths.length]!;
-    const size = 2 ** (32 - len);
-    cursor = Math.ceil(cursor / size) * size;
-    if (cursor >>> 24 === 127) cursor = 128 * 2 ** 24;
-    out.push(`${cursor >>> 24}.${(cursor >>> 16) & 255}.${(cursor >>> 8) & 255}.${cursor & 255}/${len}`);
-    cursor += size;
-  }
-  if (cursor >= 224 * 2 ** 24) throw new Error(`${n} prefixes do not fit in unicast space`);
-  return out;
-}
 
 function injectorConfig(dir: string, n: number): string {
   const routes = prefixes(n).map(
@@ -363,9 +344,72 @@ interface Result {
    */
   updatesIn?: number;
   updatesOut?: number;
+  /**
+   * Bytes of BGP messages the reflector's kernel received from the injector by convergence (the
+   * TCP socket's bytes_received, `ss -ti`), and from it an estimate of the injector's UPDATE count
+   * for every reflector: (bytes − the NLRI's bytes) / UPDATE_OVERHEAD. It shows how the injector
+   * packed for each reflector; for tsbgp it can be checked against updatesIn.
+   */
+  injBytes: number;
+  injUpdates: number;
 }
 
-async function protoEstablished(ctl: BirdCtl, proto: string): Promise<boolean> {
+/**
+ * Bytes per UPDATE besides its NLRI, as both injectors send them: header 19, the two length
+ * fields 4, ORIGIN 4, empty AS_PATH 3, NEXT_HOP 7, LOCAL_PREF 7, COMMUNITIES 7. The OPEN and
+ * KEEPALIVEs (a few hundred bytes) are in the estimate's error.
+ */
+const UPDATE_OVERHEAD = 51;
+
+/** The NLRI encoding of the N prefixes: a length octet and ceil(len / 8) address octets each. */
+function nlriBytes(n: number): number {
+  let total = 0;
+  for (const p of prefixes(n)) total += 1 + Math.ceil(Number(p.split('/')[1]) / 8);
+  return total;
+}
+
+/** bytes_received of the reflector's TCP session(s) from `peer` (`ss -tin` in the rr namespace). */
+async function bytesReceivedFrom(lab: Lab, peer: string): Promise<number> {
+  const out = await lab.exec('rr', 'ss', ['-tinH', 'dst', peer]);
+  let total = 0;
+  for (const m of out.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1]);
+  return total;
+}
+
+/** What measure() asks of the injector: BIRD's control socket, or the replay injector's signals. */
+interface InjectorControl {
+  command(cmd: string): Promise<string[]>;
+  close(): void;
+}
+
+function logHas(p: SpawnedProcess, re: RegExp): boolean {
+  try {
+    return re.test(readFileSync(p.logPath, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The replay injector behind the BIRD commands measure() uses: `enable` connects (SIGUSR1),
+ * `disable` sends a Cease and closes (SIGUSR2), `show protocols` reports Established once it
+ * printed so, `show status` is a no-op (the poke is for BIRD's stall only).
+ */
+function replayControl(p: SpawnedProcess): InjectorControl {
+  const control: InjectorControl = {
+    async command(cmd: string): Promise<string[]> {
+      if (cmd.startsWith('enable')) p.child.kill('SIGUSR1');
+      else if (cmd.startsWith('disable')) p.child.kill('SIGUSR2');
+      else if (cmd.startsWith('show protocols'))
+        return logHas(p, /^established/m) ? ['torr Established'] : [];
+      return [];
+    },
+    close() {},
+  };
+  return control;
+}
+
+async function protoEstablished(ctl: InjectorControl, proto: string): Promise<boolean> {
   const reply = await ctl.command(`show protocols ${proto}`);
   return reply.some((l) => l.includes(proto) && /Established/.test(l));
 }
@@ -395,19 +439,40 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     writeFileSync(rcvConf, receiverConfig(lab.dir));
     const injSock = join(lab.dir, 'inj.ctl');
     const rcvSock = join(lab.dir, 'rcv.ctl');
-    lab.spawn('inj', 'bird-inj', 'bird', ['-f', '-c', injConf, '-s', injSock]);
+    const replay =
+      replayPerUpdate > 0
+        ? lab.spawn('inj', 'replay-inj', process.execPath, [
+            '--import',
+            'tsx',
+            join(import.meta.dirname, 'replay-injector.ts'),
+            INJ,
+            RR,
+            String(n),
+            String(replayPerUpdate),
+            String(ATTR_SETS),
+          ])
+        : null;
+    if (!replay) lab.spawn('inj', 'bird-inj', 'bird', ['-f', '-c', injConf, '-s', injSock]);
     lab.spawn('rcv', 'bird-rcv', 'bird', ['-f', '-c', rcvConf, '-s', rcvSock]);
     await waitFor('injector and receiver sockets', async () => {
       return (
-        (await run('test', ['-S', injSock])).code === 0 && (await run('test', ['-S', rcvSock])).code === 0
+        (replay !== null || (await run('test', ['-S', injSock])).code === 0) &&
+        (await run('test', ['-S', rcvSock])).code === 0
       );
     });
     const openCtl = (path: string) =>
       waitFor(`BIRD control socket ${path}`, () => BirdCtl.open(path).catch(() => undefined), 600_000);
-    const inj = await openCtl(injSock);
-    const rcv = await openCtl(rcvSock);
+    let inj: InjectorControl;
     // The injector's table must be loaded before the clock starts.
-    await waitFor('injector routes loaded', async () => (await inj.routeCount()) >= n, 600_000);
+    if (replay) {
+      inj = replayControl(replay);
+      await waitFor('replay stream built', async () => logHas(replay, /^ready/m), 600_000);
+    } else {
+      const bird = await openCtl(injSock);
+      inj = bird;
+      await waitFor('injector routes loaded', async () => (await bird.routeCount()) >= n, 600_000);
+    }
+    const rcv = await openCtl(rcvSock);
     const step = (what: string) => {
       if (process.env.BENCH_DEBUG) process.stderr.write(`  ${what}\n`);
     };
@@ -440,6 +505,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
+    const injBytes = await bytesReceivedFrom(lab, INJ);
     let updatesIn: number | undefined;
     let updatesOut: number | undefined;
     if (r.name === 'tsbgp' || r.name === 'baseline') {
@@ -501,6 +567,8 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       peakMiB: peakAll / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
+      injBytes,
+      injUpdates: Math.round((injBytes - nlriBytes(n)) / UPDATE_OVERHEAD),
       ...(updatesIn === undefined ? {} : { updatesIn, updatesOut }),
     };
   } catch (e) {
@@ -559,21 +627,25 @@ for (const n of sizes) {
       peakMiB: median(mine.map((x) => x.peakMiB)),
       bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
       cpuS: median(mine.map((x) => x.cpuS)),
+      injBytes: median(mine.map((x) => x.injBytes)),
+      injUpdates: median(mine.map((x) => x.injUpdates)),
     });
   }
 }
-console.log(`\nmedians of ${reps} run(s) each`);
+console.log(
+  `\nmedians of ${reps} run(s) each; injector: ${replayPerUpdate > 0 ? `replay, ${replayPerUpdate} prefix(es) per UPDATE` : 'BIRD 2'}`,
+);
 for (const f of failures) console.log(`failed: ${f}`);
 const f = (x: number, d = 2) => x.toFixed(d);
 console.log(
-  '\n| N | Reflector | Converge s | Withdraw s | Peak RSS MiB | B/route | CPU s | conv. ratio (tsbgp/x) | B/route ratio |',
+  '\n| N | Reflector | Converge s | Withdraw s | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const res of results) {
   const ts = results.find((x) => x.n === res.n && x.reflector === 'tsbgp');
   const ratio = ts ? f(ts.convergeS / res.convergeS) : '-';
   const mem = ts ? f(ts.bytesPerRoute / Math.max(1, res.bytesPerRoute)) : '-';
   console.log(
-    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${ratio} | ${mem} |`,
+    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
   );
 }
