@@ -77,9 +77,15 @@ import {
   packUpdates,
 } from './wire.ts';
 
-/** Receive queue bounds per peer (bytes of undecoded UPDATE frames). */
-export const QUEUE_HIGH = 1024 * 1024;
-export const QUEUE_LOW = 256 * 1024;
+/**
+ * Receive queue bounds per peer (bytes of undecoded UPDATE frames). Small on purpose, as the
+ * socket's receive buffer (transport.ts RECEIVE_BUFFER): a sender that is ahead of us then meets
+ * back-pressure and packs more prefixes per UPDATE, which costs both ends less than a deep queue
+ * of one-prefix UPDATEs. 1 MiB / 256 KiB before: the BIRD injector of the 1M benchmark then sent
+ * 0.4–0.95M UPDATEs, against 0.1–0.2M with these bounds (docs/PERFORMANCE.md).
+ */
+export const QUEUE_HIGH = 64 * 1024;
+export const QUEUE_LOW = 16 * 1024;
 /** Longest stretch of UPDATE processing before yielding to the event loop. */
 export const SLICE_MS = 8;
 /** Output is handed to the socket while its buffer holds less than this. */

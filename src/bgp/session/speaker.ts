@@ -22,7 +22,7 @@ import { OriginatedRoutes } from './originated.ts';
 import { Peer, type SpeakerContext } from './peer.ts';
 import {
   type AddressRange,
-  defaultSocketFactory,
+  createSocketFactory,
   ipv4ToUint32,
   normalizeAddress,
   parseRange,
@@ -137,7 +137,12 @@ export class Speaker {
       routerId: id,
       log: this.log,
       store: this.attributes,
-      sockets: opts.socketFactory ?? defaultSocketFactory,
+      sockets:
+        opts.socketFactory ??
+        createSocketFactory({
+          onOptionError: (reason) =>
+            this.log.warn({ reason }, 'socket option not set: sessions use the kernel default'),
+        }),
       exportSource: () => this.exportSource,
       emit: (e) => this.eventSubject.next(e),
       publish: (b) => this.ribSubject.next(b),

@@ -1,10 +1,11 @@
 // The one place where BGP's TCP sockets are created (RFC 4271 §8.2.1.2: port 179). Outgoing
 // connections and listening sockets both come from a SocketFactory so that per-socket options
-// (TCP_NODELAY today; TCP-MD5 / RFC 2385 and GTSM / RFC 5082 through an FFI later) are set in one
-// module, and tests can substitute their own.
+// (TCP_NODELAY and the receive buffer today; TCP-MD5 / RFC 2385 and GTSM / RFC 5082 through the
+// same FFI later, socket-options.ts) are set in one module, and tests can substitute their own.
 
 import { createConnection, createServer, isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import { formatIPv6Bytes, parseIPv6Bytes } from '../codec/index.ts';
+import { setReceiveBuffer, socketFd } from './socket-options.ts';
 
 export interface ConnectOptions {
   remoteAddress: string;
@@ -33,7 +34,58 @@ export function configureSocket(socket: Socket): void {
   socket.setNoDelay(true);
 }
 
-export const defaultSocketFactory: SocketFactory = {
+/**
+ * SO_RCVBUF of every BGP socket, in bytes (the kernel reports twice this). BIRD 2's sessions run
+ * with the same 128 KiB the kernel shows (`ss -tm`: rb131072), and OpenBGPD sets SO_RCVBUF too.
+ *
+ * Why a fixed, small buffer: with autotuning the kernel grew a busy session's buffer to ~3 MB
+ * (`ss -tm` during the convergence benchmark), so a sender never met back-pressure and flushed
+ * its per-attribute buckets (BIRD's, FRR's update groups) as fast as it filled them, one or two
+ * prefixes per UPDATE. With the buffer bounded, a sender that is ahead waits and packs: the BIRD
+ * injector of the 1M benchmark sent tsbgp 0.4–0.95M UPDATEs with autotuning and 0.1–0.2M with
+ * this, which is what it sends BIRD 2 (docs/PERFORMANCE.md). Together with the Peer's input
+ * queue bound (QUEUE_HIGH) it is the whole receive-side buffering of a session. On a data centre's
+ * sub-millisecond RTT 128 KiB does not limit throughput (≥ 1 GB/s at 0.1 ms).
+ */
+export const RECEIVE_BUFFER = 64 * 1024;
+
+export interface SocketFactoryOptions {
+  /** SO_RCVBUF in bytes; 0 leaves the kernel's autotuning on. Default RECEIVE_BUFFER. */
+  receiveBuffer?: number;
+  /** Told once why a socket option could not be set (the session runs with kernel defaults). */
+  onOptionError?: (reason: string) => void;
+}
+
+/** A SocketFactory over node:net that sets TCP_NODELAY and SO_RCVBUF on every socket. */
+export function createSocketFactory(options: SocketFactoryOptions = {}): SocketFactory {
+  const receiveBuffer = options.receiveBuffer ?? RECEIVE_BUFFER;
+  let reported = false;
+  const apply = (fd: number | null): void => {
+    if (receiveBuffer <= 0 || fd === null) return;
+    const error = setReceiveBuffer(fd, receiveBuffer);
+    if (error === null || reported) return;
+    reported = true;
+    options.onOptionError?.(error);
+  };
+  return {
+    connect(opts) {
+      const socket = plainFactory.connect(opts);
+      // libuv creates the descriptor inside connect (on the next tick), so the option is set once
+      // connected: it stops autotuning before the peer's first UPDATE can arrive.
+      socket.once('connect', () => apply(socketFd(socket)));
+      return socket;
+    },
+    async listen(opts, onConnection) {
+      const server = await plainFactory.listen(opts, onConnection);
+      // Accepted sockets inherit the listener's SO_RCVBUF (and its lock against autotuning).
+      apply(socketFd(server));
+      return server;
+    },
+  };
+}
+
+/** node:net with TCP_NODELAY only: the kernel's buffer autotuning stays on. */
+const plainFactory: SocketFactory = {
   connect(opts) {
     const family = isIPv6(opts.remoteAddress) ? 6 : 4;
     const socket = createConnection({
@@ -74,6 +126,8 @@ export const defaultSocketFactory: SocketFactory = {
     });
   },
 };
+
+export const defaultSocketFactory: SocketFactory = createSocketFactory();
 
 /** '::ffff:192.0.2.1' -> '192.0.2.1'; IPv6 text is lower-cased; anything else unchanged. */
 export function normalizeAddress(address: string | undefined): string {
