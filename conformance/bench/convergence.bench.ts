@@ -8,6 +8,7 @@
 //   `--injector replay:K` replaces the BIRD 2 injector with replay-injector.ts: the same prefixes
 //   and attribute sets in a fixed stream of ceil(N / K) UPDATEs, identical for every reflector.
 //   (root; default N = 100000, R = 1, all six reflectors; the table shows medians)
+//   BENCH_TRACE=1 prints, at every poll, the receiver's routes and the bytes taken from the injector.
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
 //   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
 //
@@ -500,7 +501,16 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       // was charged ~3 s at 100k, one that sent it anything was not). A command on its control
       // socket wakes it; the cost is the same for every reflector.
       await inj.command('show status');
-      if ((await rcv.routeCount()) >= n) break;
+      const got = await rcv.routeCount();
+      if (process.env.BENCH_TRACE) {
+        // The time series behind a figure: the receiver's routes against the bytes the reflector
+        // has taken from the injector (one `ss` per poll, so the runs are slower with it).
+        const bytes = await bytesReceivedFrom(lab, INJ);
+        process.stderr.write(
+          `  trace ${(performance.now() - t0).toFixed(0)} ms: receiver ${got}, from injector ${bytes} B\n`,
+        );
+      }
+      if (got >= n) break;
       if (performance.now() - t0 > 900_000) throw new Error(`${r.name}: no convergence in 15 minutes`);
       await new Promise((res) => setTimeout(res, 10));
     }
