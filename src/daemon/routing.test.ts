@@ -211,9 +211,14 @@ function copyUpdate(u: ExportUpdate): ExportUpdate {
 }
 const log = createLogger({ level: 'fatal', format: 'json' });
 
-function setup(extra = '') {
+function setup(extra = '', commitIntervalMs?: number) {
   const speaker = new FakeSpeaker();
-  const engine = new RoutingEngine({ speaker, config: config(extra), log });
+  const engine = new RoutingEngine({
+    speaker,
+    config: config(extra),
+    log,
+    ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
+  });
   const fib: FibBatch[] = [];
   engine.fibChanges.subscribe((b) => fib.push(b));
   engine.start();
@@ -386,6 +391,34 @@ describe('routing engine', () => {
     assert.equal(engine.routes({}).length, 0);
     assert.equal(announced(sent.a).size, 0, 'client A got every withdrawal');
     assert.ok(fib.length > 0);
+  });
+
+  test('under load commits are spaced by the interval; a change after a small commit goes at once', async () => {
+    // A long interval, so that a slow machine cannot stretch the test past it by accident.
+    const { speaker, engine, sent } = setup('', 300);
+    engines.push(engine);
+    const attrs = { origin: 0, asPath: asSequence(), nextHop: parseIpv4('10.0.2.1') };
+    const bulk = Array.from({ length: 2000 }, (_, i) => `10.1.${i >> 8}.${i & 255}/32`);
+    speaker.announce('10.0.2.1', attrs, bulk);
+    for (let i = 0; i < 10 && announced(sent.a).size < bulk.length; i++) await tick();
+    assert.equal(announced(sent.a).size, bulk.length, 'the first commit is not held back');
+    // The last commit decided 2000 prefixes: the next ones wait for the interval, together.
+    const commits = engine.stats.commits;
+    const t0 = performance.now();
+    speaker.announce('10.0.2.1', attrs, ['10.2.0.1/32']);
+    await tick();
+    speaker.announce('10.0.2.1', attrs, ['10.2.0.2/32']);
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(announced(sent.a).has('10.2.0.1/32'), false, 'held while the interval runs');
+    while (!announced(sent.a).has('10.2.0.2/32') && performance.now() - t0 < 5000)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.ok(performance.now() - t0 >= 250, `${(performance.now() - t0).toFixed(0)} ms: held ~300 ms`);
+    assert.ok(announced(sent.a).has('10.2.0.1/32'));
+    assert.equal(engine.stats.commits - commits, 1, 'both changes in one commit');
+    // That commit was small: the next change is committed on the next turn of the loop.
+    speaker.announce('10.0.2.1', attrs, ['10.2.0.3/32']);
+    for (let i = 0; i < 3 && !announced(sent.a).has('10.2.0.3/32'); i++) await tick();
+    assert.ok(announced(sent.a).has('10.2.0.3/32'), 'a lone change is not held back');
   });
 
   test('originated routes (config and OriginationSink) go through the Loc-RIB to peers, not to the FIB', async () => {

@@ -113,6 +113,8 @@ export interface RoutingEngineOptions {
   readonly config: Config;
   readonly log: Logger;
   readonly resolver?: NextHopResolver;
+  /** Milliseconds between commits under load; default COMMIT_INTERVAL_MS (tests lengthen it). */
+  readonly commitIntervalMs?: number;
 }
 
 /** One session (by session id) as the RIB knows it. */
@@ -229,6 +231,7 @@ export class RoutingEngine {
   /** performance.now() of the last commit, and the prefixes pending at it (COMMIT_INTERVAL_MS) */
   private lastCommitAt = 0;
   private lastCommitSize = 0;
+  private readonly commitIntervalMs: number;
   /** Origination sources declared but not yet heard from (expectOrigination). */
   private readonly pendingSources = new Set<string>();
   private readonly readyWaiters: (() => void)[] = [];
@@ -247,6 +250,7 @@ export class RoutingEngine {
   readonly stats = { commits: 0, batches: 0, fibUpserts: 0, fibRemovals: 0 };
 
   constructor(opts: RoutingEngineOptions) {
+    this.commitIntervalMs = opts.commitIntervalMs ?? COMMIT_INTERVAL_MS;
     this.speaker = opts.speaker;
     this.config = opts.config;
     this.log = opts.log;
@@ -948,7 +952,7 @@ export class RoutingEngine {
     const wait =
       continuing || this.lastCommitSize < COMMIT_LOAD
         ? 0
-        : this.lastCommitAt + COMMIT_INTERVAL_MS - performance.now();
+        : this.lastCommitAt + this.commitIntervalMs - performance.now();
     if (wait <= 0) setImmediate(run);
     else setTimeout(run, wait);
   }
