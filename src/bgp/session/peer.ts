@@ -82,7 +82,7 @@ import {
  * socket's receive buffer (transport.ts RECEIVE_BUFFER): a sender that is ahead of us then meets
  * back-pressure and packs more prefixes per UPDATE, which costs both ends less than a deep queue
  * of one-prefix UPDATEs. 1 MiB / 256 KiB before: the BIRD injector of the 1M benchmark then sent
- * 0.4–0.95M UPDATEs, against 0.1–0.2M with these bounds (docs/PERFORMANCE.md).
+ * 0.40–0.95M UPDATEs, against 47k–368k (median 72k) with these bounds (docs/PERFORMANCE.md).
  */
 export const QUEUE_HIGH = 64 * 1024;
 export const QUEUE_LOW = 16 * 1024;

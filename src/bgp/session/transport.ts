@@ -42,8 +42,8 @@ export function configureSocket(socket: Socket): void {
  * (`ss -tm` during the convergence benchmark), so a sender never met back-pressure and flushed
  * its per-attribute buckets (BIRD's, FRR's update groups) as fast as it filled them, one or two
  * prefixes per UPDATE. With the buffer bounded, a sender that is ahead waits and packs: the BIRD
- * injector of the 1M benchmark sent tsbgp 0.4–0.95M UPDATEs with autotuning and 0.1–0.2M with
- * this, which is what it sends BIRD 2 (docs/PERFORMANCE.md). Together with the Peer's input
+ * injector of the 1M benchmark sent tsbgp 0.40–0.95M UPDATEs with autotuning, and 47k–368k
+ * (median 72k) with this and the smaller input queue; BIRD 2 got 60k–133k (docs/PERFORMANCE.md). Together with the Peer's input
  * queue bound (QUEUE_HIGH) it is the whole receive-side buffering of a session. On a data centre's
  * sub-millisecond RTT 128 KiB does not limit throughput (≥ 1 GB/s at 0.1 ms).
  */
