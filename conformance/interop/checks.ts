@@ -1044,13 +1044,17 @@ export function interopSuite(spec: ImplSpec): void {
         ['ebgp4', before4],
         ['ebgp6', before6],
       ] as const) {
+        // The peer's Cease on shutdown sends us to Idle with the back-off of §8.1.1: 1 s doubling
+        // per failure up to 60 s (fsm.ts), and the failures the earlier checks provoked in this
+        // lab are forgotten only after 300 s Established (BIRD's error forget time). So the wait
+        // covers the cap: GoBGP took 31–54 s here, once more than 60 s.
         await waitFor(
           `${name} re-forms after the peer restart`,
           async () => {
             const n = (await d.neighbor(name)) as PeerStatusX;
             return n.state === 'Established' && (n.establishedAt ?? 0) > (before.establishedAt ?? 0);
           },
-          60_000,
+          90_000,
         );
       }
       await waitFor(
