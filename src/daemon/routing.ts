@@ -15,9 +15,10 @@
 // withdrawals and mark the paths stale instead, arm the restart timer, sweep the paths still stale
 // at the peer's End-of-RIB (per family) or when a timer expires.
 //
-// Commits are coalesced with setImmediate: the session layer processes input in time slices of
-// SLICE_MS and publishes after each, so one commit covers one slice's worth of prefixes and
-// keepalives are never starved.
+// Commits are coalesced: the session layer processes input in time slices of SLICE_MS and
+// publishes after each; a commit runs behind pending I/O (setImmediate), so keepalives are never
+// starved, and under load at most every COMMIT_INTERVAL_MS, so that one commit covers several
+// slices' worth of prefixes.
 import type { Observable } from 'rxjs';
 import { Subject, type Subscription } from 'rxjs';
 import {
