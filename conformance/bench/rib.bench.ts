@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     outPrefixes = packed.prefixCount;
   });
   const rssPeak = process.memoryUsage().rss;
-  const buckets = batch!.announce.size;
+  const buckets = batch!.bucketCount;
   batch!.release();
   rib.commit(); // releases the batch buffers, as the next batch in a running daemon would
   attrs.collect();

@@ -94,7 +94,7 @@ describe('update groups', () => {
     const batches = groups.process(rib.commit());
     const batch = batches.get(g)!;
     assert.equal(g.filter.evaluations, 3, 'three attribute sets, three evaluations, 300 prefixes');
-    assert.equal(batch.announce.size, 2);
+    assert.equal(batch.bucketCount, 2);
     assert.equal(batch.announcedCount, 200);
     assert.equal(g.size, 200);
     const forDst = batch.forPeer(dst1);
@@ -110,7 +110,7 @@ describe('update groups', () => {
     rib.announce(src, setX, prefixListOf(1, many(2).slice(0, 5)));
     const b2 = groups.process(rib.commit()).get(g)!;
     assert.equal(b2.withdraw.count, 15);
-    assert.equal(b2.announce.size, 0);
+    assert.equal(b2.bucketCount, 0);
     assert.equal(g.size, 185);
     b2.release();
 
@@ -120,6 +120,46 @@ describe('update groups', () => {
     assert.equal(full.announcedCount, 185);
     assert.equal(g.filter.evaluations, evals);
     full.release();
+  });
+
+  test('routes arriving interleaved are grouped per set in arrival order; a recycled store serves the next commit', () => {
+    const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
+    const src = mk(1, 'ebgp', 65001);
+    const dst = mk(2, 'ebgp', 65002);
+    const g = groups.join(dst, ebgpSettings, wire);
+    const set = (n: number) =>
+      attrs.intern({ origin: 0, asPath: asSequence(65001, n), nextHop: parseIpv4('10.1.0.1') });
+    const sets = [set(1), set(2), set(3)];
+    // Prefix i goes to set i % 3: every consecutive pair of routes changes bucket.
+    const prefixes = Array.from({ length: 300 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    prefixes.forEach((p, i) => rib.announce(src, sets[i % 3]!, prefixListOf(1, [p])));
+    const first = groups.process(rib.commit()).get(g)!;
+    const out = first.forPeer(dst);
+    assert.equal(out.announce.length, 3);
+    for (const u of out.announce) {
+      const n = Number(formatAsPath(u.attributes.asPath).split(' ').at(-1)) - 1;
+      assert.deepEqual(texts(u.prefixes), prefixes.filter((_, i) => i % 3 === n).sort());
+    }
+    // Packed, every prefix goes out exactly once.
+    const packed = packUpdates(out.announce, [], {
+      fourOctetAs: true,
+      extendedMessage: false,
+      addPath: new Set(),
+    });
+    assert.equal(packed.prefixCount, 300);
+    assert.throws(
+      () => first.announceRoute(sets[0]!, Uint32Array.of(1), 0, 32, src),
+      /announced after forPeer/,
+    );
+    first.recycle();
+    assert.throws(() => first.forPeer(dst), /after recycle/);
+    // The next commit reuses the arrays: it must show only its own routes.
+    rib.announce(src, sets[0]!, prefixListOf(1, ['192.0.2.0/24']));
+    const second = groups.process(rib.commit()).get(g)!;
+    assert.equal(second.announcedCount, 1);
+    assert.equal(second.bucketCount, 1);
+    assert.deepEqual(texts(second.forPeer(dst).announce[0]!.prefixes), ['192.0.2.0/24']);
+    second.recycle();
   });
 
   test('split horizon: a member never gets its own route back', () => {

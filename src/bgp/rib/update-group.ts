@@ -62,7 +62,7 @@ export function updateGroupKey(s: ExportSettings, w: SessionWireProperties): str
   ]);
 }
 
-/** What a member had of a prefix before a batch (see AnnounceBucket.push). */
+/** What a member had of a prefix before a batch (see UpdateBatch.announceRoute). */
 export enum Before {
   /** Not known: a member whose own route this is gets a withdrawal, to be safe. */
   Unknown = 0,
@@ -73,63 +73,254 @@ export enum Before {
 }
 
 /**
- * A bucket whose arrays grew past this many prefixes goes back to the pool with fresh small
- * arrays. Keeping grown ones (up to 4096) was measured slower, 2.5 s instead of 1.9-2.2 s at 1M:
- * a few thousand buckets each touching the start of its own 40 KB spread the export over many
- * more cache lines and pages than small arrays packed together.
+ * A store that grew past this many routes is not kept for the next commit. Commits under load
+ * hold ~1-20k routes; a full table (a peer joining, a policy change) may hold millions, and
+ * keeping its ~24 bytes per route for the rest of the daemon's life would be waste.
  */
-const POOLED_BUCKET_MAX = 64;
-/** Empty buckets kept per group: about one per attribute set active in a commit. */
-const POOL_SIZE = 8192;
+const POOLED_STORE_MAX = 65_536;
+/** Stores kept per group: one per batch alive at a time (normally one commit). */
+const POOL_SIZE = 2;
 
 /**
- * Empty AnnounceBuckets of one group, reused across commits. A commit touching a few thousand
- * attribute sets otherwise allocates a few thousand buckets of five typed arrays each, most of
- * them outside the JS heap (an allocation and an external-memory accounting each): during a full
- * table that was a steady source of garbage collections for "external memory pressure".
+ * The arrays of one batch, reused across commits (see StorePool). Announced routes are appended
+ * in arrival order, each tagged with its bucket (one per outgoing attribute set); seal() then
+ * groups them by bucket with a counting sort, so that each bucket is one contiguous range the
+ * packer reads as a PrefixList view.
+ *
+ * Why columns and not a set of arrays per bucket (as this was): a commit touching a few thousand
+ * attribute sets then allocated (or pooled) a few thousand buckets of five typed arrays each.
+ * Pooled, 3,000 of them held ~4 MB; not pooled, they were garbage that survived into the old
+ * generation. This store is seven arrays per group, whatever the number of sets.
  */
-export class BucketPool {
-  private readonly free: AnnounceBucket[] = [];
+class BatchStore {
+  readonly stride: 1 | 4;
+  count = 0;
+  buckets = 0;
+  sealed = false;
+  // Per route, in arrival order.
+  private bucketOf: Uint32Array;
+  private words: Uint32Array;
+  private lengths: Uint8Array;
+  private pathIds: Uint32Array | null;
+  private sources: Uint16Array;
+  private before: Uint8Array;
+  private previous: Uint16Array;
+  // Per route, grouped by bucket (valid once sealed).
+  gWords: Uint32Array;
+  gLengths: Uint8Array;
+  gPathIds: Uint32Array | null;
+  gSources: Uint16Array;
+  gBefore: Uint8Array;
+  gPrevious: Uint16Array;
+  // Per bucket.
+  bucketAttr = new Uint32Array(64);
+  bucketStart = new Uint32Array(64);
+  bucketCount = new Uint32Array(64);
+  /** Per attribute id: its bucket + 1 in this batch, 0 for none (reset by clear()). */
+  private slotOfAttr = new Uint32Array(1024);
+  readonly withdraw: PrefixListBuilder;
+
+  constructor(
+    readonly afi: 1 | 2,
+    readonly withPathIds: boolean,
+    initial = 256,
+  ) {
+    this.stride = afi === 1 ? 1 : 4;
+    this.bucketOf = new Uint32Array(initial);
+    this.words = new Uint32Array(initial * this.stride);
+    this.lengths = new Uint8Array(initial);
+    this.pathIds = withPathIds ? new Uint32Array(initial) : null;
+    this.sources = new Uint16Array(initial);
+    this.before = new Uint8Array(initial);
+    this.previous = new Uint16Array(initial);
+    this.gWords = new Uint32Array(0);
+    this.gLengths = new Uint8Array(0);
+    this.gPathIds = withPathIds ? new Uint32Array(0) : null;
+    this.gSources = new Uint16Array(0);
+    this.gBefore = new Uint8Array(0);
+    this.gPrevious = new Uint16Array(0);
+    this.withdraw = new PrefixListBuilder(afi, 64, withPathIds);
+  }
+
+  get capacity(): number {
+    return this.lengths.length;
+  }
+
+  /** The bucket of an attribute set, added when new; `added` tells the caller to take a reference. */
+  bucketFor(attrId: number): number {
+    if (attrId >= this.slotOfAttr.length) {
+      const s = new Uint32Array(Math.max(attrId + 1, this.slotOfAttr.length * 2));
+      s.set(this.slotOfAttr);
+      this.slotOfAttr = s;
+    }
+    const slot = this.slotOfAttr[attrId]!;
+    if (slot !== 0) return slot - 1;
+    const b = this.buckets++;
+    if (b === this.bucketAttr.length) {
+      this.bucketAttr = grown(this.bucketAttr, b * 2);
+      this.bucketStart = grown(this.bucketStart, b * 2);
+      this.bucketCount = grown(this.bucketCount, b * 2);
+    }
+    this.bucketAttr[b] = attrId;
+    this.bucketCount[b] = 0;
+    this.slotOfAttr[attrId] = b + 1;
+    return b;
+  }
+
+  push(
+    bucket: number,
+    words: Uint32Array,
+    offset: number,
+    length: number,
+    source: number,
+    pathId: number,
+    before: Before,
+    previous: number,
+  ): void {
+    if (this.sealed) throw new Error('UpdateBatch: a route announced after forPeer()');
+    const i = this.count;
+    if (i === this.lengths.length) this.grow(i * 2);
+    this.bucketOf[i] = bucket;
+    const o = i * this.stride;
+    for (let k = 0; k < this.stride; k++) this.words[o + k] = words[offset + k]!;
+    this.lengths[i] = length;
+    if (this.pathIds !== null) this.pathIds[i] = pathId;
+    this.sources[i] = source;
+    this.before[i] = before;
+    this.previous[i] = previous;
+    this.bucketCount[bucket]!++;
+    this.count = i + 1;
+  }
+
+  /** Groups the routes by bucket (stable: arrival order within a bucket). */
+  seal(): void {
+    if (this.sealed) return;
+    this.sealed = true;
+    const n = this.count;
+    if (this.gLengths.length < n) {
+      const cap = this.lengths.length;
+      this.gWords = new Uint32Array(cap * this.stride);
+      this.gLengths = new Uint8Array(cap);
+      if (this.withPathIds) this.gPathIds = new Uint32Array(cap);
+      this.gSources = new Uint16Array(cap);
+      this.gBefore = new Uint8Array(cap);
+      this.gPrevious = new Uint16Array(cap);
+    }
+    let at = 0;
+    for (let b = 0; b < this.buckets; b++) {
+      this.bucketStart[b] = at;
+      at += this.bucketCount[b]!;
+    }
+    // bucketCount becomes each bucket's fill cursor below, then its count again.
+    for (let b = 0; b < this.buckets; b++) this.bucketCount[b] = this.bucketStart[b]!;
+    const stride = this.stride;
+    for (let i = 0; i < n; i++) {
+      const b = this.bucketOf[i]!;
+      const j = this.bucketCount[b]!;
+      this.bucketCount[b] = j + 1;
+      if (stride === 1) this.gWords[j] = this.words[i]!;
+      else for (let k = 0; k < 4; k++) this.gWords[j * 4 + k] = this.words[i * 4 + k]!;
+      this.gLengths[j] = this.lengths[i]!;
+      if (this.pathIds !== null) this.gPathIds![j] = this.pathIds[i]!;
+      this.gSources[j] = this.sources[i]!;
+      this.gBefore[j] = this.before[i]!;
+      this.gPrevious[j] = this.previous[i]!;
+    }
+    for (let b = 0; b < this.buckets; b++) this.bucketCount[b] = this.bucketCount[b]! - this.bucketStart[b]!;
+  }
+
+  /** Bucket b's routes as a PrefixList (views of the grouped arrays). */
+  view(b: number): PrefixList {
+    const s = this.bucketStart[b]!;
+    const e = s + this.bucketCount[b]!;
+    return {
+      afi: this.afi,
+      count: e - s,
+      lengths: this.gLengths.subarray(s, e),
+      words: this.gWords.subarray(s * this.stride, e * this.stride),
+      pathIds: this.gPathIds === null ? null : this.gPathIds.subarray(s, e),
+    };
+  }
+
+  /** Empties the store for the next batch. */
+  clear(): void {
+    for (let b = 0; b < this.buckets; b++) this.slotOfAttr[this.bucketAttr[b]!] = 0;
+    this.buckets = 0;
+    this.count = 0;
+    this.sealed = false;
+    this.withdraw.clear(POOLED_STORE_MAX);
+  }
+
+  private grow(cap: number): void {
+    this.bucketOf = grown(this.bucketOf, cap);
+    this.words = grown(this.words, cap * this.stride);
+    this.lengths = grown(this.lengths, cap);
+    if (this.pathIds !== null) this.pathIds = grown(this.pathIds, cap);
+    this.sources = grown(this.sources, cap);
+    this.before = grown(this.before, cap);
+    this.previous = grown(this.previous, cap);
+  }
+}
+
+function grown<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, n: number): T {
+  const out = new (a.constructor as new (n: number) => T)(n);
+  out.set(a);
+  return out;
+}
+
+/** A group's BatchStores, reused across commits. */
+export class StorePool {
+  private readonly free: BatchStore[] = [];
 
   constructor(
     private readonly afi: 1 | 2,
     private readonly withPathIds: boolean,
   ) {}
 
-  take(): AnnounceBucket {
-    return this.free.pop() ?? new AnnounceBucket(this.afi, this.withPathIds);
+  take(): BatchStore {
+    return this.free.pop() ?? new BatchStore(this.afi, this.withPathIds);
   }
 
-  give(b: AnnounceBucket): void {
-    if (this.free.length >= POOL_SIZE) return;
-    b.clear();
-    this.free.push(b);
+  give(s: BatchStore): void {
+    if (this.free.length >= POOL_SIZE || s.capacity > POOLED_STORE_MAX) return;
+    s.clear();
+    this.free.push(s);
   }
 }
 
-/** Prefixes sharing one outgoing attribute set, with the peer each route came from. */
-export class AnnounceBucket {
-  readonly prefixes: PrefixListBuilder;
-  sources = new Uint16Array(64);
-  /** Per prefix: Before, and with Before.From the source of what was advertised. */
-  before = new Uint8Array(64);
-  previous = new Uint16Array(64);
+/**
+ * The outgoing changes of one group for one Loc-RIB commit: announced routes bucketed by
+ * outgoing attribute set, and withdrawals. It copies the prefixes (it stays valid after the next
+ * commit) and holds a reference on every attribute set it names until release().
+ */
+export class UpdateBatch {
+  private released = false;
+  private recycled = false;
+  private lastId = -1;
+  private lastBucket = -1;
+  private readonly store: BatchStore;
 
-  constructor(afi: 1 | 2, withPathIds: boolean) {
-    this.prefixes = new PrefixListBuilder(afi, 64, withPathIds);
+  constructor(
+    readonly afi: 1 | 2,
+    readonly family: FamilyKey,
+    private readonly attrs: AttrTable,
+    /** RFC 7911: prefixes carry path identifiers */
+    readonly withPathIds = false,
+    private readonly pool: StorePool | null = null,
+  ) {
+    this.store = pool === null ? new BatchStore(afi, withPathIds) : pool.take();
   }
 
-  /** Empties the bucket for reuse by a later batch (see BucketPool). */
-  clear(): void {
-    this.prefixes.clear(POOLED_BUCKET_MAX);
-    if (this.sources.length > POOLED_BUCKET_MAX) {
-      this.sources = new Uint16Array(64);
-      this.before = new Uint8Array(64);
-      this.previous = new Uint16Array(64);
-    }
+  get withdraw(): PrefixListBuilder {
+    return this.store.withdraw;
   }
 
-  push(
+  /**
+   * Adds an announcement of one prefix with outgoing attribute set `attrId`, learned from
+   * `source`; `before` and `previous` say what the group advertised for it until now.
+   */
+  announceRoute(
+    attrId: number,
     words: Uint32Array,
     offset: number,
     length: number,
@@ -138,80 +329,30 @@ export class AnnounceBucket {
     before: Before = Before.Unknown,
     previous = 0,
   ): void {
-    const i = this.prefixes.count;
-    if (i === this.sources.length) {
-      const s = new Uint16Array(i * 2);
-      s.set(this.sources);
-      this.sources = s;
-      const b = new Uint8Array(i * 2);
-      b.set(this.before);
-      this.before = b;
-      const p = new Uint16Array(i * 2);
-      p.set(this.previous);
-      this.previous = p;
+    const s = this.store;
+    // Consecutive changes usually share a set (they came in one UPDATE): skip the lookup.
+    let b = this.lastBucket;
+    if (attrId !== this.lastId) {
+      const known = s.buckets;
+      b = s.bucketFor(attrId);
+      if (s.buckets !== known) this.attrs.ref(attrId);
+      this.lastId = attrId;
+      this.lastBucket = b;
     }
-    this.sources[i] = source;
-    this.before[i] = before;
-    this.previous[i] = previous;
-    this.prefixes.push(words, offset, length, pathId);
+    s.push(b, words, offset, length, source, pathId, before, previous);
   }
 
-  /**
-   * Whether `peer`, whose own route prefix i is (split horizon), needs a withdrawal: only if it
-   * may hold an earlier advertisement of the prefix from us. Sending one for every own route
-   * cost a full table of pointless withdrawals towards the peer that sent the table.
-   */
-  ownNeedsWithdraw(i: number, peer: number): boolean {
-    const b = this.before[i]!;
-    return b === Before.Unknown || (b === Before.From && this.previous[i] !== peer);
-  }
-}
-
-/**
- * The outgoing changes of one group for one Loc-RIB commit. It copies the prefixes (it stays
- * valid after the next commit) and holds a reference on every attribute set it names until
- * release().
- */
-export class UpdateBatch {
-  readonly announce = new Map<number, AnnounceBucket>();
-  readonly withdraw: PrefixListBuilder;
-  private released = false;
-  private lastId = -1;
-  private lastBucket: AnnounceBucket | null = null;
-
-  constructor(
-    readonly afi: 1 | 2,
-    readonly family: FamilyKey,
-    private readonly attrs: AttrTable,
-    /** RFC 7911: prefixes carry path identifiers */
-    readonly withPathIds = false,
-    private readonly pool: BucketPool | null = null,
-  ) {
-    this.withdraw = new PrefixListBuilder(afi, 64, withPathIds);
-  }
-
-  bucket(attrId: number): AnnounceBucket {
-    // Consecutive changes usually share a set (they came in one UPDATE): skip the Map lookup.
-    if (attrId === this.lastId && this.lastBucket !== null) return this.lastBucket;
-    let b = this.announce.get(attrId);
-    if (b === undefined) {
-      b = this.pool === null ? new AnnounceBucket(this.afi, this.withPathIds) : this.pool.take();
-      this.announce.set(attrId, b);
-      this.attrs.ref(attrId);
-    }
-    this.lastId = attrId;
-    this.lastBucket = b;
-    return b;
+  /** Number of distinct outgoing attribute sets announced. */
+  get bucketCount(): number {
+    return this.store.buckets;
   }
 
   get announcedCount(): number {
-    let n = 0;
-    for (const b of this.announce.values()) n += b.prefixes.count;
-    return n;
+    return this.store.count;
   }
 
   get empty(): boolean {
-    return this.announce.size === 0 && this.withdraw.count === 0;
+    return this.store.count === 0 && this.store.withdraw.count === 0;
   }
 
   /**
@@ -219,43 +360,43 @@ export class UpdateBatch {
    * withdraw group, with the peer's own routes turned into withdrawals (split horizon).
    */
   forPeer(peer: number): { announce: PackerUpdateGroup[]; withdraw: WithdrawGroup | null } {
+    if (this.recycled) throw new Error('UpdateBatch: forPeer() after recycle()');
+    const s = this.store;
+    s.seal();
     const announce: PackerUpdateGroup[] = [];
-    let withdraw: PrefixList = this.withdraw.view();
+    let withdraw: PrefixList = s.withdraw.view();
     let extra: PrefixListBuilder | null = null;
-    for (const [attrId, b] of this.announce) {
-      const list = b.prefixes.view();
+    const stride = s.stride;
+    const src = s.gSources;
+    for (let b = 0; b < s.buckets; b++) {
+      const start = s.bucketStart[b]!;
+      const end = start + s.bucketCount[b]!;
       // Own routes leave the announcement; those the peer may hold from us become withdrawals.
       let own = 0;
       let ownWithdrawn = 0;
-      for (let i = 0; i < list.count; i++) {
-        if (b.sources[i] !== peer) continue;
+      for (let j = start; j < end; j++) {
+        if (src[j] !== peer) continue;
         own++;
-        if (b.ownNeedsWithdraw(i, peer)) ownWithdrawn++;
+        if (this.ownNeedsWithdraw(j, peer)) ownWithdrawn++;
       }
-      let prefixes = list;
-      if (own > 0) {
-        const stride = this.afi === 1 ? 1 : 4;
+      let prefixes: PrefixList;
+      if (own === 0) prefixes = s.view(b);
+      else {
         if (ownWithdrawn > 0) {
-          extra ??= copyOf(this.withdraw, this.withPathIds);
-          for (let i = 0; i < list.count; i++)
-            if (b.sources[i] === peer && b.ownNeedsWithdraw(i, peer))
-              extra.push(
-                list.words,
-                i * stride,
-                list.lengths[i]!,
-                list.pathIds === null ? 0 : list.pathIds[i]!,
-              );
+          extra ??= copyOf(s.withdraw, this.withPathIds);
+          for (let j = start; j < end; j++)
+            if (src[j] === peer && this.ownNeedsWithdraw(j, peer))
+              extra.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
         }
         // The common case for the peer that sent the routes: nothing of this bucket is for it.
-        if (own === list.count) continue;
-        const keep = new PrefixListBuilder(this.afi, list.count - own, this.withPathIds);
-        for (let i = 0; i < list.count; i++)
-          if (b.sources[i] !== peer)
-            keep.push(list.words, i * stride, list.lengths[i]!, list.pathIds === null ? 0 : list.pathIds[i]!);
+        if (own === end - start) continue;
+        const keep = new PrefixListBuilder(this.afi, end - start - own, this.withPathIds);
+        for (let j = start; j < end; j++)
+          if (src[j] !== peer)
+            keep.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
         prefixes = keep.view();
       }
-      if (prefixes.count === 0) continue;
-      const { attributes, mpNextHop } = this.attrs.split(attrId);
+      const { attributes, mpNextHop } = this.attrs.split(s.bucketAttr[b]!);
       announce.push(
         mpNextHop === undefined
           ? { family: this.family, attributes, prefixes }
@@ -266,24 +407,34 @@ export class UpdateBatch {
     return { announce, withdraw: withdraw.count === 0 ? null : { family: this.family, prefixes: withdraw } };
   }
 
+  /**
+   * Whether `peer`, whose own route grouped entry j is (split horizon), needs a withdrawal: only
+   * if it may hold an earlier advertisement of the prefix from us. Sending one for every own
+   * route cost a full table of pointless withdrawals towards the peer that sent the table.
+   */
+  private ownNeedsWithdraw(j: number, peer: number): boolean {
+    const b = this.store.gBefore[j]!;
+    return b === Before.Unknown || (b === Before.From && this.store.gPrevious[j] !== peer);
+  }
+
   /** Drops the batch's attribute references (after the members' UPDATEs are packed). */
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const id of this.announce.keys()) this.attrs.unref(id);
+    const s = this.store;
+    for (let b = 0; b < s.buckets; b++) this.attrs.unref(s.bucketAttr[b]!);
   }
 
   /**
-   * Releases the batch and hands its buckets back to the group's pool. Only for a caller that
+   * Releases the batch and hands its arrays back to the group's pool. Only for a caller that
    * knows no view of them is still held: every forPeer() result has been packed (the export's
-   * sinks pack synchronously). The batch is empty afterwards.
+   * sinks pack synchronously). The batch cannot be used afterwards.
    */
   recycle(): void {
     this.release();
-    if (this.pool !== null) for (const b of this.announce.values()) this.pool.give(b);
-    this.announce.clear();
-    this.lastId = -1;
-    this.lastBucket = null;
+    if (this.recycled) return;
+    this.recycled = true;
+    if (this.pool !== null) this.pool.give(this.store);
   }
 }
 
@@ -311,7 +462,7 @@ export class UpdateGroup {
   private pathNext = new Int32Array(0);
   private readonly scratchPaths: number[] = [];
   private readonly scratchOut: number[] = [];
-  private readonly pool: BucketPool;
+  private readonly pool: StorePool;
 
   constructor(
     readonly key: string,
@@ -325,7 +476,7 @@ export class UpdateGroup {
       throw new Error('update group: export settings and Loc-RIB differ in AFI');
     this.adv = new Int32Array(rib.prefixCapacity);
     this.advSource = new Uint16Array(addPathLimit > 0 ? 0 : rib.prefixCapacity);
-    this.pool = new BucketPool(rib.afi, addPathLimit > 0);
+    this.pool = new StorePool(rib.afi, addPathLimit > 0);
   }
 
   get settings(): ExportSettings {
@@ -458,7 +609,7 @@ export class UpdateGroup {
         else this.advertised++;
         this.pathAttr[q] = out;
         this.pathSource[q] = source;
-        batch.bucket(out).push(words, off, len, source, q + 1);
+        batch.announceRoute(out, words, off, len, source, q + 1);
       }
       this.pathNext[q] = head - 1;
       head = q + 1;
@@ -503,7 +654,7 @@ export class UpdateGroup {
     else this.advertised++;
     this.adv[p] = out;
     this.advSource[p] = source;
-    batch.bucket(out).push(words, off, len, source, 0, before, previous);
+    batch.announceRoute(out, words, off, len, source, 0, before, previous);
   }
 
   /** Everything this group advertises, as one batch (a peer joining the group, route refresh). */
@@ -517,15 +668,26 @@ export class UpdateGroup {
       if (a === 0) continue;
       if (this.addPathLimit === 0) {
         // For a peer joining: it holds nothing from us yet, so its own routes need no withdrawal.
-        batch
-          .bucket(a)
-          .push(words, rib.prefixOffset(p), rib.prefixLength(p), this.advSource[p]!, 0, Before.Nothing);
+        batch.announceRoute(
+          a,
+          words,
+          rib.prefixOffset(p),
+          rib.prefixLength(p),
+          this.advSource[p]!,
+          0,
+          Before.Nothing,
+        );
         continue;
       }
       for (let q = a - 1; q >= 0; q = this.pathNext[q]!) {
-        batch
-          .bucket(this.pathAttr[q]!)
-          .push(words, rib.prefixOffset(p), rib.prefixLength(p), this.pathSource[q]!, q + 1);
+        batch.announceRoute(
+          this.pathAttr[q]!,
+          words,
+          rib.prefixOffset(p),
+          rib.prefixLength(p),
+          this.pathSource[q]!,
+          q + 1,
+        );
       }
     }
     return batch;
