@@ -231,8 +231,7 @@ export class ImportFilter {
     let attrs = inAttrs;
     // RFC 4271 §5.1.5: LOCAL_PREF from an external peer MUST be ignored.
     if (this.opts.neighbor.kind === 'ebgp' && attrs.localPref !== undefined) {
-      attrs = { ...attrs };
-      delete attrs.localPref;
+      attrs = { ...attrs, localPref: undefined };
     }
     this.evaluations++;
     const outcome = evaluateChain(
@@ -461,30 +460,30 @@ export class ExportFilter {
     fromRole: ReflectionRole,
   ): StoredAttributes {
     const s = this.settings;
+    // `out` becomes a copy before the first change (`a` is interned, hence shared). No closure
+    // for that: tsx's keepNames wraps each closure created in __name(), a defineProperty per call.
+    // Fields are cleared by assigning undefined, not deleted: delete turns the object into a
+    // dictionary (storedAttributes() in attrs.ts keeps every set in one shape).
     let out = a;
-    const mut = (): StoredAttributes => {
-      if (out === a) out = { ...a };
-      return out;
-    };
     if (s.kind === 'ebgp') {
       // §5.1.2: prepend our AS (leaving the confederation: its segments go, RFC 5065 §5.1.3).
-      const o = mut();
-      o.asPath = asPathPrepend(asPathStripConfed(o.asPath), s.localAs, 1);
+      out = { ...a };
+      out.asPath = asPathPrepend(asPathStripConfed(out.asPath), s.localAs, 1);
       // §5.1.5 LOCAL_PREF and RFC 4456 attributes are not sent to external peers.
-      delete o.localPref;
-      delete o.originatorId;
-      delete o.clusterList;
+      out.localPref = undefined;
+      out.originatorId = undefined;
+      out.clusterList = undefined;
       // §5.1.4: a MED learned from another AS is not passed on, unless our policy set it.
-      if (o.med !== undefined && src.kind !== 'local' && a.med === original.med) delete o.med;
+      if (out.med !== undefined && src.kind !== 'local' && a.med === original.med) out.med = undefined;
     } else if (s.kind === 'confed-ebgp') {
-      const o = mut();
-      o.asPath = confedPrepend(o.asPath, s.localAs);
-      delete o.originatorId;
-      delete o.clusterList;
-      if (o.localPref === undefined) o.localPref = 100;
+      out = { ...a };
+      out.asPath = confedPrepend(out.asPath, s.localAs);
+      out.originatorId = undefined;
+      out.clusterList = undefined;
+      if (out.localPref === undefined) out.localPref = 100;
     } else {
       // §5.1.5: LOCAL_PREF is always sent to internal peers.
-      if (out.localPref === undefined) mut().localPref = 100;
+      if (out.localPref === undefined) out = { ...a, localPref: 100 };
       if (isReflection(fromRole, this.targetRole)) {
         out = reflectAttributes(out, src.routerId, s.reflector);
       }
@@ -497,7 +496,10 @@ export class ExportFilter {
           ? 'self'
           : 'unchanged'
         : s.nextHop);
-    if (mode === 'self' || !hasNextHop) this.setSelf(mut());
+    if (mode === 'self' || !hasNextHop) {
+      if (out === a) out = { ...a };
+      this.setSelf(out);
+    }
     return out;
   }
 
@@ -505,10 +507,10 @@ export class ExportFilter {
     const s = this.settings;
     if (s.afi === 1 && s.localIpv4 !== undefined) {
       o.nextHop = s.localIpv4;
-      delete o.mpNextHop;
+      o.mpNextHop = undefined;
     } else if (s.afi === 2 && s.localIpv6 !== undefined) {
       o.mpNextHop = s.localIpv6;
-      delete o.nextHop;
+      o.nextHop = undefined;
     } else if (s.afi === 2 && s.localIpv4 !== undefined) {
       // RFC 8950-less peers cannot take an IPv4 next hop for IPv6; an IPv4-mapped address is the
       // RFC 4291 fallback (as BIRD does without an IPv6 source address).
@@ -531,7 +533,7 @@ export class ExportFilter {
         (v >>> 8) & 255,
         v & 255,
       );
-      delete o.nextHop;
+      o.nextHop = undefined;
     }
   }
 }
