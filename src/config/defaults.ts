@@ -20,4 +20,6 @@ export const DEFAULTS = {
   mtuInterfacePattern: '^((en|wl|ww|sl|ib)[Pcopsvx].*|(eth|wlan|wwan).*)',
   mtuFile: '/var/lib/tsbgp/mtu',
   controlSocket: '/run/tsbgp/tsbgp.sock',
+  /** Routes of the start-up warm-up (src/daemon/warm-up.ts); 0 turns it off. */
+  warmUpRoutes: 50_000,
 } as const;

@@ -121,6 +121,7 @@ export function diffConfig(oldConfig: Config, newConfig: Config): ConfigDiff {
     'mtu',
     'workloads',
     'control',
+    'warmUpRoutes',
   ] as const satisfies readonly (keyof Config)[];
   const otherSections = otherKeys.filter((k) => !same(oldConfig[k], newConfig[k]));
   const listenChanged = !same(oldConfig.listen, newConfig.listen);

@@ -228,6 +228,7 @@ export function resolveConfig(
     mtu: raw.mtu,
     workloads: raw.workloads,
     control: raw.control,
+    warmUpRoutes: raw.warmUp?.routes ?? DEFAULTS.warmUpRoutes,
   };
   return { config, issues: [] };
 }

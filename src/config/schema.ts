@@ -365,6 +365,12 @@ export const configSchema = z.strictObject({
   ipip: ipipSchema.optional(),
   mtu: mtuSchema.optional(),
   workloads: workloadsSchema.optional(),
+  /** A synthetic table through a scratch routing stack before the sessions start (warm-up.ts). */
+  warmUp: z
+    .strictObject({
+      routes: z.number().int().min(0).max(1_000_000).default(DEFAULTS.warmUpRoutes),
+    })
+    .optional(),
   control: z
     .strictObject({
       socket: z.string().min(1).optional(),

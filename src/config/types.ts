@@ -108,4 +108,6 @@ export interface Config {
   mtu?: NonNullable<RawConfig['mtu']> | undefined;
   workloads?: NonNullable<RawConfig['workloads']> | undefined;
   control?: NonNullable<RawConfig['control']> | undefined;
+  /** Routes of the start-up warm-up; 0: none. */
+  warmUpRoutes: number;
 }

@@ -302,6 +302,11 @@ export class Daemon {
       warnings.push(msg);
       this.log.warn({}, msg);
     }
+    if (diff.otherSections.includes('warmUpRoutes')) {
+      const msg = 'warmUp.routes changed: the warm-up runs only at start-up';
+      warnings.push(msg);
+      this.log.info({}, msg);
+    }
     for (const ext of this.options.extensions ?? []) {
       if (ext.applyConfig)
         await attempt(`applying to ${ext.name}`, undefined, () => ext.applyConfig?.(next, diff));

@@ -170,6 +170,18 @@ export const runCommand: CommandModule = {
       void stop('uncaughtException').finally(() => process.exit(70));
     });
 
+    // Before the sessions start, so that no peer waits behind it (src/daemon/warm-up.ts).
+    if (config.warmUpRoutes > 0) {
+      const { warmUp } = await import('../../daemon/warm-up.ts');
+      const r = await warmUp(config.warmUpRoutes, log);
+      const ms = Math.round(r.ms);
+      if (r.ok) log.info({ routes: r.routes, ms }, `warm-up: ${r.routes} routes in ${ms} ms`);
+      else
+        log.warn(
+          { routes: r.routes, ms, reason: r.reason },
+          `warm-up abandoned (${r.reason}): starting cold`,
+        );
+    }
     try {
       await daemon.start(config);
     } catch (e) {

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, test } from 'node:test';
+import { BgpFrameReader, decodeMessage } from '../bgp/codec/index.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+import { parseConfig } from '../config/loader.ts';
+import { createLogger } from '../log/logger.ts';
+import { warmUp, warmUpTable } from './warm-up.ts';
+
+const codec = { fourOctetAs: true, extendedMessage: false, addPath: new Set<never>() };
+
+describe('start-up warm-up', () => {
+  test('the synthetic table holds the asked number of distinct, valid prefixes', () => {
+    const frames = warmUpTable(3000, 0x7f000001);
+    const seen = new Set<string>();
+    for (const f of frames) {
+      assert.equal(BgpFrameReader.frameType(f), 2);
+      const m = decodeMessage(f, codec);
+      assert.ok(m.ok, m.ok ? '' : m.error.reason);
+      assert.equal(m.value.type, 'update');
+      if (m.value.type !== 'update') continue;
+      assert.deepEqual(m.value.errors, []);
+      const nlri = m.value.nlri;
+      for (let i = 0; i < nlri.count; i++) seen.add(`${nlri.words[i]}/${nlri.lengths[i]}`);
+    }
+    assert.equal(seen.size, 3000);
+  });
+
+  test('a table runs through a scratch speaker and is withdrawn again; the daemon logs nothing of it', async () => {
+    const out = new PassThrough();
+    let logged = '';
+    out.on('data', (c: Buffer) => {
+      logged += c.toString();
+    });
+    const log = createLogger({ stream: out, level: 'trace', format: 'json' });
+    const r = await warmUp(5000, log);
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(r.routes, 5000);
+    assert.ok(r.ms > 0);
+    // The scratch speaker's sessions are not the operator's: its logger is silenced.
+    assert.equal(logged, '');
+  });
+
+  test('the config turns it off with routes: 0 and defaults to 50,000 routes', () => {
+    const base = 'asn: 65000\nrouterId: 10.0.0.1\n';
+    assert.equal(parseConfig(base, 't.yaml').warmUpRoutes, DEFAULTS.warmUpRoutes);
+    assert.equal(DEFAULTS.warmUpRoutes, 50_000);
+    assert.equal(parseConfig(`${base}warmUp: { routes: 0 }\n`, 't.yaml').warmUpRoutes, 0);
+    assert.throws(() => parseConfig(`${base}warmUp: { routes: -1 }\n`, 't.yaml'), /warmUp\.routes/);
+  });
+});

@@ -1,0 +1,243 @@
+// Start-up warm-up: before the configured sessions start, the daemon runs a synthetic full table
+// through a scratch copy of its own routing stack over loopback TCP, then throws the copy away.
+//
+// Why: V8 compiles JavaScript lazily and optimises a function only after it has run enough to
+// collect type feedback. A freshly started daemon therefore takes its first full table with cold
+// code: in the convergence benchmark (docs/PERFORMANCE.md) a 100k-prefix table took 0.35 s and
+// 0.56 CPU s on the first load after start, and 0.19 s and 0.15-0.19 CPU s on a second load
+// by the same process. A route reflector is restarted exactly when its clients are waiting for
+// it, so that first table is the one that counts. The JVM world calls this a warm-up; BIRD and FRR
+// need none, being compiled ahead of time.
+//
+// What runs is the production path, not a model of it: the codec's framer and decoder, the
+// session FSM and Adj-RIB-In, attribute interning, import policy, the Loc-RIB and best path,
+// route reflection, update groups, the packer and the socket writer, through a Speaker and a
+// RoutingEngine built by createSessionSpeaker(), as `tsbgp run` builds them. The two peers are
+// raw BGP speakers written here with the codec: `feed` announces the table and then goes away (so
+// the withdrawal path runs too), `sink` receives it as a route-reflector client. Nothing listens
+// beyond 127.0.0.1/127.0.0.2 on ephemeral ports, nothing touches the kernel's routes (the scratch
+// speaker gets no kernel), and it all ends before the real speaker starts.
+//
+// Costs (measured, docs/PERFORMANCE.md): start-up is later by the warm-up's duration, and the
+// heap keeps part of what the warm-up grew. `warmUp.routes: 0` in the config turns it off.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import {
+  BgpFrameReader,
+  type CodecOptions,
+  encodeKeepalive,
+  encodeMessage,
+  Family,
+  type PathAttributes,
+  packUpdates,
+  type UpdateGroup,
+} from '../bgp/codec/index.ts';
+import { PrefixListBuilder } from '../bgp/rib/prefix.ts';
+import { parseConfig } from '../config/loader.ts';
+import type { Logger } from '../log/logger.ts';
+import { createSessionSpeaker } from './speaker-adapter.ts';
+
+/** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
+const WARM_UP_TIMEOUT_MS = 20_000;
+const WARM_AS = 64_512;
+/** Distinct attribute sets in the synthetic table (a community each), as in a real table. */
+const WARM_SETS = 500;
+
+export interface WarmUpReport {
+  readonly ok: boolean;
+  /** Routes the sink received and then saw withdrawn. */
+  readonly routes: number;
+  readonly ms: number;
+  /** Why it stopped early, when !ok. */
+  readonly reason?: string;
+}
+
+const CODEC: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+
+/** OPEN of a raw peer: 4-octet AS, IPv4 unicast, route refresh; hold time 90 s. */
+function openBytes(bgpId: number): Buffer {
+  const e = encodeMessage(
+    {
+      type: 'open',
+      version: 4,
+      myAs: WARM_AS,
+      holdTime: 90,
+      bgpId,
+      capabilities: [
+        { kind: 'multiprotocol', afi: 1, safi: 1 },
+        { kind: 'route-refresh' },
+        { kind: 'four-octet-as', asn: WARM_AS },
+      ],
+    },
+    CODEC,
+  );
+  if (!e.ok) throw new Error(`warm-up: cannot encode OPEN: ${e.reason}`);
+  return e.bytes;
+}
+
+/**
+ * The synthetic table: `n` IPv4 prefixes from 100.64.0.0 up (lengths /24, /23, /22 and /20 in
+ * turn) in WARM_SETS attribute sets, packed as a BGP speaker would pack them.
+ */
+export function warmUpTable(n: number, nextHop: number): Buffer[] {
+  const builders: PrefixListBuilder[] = [];
+  for (let s = 0; s < WARM_SETS; s++) builders.push(new PrefixListBuilder(1, 64));
+  const lengths = [24, 24, 24, 23, 24, 22, 24, 20];
+  const word = new Uint32Array(1);
+  let cursor = 0x64400000; // 100.64.0.0
+  for (let i = 0; i < n; i++) {
+    const len = lengths[i % lengths.length]!;
+    const size = 2 ** (32 - len);
+    cursor = Math.ceil(cursor / size) * size;
+    word[0] = cursor >>> 0;
+    builders[i % WARM_SETS]!.push(word, 0, len);
+    cursor += size;
+  }
+  const groups: UpdateGroup[] = builders.map((b, s) => {
+    const attributes: PathAttributes = {
+      origin: 0,
+      asPath: Uint32Array.of((2 << 24) | 2, WARM_AS + 1 + (s % 7), 65_000 + s),
+      nextHop,
+      localPref: 100,
+      med: s % 3,
+      communities: Uint32Array.of((WARM_AS << 16) | s),
+    };
+    return { family: Family.IPv4Unicast, attributes, prefixes: b.view() };
+  });
+  return packUpdates(groups, [], CODEC).messages;
+}
+
+/** A raw BGP peer on a loopback server: OPEN, KEEPALIVEs, and what the caller does with UPDATEs. */
+class RawPeer {
+  private readonly server: Server;
+  socket: Socket | null = null;
+  private readonly reader = new BgpFrameReader();
+  private established = false;
+
+  constructor(
+    private readonly bgpId: number,
+    private readonly onEstablished: (s: Socket) => void,
+    private readonly onUpdate: (frame: Buffer) => void,
+  ) {
+    this.server = createServer((s) => this.accept(s));
+  }
+
+  listen(host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port: 0 }, () => {
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a !== null ? a.port : 0);
+      });
+    });
+  }
+
+  private accept(s: Socket): void {
+    if (this.socket !== null) {
+      s.destroy();
+      return;
+    }
+    this.socket = s;
+    s.setNoDelay(true);
+    s.on('error', () => undefined);
+    s.write(openBytes(this.bgpId));
+    s.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      for (let f = this.reader.next(); f !== null; f = this.reader.next()) {
+        const type = BgpFrameReader.frameType(f);
+        if (type === 1) s.write(encodeKeepalive());
+        else if (type === 4 && !this.established) {
+          this.established = true;
+          this.onEstablished(s);
+        } else if (type === 2) this.onUpdate(f);
+      }
+    });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.server.close();
+  }
+}
+
+/** Counts an UPDATE's IPv4 NLRI and withdrawn prefixes without decoding its attributes. */
+function countPrefixes(frame: Buffer): { announced: number; withdrawn: number } {
+  const count = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; n++) i += 1 + ((frame[i]! + 7) >> 3);
+    return n;
+  };
+  const wlen = frame.readUInt16BE(19);
+  const alenAt = 21 + wlen;
+  const alen = frame.readUInt16BE(alenAt);
+  return { withdrawn: count(21, alenAt), announced: count(alenAt + 2 + alen, frame.length) };
+}
+
+/**
+ * Runs `routes` synthetic routes through a scratch routing stack and tears it down. Never throws:
+ * a warm-up that cannot run (no loopback, a port refused) reports why and the daemon goes on.
+ */
+export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport> {
+  const t0 = performance.now();
+  const quiet = log.child({ component: 'warm-up' });
+  quiet.level('fatal');
+  let held = 0;
+  let done: (r: { ok: boolean; reason?: string }) => void = () => undefined;
+  const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
+    done = r;
+  });
+  const feed = new RawPeer(
+    0x7f000001,
+    (s) => {
+      for (const m of warmUpTable(routes, 0x7f000001)) s.write(m);
+    },
+    () => undefined,
+  );
+  const sink = new RawPeer(
+    0x7f000002,
+    () => undefined,
+    (frame) => {
+      const c = countPrefixes(frame);
+      held += c.announced - c.withdrawn;
+      if (held >= routes)
+        feed.close(); // the feed's session goes down: every route is withdrawn
+      else if (held === 0 && c.withdrawn > 0) done({ ok: true });
+    },
+  );
+  let speaker: ReturnType<typeof createSessionSpeaker> | null = null;
+  const timer = setTimeout(
+    () => done({ ok: false, reason: `not done in ${WARM_UP_TIMEOUT_MS} ms` }),
+    WARM_UP_TIMEOUT_MS,
+  );
+  try {
+    const feedPort = await feed.listen('127.0.0.1');
+    const sinkPort = await sink.listen('127.0.0.2');
+    const config = parseConfig(
+      `asn: ${WARM_AS}
+routerId: 127.0.0.3
+listen: { addresses: [] }
+neighbors:
+  - { name: warm-up-feed, address: 127.0.0.1, port: ${feedPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
+  - { name: warm-up-sink, address: 127.0.0.2, port: ${sinkPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
+`,
+      '(warm-up)',
+    );
+    speaker = createSessionSpeaker(config, quiet, { openKernelRoutes: async () => null });
+    for (const n of config.neighbors) speaker.addPeer(n);
+    await speaker.start();
+    const r = await finished;
+    return {
+      ok: r.ok,
+      routes: r.ok ? routes : held,
+      ms: performance.now() - t0,
+      ...(r.reason ? { reason: r.reason } : {}),
+    };
+  } catch (e) {
+    return { ok: false, routes: held, ms: performance.now() - t0, reason: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+    feed.close();
+    sink.close();
+    await speaker?.stop('warm-up done').catch(() => undefined);
+  }
+}
