@@ -9,6 +9,8 @@
 //   and attribute sets in a fixed stream of ceil(N / K) UPDATEs, identical for every reflector.
 //   (root; default N = 100000, R = 1, all six reflectors; the table shows medians)
 //   BENCH_TRACE=1 prints, at every poll, the receiver's routes and the bytes taken from the injector.
+//   BENCH_DEBUG=1 prints tsbgp's `show memory` before the injector comes up and after convergence.
+//   BENCH_TWICE=1 loads the table a second time into the same reflector and prints that time.
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
 //   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
 //
@@ -488,6 +490,11 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     const read = (p: string) => readFileSync(p, 'utf8');
     const rssBefore = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
     const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
+    if (process.env.BENCH_DEBUG && (r.name === 'tsbgp' || r.name === 'baseline')) {
+      const sock = join(lab.dir, 'tsbgp.sock');
+      const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
+      step(`before the injector:\n${shown.stdout}${shown.stderr}`);
+    }
     await inj.command('enable torr');
     for (;;) {
       if (await protoEstablished(inj, 'torr')) break;
@@ -562,6 +569,28 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const withdrawS = (performance.now() - t1) / 1000;
+    if (process.env.BENCH_TWICE) {
+      // The same table again into the same reflector process: what the first load paid for cold
+      // code, growing tables and new attribute sets (printed, not in the table).
+      await new Promise((res) => setTimeout(res, 1000));
+      const cpu2 = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
+      await inj.command('enable torr');
+      for (;;) {
+        if (await protoEstablished(inj, 'torr')) break;
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      const t2 = performance.now();
+      for (;;) {
+        await inj.command('show status');
+        if ((await rcv.routeCount()) >= n) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      const cpu3 = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
+      process.stderr.write(
+        `  second: ${((performance.now() - t2) / 1000).toFixed(3)} s, cpu ${(cpu3 - cpu2).toFixed(2)}\n`,
+      );
+      await inj.command('disable torr');
+    }
     const cpuS = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0) - cpuBefore;
     const peakAll = Math.max(
       peak,
