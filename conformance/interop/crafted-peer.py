@@ -12,6 +12,7 @@
 # ends. A KEEPALIVE is sent every 10 s once the test has sent the first one, so the session lives
 # as long as the test wants it to.
 import json
+import os
 import socket
 import sys
 import threading
@@ -69,14 +70,16 @@ def keepalive_loop():
 
 threading.Thread(target=reader, daemon=True).start()
 threading.Thread(target=keepalive_loop, daemon=True).start()
-while True:
-    # Opening a FIFO for reading blocks until a writer appears; reopen after each writer closes.
-    with open(cmd_fifo, 'r') as f:
-        for line in f:
-            data = bytes.fromhex(line.strip())
-            if not data:
-                continue
-            with send_lock:
-                sock.sendall(data)
-            if data[18] == 4:
-                keepalives.set()
+# The FIFO is opened read-write, once: holding its write end ourselves, we never read EOF and
+# never close it, so a writer always finds a reader. Reopening after each writer's EOF, as before,
+# raced: a writer could open while we still held the old descriptor and then write after we closed
+# it (EPIPE in the harness, seen once in the ExaBGP lab).
+with os.fdopen(os.open(cmd_fifo, os.O_RDWR), 'r') as f:
+    for line in f:
+        data = bytes.fromhex(line.strip())
+        if not data:
+            continue
+        with send_lock:
+            sock.sendall(data)
+        if data[18] == 4:
+            keepalives.set()
