@@ -3,7 +3,7 @@
 // BIRD 1.6 and OpenBGPD (the rest of the issue's reference table) are there too.
 //
 //   node --import tsx conformance/bench/convergence.bench.ts [N ...] [--reps R]
-//     [--only tsbgp,bird2,frr,gobgp,bird1,openbgpd]
+//     [--only tsbgp,tsbgp-cold,bird2,frr,gobgp,bird1,openbgpd]
 //     [--injector bird2|replay:K]
 //   `--injector replay:K` replaces the BIRD 2 injector with replay-injector.ts: the same prefixes
 //   and attribute sets in a fixed stream of ceil(N / K) UPDATEs, identical for every reflector.
@@ -26,7 +26,8 @@
 //             sent a `show status` each time: see the comment in measure() on BIRD's stall);
 //   withdraw  from disabling the injector's session until the receiver holds 0;
 //   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra), and bytes per route over
-//             the RSS before the injector came up;
+//             the RSS before the injector came up (for tsbgp that is after its start-up warm-up,
+//             whose garbage V8 has not yet collected then; `tsbgp-cold` runs without it);
 //   CPU s     user + system seconds of the reflector between the two states.
 //
 // The reflectors other than tsbgp, and what is measured of each:
@@ -125,7 +126,7 @@ interface Reflector {
 }
 
 /** tsbgp as the reflector, run from the checkout at `root` (this one, or a baseline to compare). */
-function tsbgpReflector(name: string, root: string): Reflector {
+function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
   const bin = join(root, 'bin', 'tsbgp.js');
   return {
     name,
@@ -139,7 +140,7 @@ listen: { addresses: [${RR}] }
 neighbors:
   - { name: inj, address: ${INJ}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
   - { name: rcv, address: ${RCV}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
-`,
+${warmUp ? '' : 'warmUp: { routes: 0 }\n'}`,
       );
       return [
         lab.spawn('rr', name, process.execPath, [
@@ -162,6 +163,8 @@ neighbors:
 
 const reflectors: Record<string, Reflector> = {
   tsbgp: tsbgpReflector('tsbgp', ROOT),
+  // The same daemon without its start-up warm-up (src/daemon/warm-up.ts): the first table on cold code.
+  'tsbgp-cold': tsbgpReflector('tsbgp-cold', ROOT, false),
   // BENCH_BASELINE=/path/to/other/checkout adds `baseline`: the same daemon from another commit,
   // measured in the same interleaved runs (before/after figures that share the machine's noise).
   ...(process.env.BENCH_BASELINE
@@ -337,6 +340,8 @@ interface Result {
   convergeS: number;
   withdrawS: number;
   peakMiB: number;
+  /** RSS just before the injector came up (the base of bytesPerRoute). */
+  idleMiB: number;
   bytesPerRoute: number;
   cpuS: number;
   /**
@@ -490,7 +495,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     const read = (p: string) => readFileSync(p, 'utf8');
     const rssBefore = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
     const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
-    if (process.env.BENCH_DEBUG && (r.name === 'tsbgp' || r.name === 'baseline')) {
+    if (process.env.BENCH_DEBUG && (r.name.startsWith('tsbgp') || r.name === 'baseline')) {
       const sock = join(lab.dir, 'tsbgp.sock');
       const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
       step(`before the injector:\n${shown.stdout}${shown.stderr}`);
@@ -525,7 +530,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     const injBytes = await bytesReceivedFrom(lab, INJ);
     let updatesIn: number | undefined;
     let updatesOut: number | undefined;
-    if (r.name === 'tsbgp' || r.name === 'baseline') {
+    if (r.name.startsWith('tsbgp') || r.name === 'baseline') {
       const sock = join(lab.dir, 'tsbgp.sock');
       if (process.env.BENCH_DEBUG) {
         const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
@@ -604,6 +609,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       convergeS,
       withdrawS,
       peakMiB: peakAll / 2 ** 20,
+      idleMiB: rssBefore / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
       injBytes,
@@ -664,6 +670,7 @@ for (const n of sizes) {
       convergeS: median(mine.map((x) => x.convergeS)),
       withdrawS: median(mine.map((x) => x.withdrawS)),
       peakMiB: median(mine.map((x) => x.peakMiB)),
+      idleMiB: median(mine.map((x) => x.idleMiB)),
       bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
       cpuS: median(mine.map((x) => x.cpuS)),
       injBytes: median(mine.map((x) => x.injBytes)),
@@ -677,14 +684,14 @@ console.log(
 for (const f of failures) console.log(`failed: ${f}`);
 const f = (x: number, d = 2) => x.toFixed(d);
 console.log(
-  '\n| N | Reflector | Converge s | Withdraw s | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
+  '\n| N | Reflector | Converge s | Withdraw s | RSS before MiB | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const res of results) {
   const ts = results.find((x) => x.n === res.n && x.reflector === 'tsbgp');
   const ratio = ts ? f(ts.convergeS / res.convergeS) : '-';
   const mem = ts ? f(ts.bytesPerRoute / Math.max(1, res.bytesPerRoute)) : '-';
   console.log(
-    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
+    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.idleMiB, 1)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
   );
 }
