@@ -132,7 +132,7 @@ describe('update groups', () => {
     const sets = [set(1), set(2), set(3)];
     // Prefix i goes to set i % 3: every consecutive pair of routes changes bucket.
     const prefixes = Array.from({ length: 300 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
-    prefixes.forEach((p, i) => rib.announce(src, sets[i % 3]!, prefixListOf(1, [p])));
+    for (const [i, p] of prefixes.entries()) rib.announce(src, sets[i % 3]!, prefixListOf(1, [p]));
     const first = groups.process(rib.commit()).get(g)!;
     const out = first.forPeer(dst);
     assert.equal(out.announce.length, 3);

@@ -116,8 +116,12 @@ class BatchStore {
   bucketAttr = new Uint32Array(64);
   bucketStart = new Uint32Array(64);
   bucketCount = new Uint32Array(64);
-  /** Per attribute id: its bucket + 1 in this batch, 0 for none (reset by clear()). */
-  private slotOfAttr = new Uint32Array(1024);
+  /**
+   * Attribute id -> bucket in this batch. A Map, not an array indexed by id: ids run up to the
+   * number of distinct sets in the RIB (hundreds of thousands in a full Internet table), and every
+   * group keeps its own stores.
+   */
+  private readonly bucketOfAttr = new Map<number, number>();
   readonly withdraw: PrefixListBuilder;
 
   constructor(
@@ -146,15 +150,10 @@ class BatchStore {
     return this.lengths.length;
   }
 
-  /** The bucket of an attribute set, added when new; `added` tells the caller to take a reference. */
+  /** The bucket of an attribute set, added when new (the caller sees `buckets` grow and takes a reference). */
   bucketFor(attrId: number): number {
-    if (attrId >= this.slotOfAttr.length) {
-      const s = new Uint32Array(Math.max(attrId + 1, this.slotOfAttr.length * 2));
-      s.set(this.slotOfAttr);
-      this.slotOfAttr = s;
-    }
-    const slot = this.slotOfAttr[attrId]!;
-    if (slot !== 0) return slot - 1;
+    const known = this.bucketOfAttr.get(attrId);
+    if (known !== undefined) return known;
     const b = this.buckets++;
     if (b === this.bucketAttr.length) {
       this.bucketAttr = grown(this.bucketAttr, b * 2);
@@ -163,7 +162,7 @@ class BatchStore {
     }
     this.bucketAttr[b] = attrId;
     this.bucketCount[b] = 0;
-    this.slotOfAttr[attrId] = b + 1;
+    this.bucketOfAttr.set(attrId, b);
     return b;
   }
 
@@ -244,7 +243,7 @@ class BatchStore {
 
   /** Empties the store for the next batch. */
   clear(): void {
-    for (let b = 0; b < this.buckets; b++) this.slotOfAttr[this.bucketAttr[b]!] = 0;
+    this.bucketOfAttr.clear();
     this.buckets = 0;
     this.count = 0;
     this.sealed = false;
