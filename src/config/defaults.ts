@@ -10,6 +10,15 @@ export const DEFAULTS = {
   connectRetry: 5,
   /** RFC 4271 §10's ConnectRetryTime, the ceiling of the back-off; BIRD and FRR use 120 s. */
   connectRetryMax: 120,
+  /**
+   * IdleHoldTime after a session error (RFC 4271 §8.1.1), doubling per further error up to
+   * idleHoldMax. BIRD's `error wait time` defaults to 60,300; these are shorter so that a data
+   * centre's peers come back quickly after a one-off error.
+   */
+  idleHold: 1,
+  idleHoldMax: 60,
+  /** Established this long, a session's error count is forgotten (BIRD's `error forget time`). */
+  errorForget: 300,
   /** RTPROT_BGP, shown by iproute2 as `proto bgp`. */
   kernelProtocol: 186,
   /** RFC 4724 §4.2 and FRR default. */

@@ -41,6 +41,20 @@ describe('config loader', () => {
     assert.equal(n.passive, false);
     assert.deepEqual(n.families, ['ipv4-unicast']);
     assert.deepEqual(n.addPath, { receive: false, send: false });
+    assert.deepEqual([n.idleHold, n.idleHoldMax, n.errorForget], [1, 60, 300]);
+  });
+
+  test('idle hold back-off and error forget time: set, and a ceiling below the base refused', () => {
+    const n = parse(
+      'asn: 65001\nneighbors:\n  - { address: 192.0.2.1, asn: 65000, idleHold: 60, idleHoldMax: 300, errorForget: 600 }\n',
+    ).neighbors[0]!;
+    assert.deepEqual([n.idleHold, n.idleHoldMax, n.errorForget], [60, 300, 600]);
+    const err = errorsOf(
+      'asn: 65001\nneighbors:\n  - { address: 192.0.2.1, asn: 65000, idleHold: 10, idleHoldMax: 5 }\n',
+    );
+    assert.equal(err.issues.length, 1, err.message);
+    assert.equal(err.issues[0]!.path, 'neighbors[0].idleHoldMax');
+    assert.match(err.issues[0]!.message, /at least idleHold \(10 s\)/);
   });
 
   test('asdot ASNs, bare and quoted, and 4-octet asplain', () => {

@@ -269,6 +269,9 @@ function resolveNeighbor(
   }
   if (n.connectRetryMax < n.connectRetry) {
     issue(at('connectRetryMax'), `must be at least connectRetry (${n.connectRetry} s)`);
+  }
+  if (n.idleHoldMax < n.idleHold) {
+    issue(at('idleHoldMax'), `must be at least idleHold (${n.idleHold} s)`);
     ok = false;
   }
   if (n.multihop !== undefined && n.ttlSecurity) {
@@ -315,6 +318,9 @@ function resolveNeighbor(
     keepaliveTime: n.keepaliveTime ?? Math.floor(holdTime / 3),
     connectRetry: n.connectRetry,
     connectRetryMax: n.connectRetryMax,
+    idleHold: n.idleHold,
+    idleHoldMax: n.idleHoldMax,
+    errorForget: n.errorForget,
     families: n.families ?? [transport === 6 ? 'ipv6-unicast' : 'ipv4-unicast'],
     description: n.description,
     shutdown: n.shutdown,

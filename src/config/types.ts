@@ -43,6 +43,11 @@ export interface NeighborConfig {
   /** First retry delay in seconds; doubles per failure up to connectRetryMax. */
   connectRetry: number;
   connectRetryMax: number;
+  /** Idle hold after the first error in seconds; doubles per further error up to idleHoldMax. */
+  idleHold: number;
+  idleHoldMax: number;
+  /** Seconds Established after which the error count is forgotten. */
+  errorForget: number;
   families: Family[];
   description?: string | undefined;
   shutdown: boolean;

@@ -20,6 +20,9 @@ neighbors:
     holdTime: 30
     connectRetry: 3
     connectRetryMax: 40
+    idleHold: 2
+    idleHoldMax: 30
+    errorForget: 600
     families: [ipv4-unicast, ipv6-unicast]
     addPath: { receive: true, send: 4 }
     gracefulRestart: helper
@@ -42,6 +45,9 @@ neighbors:
       keepaliveTime: 10,
       connectRetryTime: 3,
       connectRetryTimeMax: 40,
+      idleHoldTime: 2,
+      idleHoldTimeMax: 30,
+      errorForgetTime: 600,
       families: ['ipv4-unicast', 'ipv6-unicast'],
       addPath: { 'ipv4-unicast': 'both', 'ipv6-unicast': 'both' },
       // 'helper': the capability with no family, so peers flush ours; the N bit by default.

@@ -47,6 +47,9 @@ export function toPeerConfig(n: NeighborConfig, config: Config): PeerConfig {
     keepaliveTime: n.keepaliveTime,
     connectRetryTime: n.connectRetry,
     connectRetryTimeMax: n.connectRetryMax,
+    idleHoldTime: n.idleHold,
+    idleHoldTimeMax: n.idleHoldMax,
+    errorForgetTime: n.errorForget,
     families: n.families,
     addPath,
     // 'helper' advertises the capability with no family (BIRD's `graceful restart aware`): we keep

@@ -483,4 +483,20 @@ describe('Peer.fsmConfigFor', () => {
     );
     assert.equal(Peer.fsmConfigFor(base, false).connectRetryTimeMax, defaultFsmConfig.connectRetryTimeMax);
   });
+
+  test('the configured idle hold times set the back-off after errors (BIRD: error wait time)', () => {
+    const base = { key: '192.0.2.1', address: '192.0.2.1', remoteAs: 65000 };
+    const c = Peer.fsmConfigFor({ ...base, idleHoldTime: 5, idleHoldTimeMax: 300 }, false);
+    assert.equal(idleHoldSeconds(c, 1), 5);
+    assert.equal(idleHoldSeconds(c, 3), 20);
+    assert.equal(idleHoldSeconds(c, 20), 300);
+    // A ceiling below the base is raised to it, as for the connect retry.
+    assert.equal(
+      Peer.fsmConfigFor({ ...base, idleHoldTime: 30, idleHoldTimeMax: 10 }, false).idleHoldTimeMax,
+      30,
+    );
+    const d = Peer.fsmConfigFor(base, false);
+    assert.equal(d.idleHoldTime, defaultFsmConfig.idleHoldTime);
+    assert.equal(d.idleHoldTimeMax, defaultFsmConfig.idleHoldTimeMax);
+  });
 });

@@ -100,9 +100,10 @@ export const OUT_BACKLOG_AT = 4 * 1024 * 1024;
 const BACKLOG_STEP = 8192;
 /**
  * A session that stayed Established this long has its failure count forgotten before the next
- * failure is counted, so one flap after a long uptime restarts quickly (BIRD's "error forget time").
+ * failure is counted, so one flap after a long uptime restarts quickly (BIRD's "error forget time",
+ * whose default this is). PeerConfig.errorForgetTime overrides it.
  */
-const ERROR_FORGET_MS = 300_000;
+const ERROR_FORGET_S = 300;
 /** How long a closing socket may take to flush a NOTIFICATION before it is destroyed. */
 const FLUSH_TIMEOUT_MS = 2000;
 
@@ -290,6 +291,11 @@ export class Peer {
       connectRetryTimeMax: Math.max(
         cfg.connectRetryTime ?? 0,
         cfg.connectRetryTimeMax ?? defaultFsmConfig.connectRetryTimeMax,
+      ),
+      idleHoldTime: cfg.idleHoldTime ?? defaultFsmConfig.idleHoldTime,
+      idleHoldTimeMax: Math.max(
+        cfg.idleHoldTime ?? 0,
+        cfg.idleHoldTimeMax ?? defaultFsmConfig.idleHoldTimeMax,
       ),
     };
   }
@@ -491,7 +497,7 @@ export class Peer {
     if (
       from === 'Established' &&
       s.fsm.connectRetryCounter > 0 &&
-      Date.now() - s.establishedAt > ERROR_FORGET_MS
+      Date.now() - s.establishedAt > (this.cfg.errorForgetTime ?? ERROR_FORGET_S) * 1000
     ) {
       s.fsm = { ...s.fsm, connectRetryCounter: 0 };
     }

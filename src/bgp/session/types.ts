@@ -40,6 +40,17 @@ export interface PeerConfig {
   readonly connectRetryTime?: number | undefined;
   /** The cap of ConnectRetryTime's exponential back-off (seconds; default 120). */
   readonly connectRetryTimeMax?: number | undefined;
+  /**
+   * IdleHoldTime after the first error (RFC 4271 §8.1.1 DampPeerOscillations; seconds, default
+   * 1), doubling on each further error up to idleHoldTimeMax (default 60). BIRD: `error wait time`.
+   */
+  readonly idleHoldTime?: number | undefined;
+  readonly idleHoldTimeMax?: number | undefined;
+  /**
+   * A session Established this long has its error count forgotten (seconds, default 300; BIRD's
+   * `error forget time`).
+   */
+  readonly errorForgetTime?: number | undefined;
   /** DelayOpen time in seconds (RFC 4271 §8.1.1); 0 or absent disables it. */
   readonly delayOpenTime?: number | undefined;
   readonly families?: readonly FamilyName[] | undefined;
