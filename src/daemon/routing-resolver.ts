@@ -138,7 +138,8 @@ export function resolveCost(routes: readonly ResolvingRoute[], addr: Uint8Array)
 /** The resolver the Loc-RIB's DecisionProcess calls, backed by a KernelRoutes dump and watch. */
 export class KernelNextHopResolver implements NextHopResolver {
   private routes: ResolvingRoute[] = [];
-  private readonly cache: LRUCache<string, number>;
+  /** Keyed by the address as a number (IPv4) or its text (IPv6): no string per IPv4 lookup. */
+  private readonly cache: LRUCache<string | number, number>;
   private readonly ownProtocol: number;
   private readonly settleMs: number;
   private unwatch: (() => void) | null = null;
@@ -154,7 +155,7 @@ export class KernelNextHopResolver implements NextHopResolver {
   ) {
     this.ownProtocol = opts.ownProtocol ?? RTPROT_BGP;
     this.settleMs = opts.settleMs ?? 200;
-    this.cache = new LRUCache<string, number>({ max: opts.cacheSize ?? 4096 });
+    this.cache = new LRUCache<string | number, number>({ max: opts.cacheSize ?? 4096 });
   }
 
   /** Subscribes to route changes, then loads the table (in that order, so no change is missed). */
@@ -180,7 +181,10 @@ export class KernelNextHopResolver implements NextHopResolver {
     // IPv6 MP next hops may carry a link-local after the global address (RFC 2545 §3): resolve
     // the global one.
     const addr = nextHop.length === 32 ? nextHop.subarray(0, 16) : nextHop;
-    const key = formatAddressBytes(addr);
+    const key =
+      addr.length === 4
+        ? ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0
+        : formatAddressBytes(addr);
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     this.misses++;
