@@ -130,6 +130,40 @@ describe('packUpdates', () => {
     assert.equal(out.failed.length, 1);
   });
 
+  test('a frozen (interned) set is encoded once per AS width and reused; a mutable one every time', () => {
+    const as4: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+    const as2: CodecOptions = { ...as4, fourOctetAs: false };
+    const frozen = Object.freeze({ ...V4, asPath: asPathFromSequence([4200000000, 65001]) });
+    const pack = (attributes: PathAttributes, opts: CodecOptions) =>
+      packUpdates([{ family: Family.IPv4Unicast, attributes, prefixes: manyV4(2) }], [], opts).messages;
+    const first4 = pack(frozen, as4)[0]!;
+    const first2 = pack(frozen, as2)[0]!;
+    // The cache keeps the two encodings apart: AS_TRANS + AS4_PATH only for the 2-octet peer.
+    assert.deepEqual(pack(frozen, as4)[0], first4);
+    assert.deepEqual(pack(frozen, as2)[0], first2);
+    assert.notDeepEqual(first2, first4);
+    assert.equal(formatAsPath(decodeAll([first2], as2)[0]!.attributes.asPath!), '4200000000 65001');
+    // A mutable object is encoded as it is now, not as it was.
+    const mutable: PathAttributes = { ...V4 };
+    const before = pack(mutable, as4)[0]!;
+    mutable.med = 77;
+    const after = decodeAll(pack(mutable, as4), as4)[0]!;
+    assert.equal(after.attributes.med, 77);
+    assert.notDeepEqual(pack(mutable, as4)[0], before);
+  });
+
+  test('a frozen set cached from an extended-message session still fails a 4096-octet one', () => {
+    const ext: CodecOptions = { fourOctetAs: true, extendedMessage: true, addPath: new Set() };
+    const big = Object.freeze({ ...V4, communities: new Uint32Array(1100) });
+    const pack = (opts: CodecOptions) =>
+      packUpdates([{ family: Family.IPv4Unicast, attributes: big, prefixes: manyV4(1) }], [], opts);
+    assert.equal(pack(ext).messages.length, 1);
+    const small = pack({ ...ext, extendedMessage: false });
+    assert.equal(small.messages.length, 0);
+    assert.equal(small.failed.length, 1);
+    assert.match(small.failed[0]!.reason, /does not fit a 4096-octet UPDATE/);
+  });
+
   test('property: every prefix is sent once, in order, within the size limit', () => {
     fc.assert(
       fc.property(
