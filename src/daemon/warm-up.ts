@@ -21,7 +21,7 @@
 // Costs (measured, docs/PERFORMANCE.md): start-up is later by the warm-up's duration, and the
 // heap keeps part of what the warm-up grew. `warmUp.routes: 0` in the config turns it off.
 
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   BgpFrameReader,
   type CodecOptions,
@@ -160,6 +160,34 @@ class RawPeer {
   }
 }
 
+/**
+ * Whether a TCP connection to `host` completes within a second. In a network namespace whose
+ * loopback is down the addresses still bind but nothing connects, and the scratch speaker would
+ * retry until the warm-up's timeout: 20 s added to the start.
+ */
+function loopbackWorks(host: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = createServer((s) => s.destroy());
+    const done = (why: string | null) => {
+      clearTimeout(timer);
+      server.close();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no TCP connection to ${host} within 1 s`), 1000);
+    server.once('error', (e) => done(`${host}: ${e.message}`));
+    server.listen({ host, port: 0 }, () => {
+      const a = server.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      const c = connect({ host, port });
+      c.once('connect', () => {
+        c.destroy();
+        done(null);
+      });
+      c.once('error', (e) => done(`${host}: ${e.message}`));
+    });
+  });
+}
+
 /** Counts an UPDATE's IPv4 NLRI and withdrawn prefixes without decoding its attributes. */
 function countPrefixes(frame: Buffer): { announced: number; withdrawn: number } {
   const count = (from: number, to: number): number => {
@@ -210,6 +238,10 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
     WARM_UP_TIMEOUT_MS,
   );
   try {
+    for (const host of ['127.0.0.1', '127.0.0.2']) {
+      const why = await loopbackWorks(host);
+      if (why !== null) return { ok: false, routes: 0, ms: performance.now() - t0, reason: why };
+    }
     const feedPort = await feed.listen('127.0.0.1');
     const sinkPort = await sink.listen('127.0.0.2');
     const config = parseConfig(
