@@ -25,9 +25,12 @@
 //             (the receiver is polled over its control socket every 10 ms, and the injector is
 //             sent a `show status` each time: see the comment in measure() on BIRD's stall);
 //   withdraw  from disabling the injector's session until the receiver holds 0;
-//   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra), and bytes per route over
-//             the RSS before the injector came up (for tsbgp that is after its start-up warm-up,
-//             whose garbage V8 has not yet collected then; `tsbgp-cold` runs without it);
+//   peak RSS  VmHWM of the reflector process(es) (FRR: bgpd + zebra) over the load: it is reset
+//             to the RSS (/proc/PID/clear_refs) just before the injector comes up, so a start-up
+//             peak (tsbgp's warm-up) is not charged to the routes; bytes per route are that peak
+//             over the RSS before the injector came up (for tsbgp that is after its start-up
+//             warm-up, whose garbage V8 has not yet collected then; `tsbgp-cold` runs without it).
+//             The start-up peak is printed too, as "Start-up peak MiB";
 //   CPU s     user + system seconds of the reflector between the two states.
 //
 // The reflectors other than tsbgp, and what is measured of each:
@@ -48,7 +51,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
-import { BirdCtl, cpuSecondsOf, memoryOf } from '../session/bird-ctl.ts';
+import { BirdCtl, cpuSecondsOf, memoryOf, resetPeakOf } from '../session/bird-ctl.ts';
 import { prefixes } from './table-mix.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -125,6 +128,17 @@ interface Reflector {
   measuredPids?(procs: SpawnedProcess[]): Promise<number[]>;
 }
 
+/**
+ * The Node flags `tsbgp` starts with: those on bin/tsbgp.js's `#!/usr/bin/env -S node ...` line.
+ * The reflector is started with process.execPath (the node running this benchmark) rather than
+ * through the shebang, so they are read from it, and the benchmark runs what `tsbgp run` runs.
+ */
+function launchFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return (m?.[1] ?? '').split(' ').filter((f) => f !== '');
+}
+
 /** tsbgp as the reflector, run from the checkout at `root` (this one, or a baseline to compare). */
 function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
   const bin = join(root, 'bin', 'tsbgp.js');
@@ -145,6 +159,7 @@ ${warmUp ? '' : 'warmUp: { routes: 0 }\n'}`,
       return [
         lab.spawn('rr', name, process.execPath, [
           '--max-old-space-size=4096',
+          ...launchFlags(bin),
           // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
           ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
           bin,
@@ -342,6 +357,8 @@ interface Result {
   peakMiB: number;
   /** RSS just before the injector came up (the base of bytesPerRoute). */
   idleMiB: number;
+  /** VmHWM before the injector came up: the start-up's peak, not counted in peakMiB. */
+  startupPeakMiB: number;
   bytesPerRoute: number;
   cpuS: number;
   /**
@@ -494,6 +511,15 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       : procs.map((p) => p.child.pid!).filter((p) => p > 0);
     const read = (p: string) => readFileSync(p, 'utf8');
     const rssBefore = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
+    const startupPeak = pids.reduce((s, p) => s + memoryOf(p, read).peak, 0);
+    for (const p of pids) resetPeakOf(p, writeFileSync);
+    // BENCH_SMAPS=PREFIX keeps the reflector's memory map before the injector and at convergence
+    // (PREFIX-before-PID, PREFIX-after-PID), to see which mappings the routes grew.
+    const keepSmaps = (when: string) => {
+      const prefix = process.env.BENCH_SMAPS;
+      if (prefix) for (const p of pids) writeFileSync(`${prefix}-${when}-${p}`, read(`/proc/${p}/smaps`));
+    };
+    keepSmaps('before');
     const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
     if (process.env.BENCH_DEBUG && (r.name.startsWith('tsbgp') || r.name === 'baseline')) {
       const sock = join(lab.dir, 'tsbgp.sock');
@@ -527,6 +553,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
+    keepSmaps('after');
     const injBytes = await bytesReceivedFrom(lab, INJ);
     let updatesIn: number | undefined;
     let updatesOut: number | undefined;
@@ -610,6 +637,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       withdrawS,
       peakMiB: peakAll / 2 ** 20,
       idleMiB: rssBefore / 2 ** 20,
+      startupPeakMiB: startupPeak / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
       injBytes,
@@ -671,6 +699,7 @@ for (const n of sizes) {
       withdrawS: median(mine.map((x) => x.withdrawS)),
       peakMiB: median(mine.map((x) => x.peakMiB)),
       idleMiB: median(mine.map((x) => x.idleMiB)),
+      startupPeakMiB: median(mine.map((x) => x.startupPeakMiB)),
       bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
       cpuS: median(mine.map((x) => x.cpuS)),
       injBytes: median(mine.map((x) => x.injBytes)),
@@ -684,14 +713,14 @@ console.log(
 for (const f of failures) console.log(`failed: ${f}`);
 const f = (x: number, d = 2) => x.toFixed(d);
 console.log(
-  '\n| N | Reflector | Converge s | Withdraw s | RSS before MiB | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
+  '\n| N | Reflector | Converge s | Withdraw s | Start-up peak MiB | RSS before MiB | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const res of results) {
   const ts = results.find((x) => x.n === res.n && x.reflector === 'tsbgp');
   const ratio = ts ? f(ts.convergeS / res.convergeS) : '-';
   const mem = ts ? f(ts.bytesPerRoute / Math.max(1, res.bytesPerRoute)) : '-';
   console.log(
-    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.idleMiB, 1)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
+    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.startupPeakMiB, 1)} | ${f(res.idleMiB, 1)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
   );
 }

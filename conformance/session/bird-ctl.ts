@@ -80,6 +80,14 @@ export function memoryOf(pid: number, readFile: (p: string) => string): { peak: 
   return { peak: kb('VmHWM'), rss: kb('VmRSS') };
 }
 
+/**
+ * Resets a process's VmHWM to its present RSS (`echo 5 > /proc/PID/clear_refs`, Linux ≥ 4.0), so
+ * that a later VmHWM is the peak of what came after, not of the process's start-up.
+ */
+export function resetPeakOf(pid: number, writeFile: (p: string, text: string) => void): void {
+  writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (USER_HZ = 100). */
 export function cpuSecondsOf(pid: number, readFile: (p: string) => string): number {
   const stat = readFile(`/proc/${pid}/stat`);
