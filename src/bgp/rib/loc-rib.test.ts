@@ -472,6 +472,39 @@ describe('LocRib', () => {
     for (const p of all) assert.ok(rib.lookup(p) >= 0);
   });
 
+  test('a big table (rehashed in slot order from 32,768 prefixes) finds every prefix, with tombstones', () => {
+    const { attrs, rib, peer } = setup();
+    const a = peer(1);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    // 100,000 distinct /24s and /32s spread over the address space: growth passes 32,768 twice.
+    const all: string[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const w = Math.imul(i, 0x9e3779b1) >>> 0;
+      all.push(
+        i % 4 === 0
+          ? `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${i & 255}/32`
+          : `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.0/24`,
+      );
+    }
+    const unique = [...new Set(all)];
+    rib.announce(a, id, prefixListOf(1, unique));
+    assert.equal(rib.commit().count, unique.length);
+    const gone = unique.filter((_, i) => i % 3 === 0);
+    rib.withdraw(a, prefixListOf(1, gone));
+    rib.commit();
+    rib.commit();
+    // Re-growing over tombstones: a rehash that lost or duplicated an entry shows up here.
+    const more = unique.map((p) => p.replace(/^(\d+)\./, (_, x: string) => `${(Number(x) + 128) & 255}.`));
+    const known = new Set(unique);
+    const fresh = [...new Set(more.filter((p) => !known.has(p)))].slice(0, 60_000);
+    rib.announce(a, id, prefixListOf(1, fresh));
+    rib.commit();
+    const present = new Set([...unique.filter((_, i) => i % 3 !== 0), ...fresh]);
+    for (const p of unique) assert.equal(rib.lookup(p) >= 0, present.has(p), p);
+    for (const p of fresh) assert.ok(rib.lookup(p) >= 0, p);
+    assert.equal(rib.size, present.size);
+  });
+
   test('a fully withdrawn table gives its memory back and works again; per-peer counts', () => {
     const { attrs, rib, peer } = setup();
     const a = peer(1);

@@ -60,6 +60,10 @@ export const RibChange = {
 // more bits of the hash, so a probe rarely has to read another prefix's record to rule it out.
 const SLOT_TAG_SHIFT = 24;
 const SLOT_INDEX_MASK = (1 << SLOT_TAG_SHIFT) - 1;
+/** From this many prefixes a rehash runs in slot order (LocRib.rehashBucketed). */
+const REHASH_BUCKETED_FROM = 32_768;
+/** Its sort key: 2^11 streams of writes at once, 128 KiB of cache lines, fit the L2 cache. */
+const REHASH_BUCKET_BITS = 11;
 
 /**
  * A stack of int32 in a typed array. A session loss puts a million entries on the free lists at
@@ -858,12 +862,49 @@ export class LocRib {
     this.slots = new Int32Array(size);
     this.mask = size - 1;
     this.tombstones = 0;
+    if (this.prefixCount >= REHASH_BUCKETED_FROM) {
+      this.rehashBucketed();
+      return;
+    }
     for (let p = 0; p < this.pTop; p++) {
       if ((this.pFlags(p) & P_IN_USE) === 0) continue;
       const full = this.hash(this.pWords, p * this.pSize, this.pLen(p));
       let h = full & this.mask;
       while (this.slots[h] !== 0) h = (h + 1) & this.mask;
       this.slots[h] = ((full >>> 25) << SLOT_TAG_SHIFT) | (p + 1);
+    }
+  }
+
+  /**
+   * rehash() for a big table, in slot order. Inserting prefixes in record order writes each to a
+   * random slot: a cache miss each, 83 of the 240 ms a million upserts took. Here a counting sort
+   * first groups the (home slot, slot value) pairs by the top REHASH_BUCKET_BITS of the home,
+   * writing to 2^11 sequential streams, and the inserts then walk the new table from start to
+   * end. Costs 8 bytes per prefix of scratch while it runs.
+   */
+  private rehashBucketed(): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    const bits = 31 - Math.clz32(slots.length);
+    const shift = Math.max(0, bits - REHASH_BUCKET_BITS);
+    const starts = new Int32Array((1 << (bits - shift)) + 1);
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) === 0) continue;
+      starts[((this.hash(this.pWords, p * this.pSize, this.pLen(p)) & mask) >>> shift) + 1]!++;
+    }
+    for (let b = 1; b < starts.length; b++) starts[b]! += starts[b - 1]!;
+    const pairs = new Int32Array(2 * this.prefixCount);
+    for (let p = 0; p < this.pTop; p++) {
+      if ((this.pFlags(p) & P_IN_USE) === 0) continue;
+      const full = this.hash(this.pWords, p * this.pSize, this.pLen(p));
+      const k = starts[(full & mask) >>> shift]!++;
+      pairs[2 * k] = full & mask;
+      pairs[2 * k + 1] = ((full >>> 25) << SLOT_TAG_SHIFT) | (p + 1);
+    }
+    for (let k = 0; k < pairs.length; k += 2) {
+      let h = pairs[k]!;
+      while (slots[h] !== 0) h = (h + 1) & mask;
+      slots[h] = pairs[k + 1]!;
     }
   }
 
