@@ -77,6 +77,12 @@ import {
   packUpdates,
 } from './wire.ts';
 
+/** Packed UPDATEs for the output queue: chunks of whole messages, and how many messages. */
+interface PackedOutput {
+  readonly chunks: readonly Buffer[];
+  readonly updates: number;
+}
+
 /**
  * Receive queue bounds per peer (bytes of undecoded UPDATE frames). Small on purpose, as the
  * socket's receive buffer (transport.ts RECEIVE_BUFFER): a sender that is ahead of us then meets
@@ -835,6 +841,21 @@ export class Peer {
     if (s.outBytes > s.outPeak) s.outPeak = s.outBytes;
   }
 
+  /**
+   * Queues packed UPDATEs as the packer's chunks (each holds whole messages back to back), not
+   * one Buffer per message: a socket write, a write request and a view each per UPDATE were ~7%
+   * of a 100k table's profile (createWriteWrap, writev, pumpOut, the views). The socket sees the
+   * same bytes in the same order.
+   */
+  private pushPacked(s: Session, packed: PackedOutput): void {
+    for (const c of packed.chunks) {
+      s.out.push(c);
+      s.outBytes += c.length;
+    }
+    this.sent.update += packed.updates;
+    if (s.outBytes > s.outPeak) s.outPeak = s.outBytes;
+  }
+
   private pumpOut(s: Session): void {
     const socket = s.socket;
     if (!socket) return;
@@ -858,7 +879,7 @@ export class Peer {
       const item = s.backlog.take(BACKLOG_STEP);
       if (item === null) return;
       if (item.kind === 'message') this.pushOut(s, [item.bytes]);
-      else this.pushOut(s, this.pack(s, item.update));
+      else this.pushPacked(s, this.pack(s, item.update));
     }
   }
 
@@ -1380,15 +1401,17 @@ export class Peer {
       this.pumpOut(s);
       return;
     }
-    this.queueOut(s, this.pack(s, { announce, withdraw }));
+    // The backlog is empty here (checked above), so nothing queued can be overtaken.
+    this.pushPacked(s, this.pack(s, { announce, withdraw }));
+    this.pumpOut(s);
   }
 
-  private pack(s: Session, update: ExportUpdate): Buffer[] {
+  private pack(s: Session, update: ExportUpdate): PackedOutput {
     const n = s.negotiated;
-    if (!n) return [];
+    if (!n) return { chunks: [], updates: 0 };
     const packed = packUpdates(update.announce, update.withdraw, n.sendOptions);
     for (const f of packed.failed) this.log.error({ reason: f.reason }, 'could not pack UPDATE');
-    return packed.messages;
+    return { chunks: packed.chunks, updates: packed.messageCount };
   }
 
   // ------------------------------------------------------------------------------------------
