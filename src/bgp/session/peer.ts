@@ -40,6 +40,7 @@ import {
 import { AdjRibIn, type AdjRibInBatch } from './adj-rib-in.ts';
 import type { AttributeStore } from './attr-store.ts';
 import { type ConnectionDirection, resolveCollision } from './collision.ts';
+import { FrameQueue } from './frame-queue.ts';
 import {
   defaultFsmConfig,
   type FsmAction,
@@ -192,13 +193,8 @@ class Session {
   holdSeconds = 0;
   /** Why the session left Established, computed before its Adj-RIB-In is cleared. */
   loss: SessionLoss | null = null;
-  // Receive queue of UPDATE frames: queue[i] holds frame i at queueStart[i], queueLength[i]
-  // octets long (no view object per frame); arrays with a moving head, compacted as they drain.
-  queue: Uint8Array[] = [];
-  queueStart: number[] = [];
-  queueLength: number[] = [];
-  queueHead = 0;
-  queueBytes = 0;
+  /** Receive queue of UPDATE frames (and of BoRR/EoRR behind them), as ranges of socket chunks. */
+  readonly queue = new FrameQueue();
   paused = false;
   scheduled = false;
   // Output queue for bulk UPDATEs.
@@ -236,11 +232,7 @@ class Session {
   }
 
   clearQueues(): void {
-    this.queue = [];
-    this.queueStart = [];
-    this.queueLength = [];
-    this.queueHead = 0;
-    this.queueBytes = 0;
+    this.queue.clear();
     this.out = [];
     this.outHead = 0;
     this.outBytes = 0;
@@ -910,7 +902,7 @@ export class Peer {
       if (type === 2) {
         if (s.fsm.state === 'Established') {
           this.enqueue(s, buf, start, length);
-          if (s.queueBytes > s.queuePeak) s.queuePeak = s.queueBytes;
+          if (s.queue.bytes > s.queuePeak) s.queuePeak = s.queue.bytes;
           // Not dispatched: in Established, UpdateMsg's one action is restarting the HoldTimer
           // (§8.2.2, Event 27; fsm.ts), which the arrival did above. A full table is ~500k
           // UPDATEs, and a transition each was a tenth of the receive path.
@@ -922,7 +914,7 @@ export class Peer {
       }
       this.onControlFrame(s, buf.subarray(start, start + length));
     }
-    if (s.queueBytes > QUEUE_HIGH && !s.paused && s.socket) {
+    if (s.queue.bytes > QUEUE_HIGH && !s.paused && s.socket) {
       s.paused = true;
       s.pauses++;
       s.socket.pause();
@@ -930,10 +922,7 @@ export class Peer {
   }
 
   private enqueue(s: Session, buf: Uint8Array, start: number, length: number): void {
-    s.queue.push(buf);
-    s.queueStart.push(start);
-    s.queueLength.push(length);
-    s.queueBytes += length;
+    s.queue.push(buf, start, length);
   }
 
   private onControlFrame(s: Session, frame: Uint8Array): void {
@@ -993,7 +982,7 @@ export class Peer {
       case 'route-refresh':
         // BoRR/EoRR (RFC 7313 §4) must follow the UPDATEs received before them: with UPDATEs
         // still queued, the marker waits in the same queue (processSlice hands it back here).
-        if (msg.subtype !== 0 && s.fsm.state === 'Established' && s.queueHead < s.queue.length) {
+        if (msg.subtype !== 0 && s.fsm.state === 'Established' && s.queue.size > 0) {
           this.enqueue(s, frame, 0, frame.length);
           this.scheduleProcessing(s);
           return;
@@ -1188,12 +1177,12 @@ export class Peer {
     const v4AddPath = opts.addPath.has(Family.IPv4Unicast);
     const start = performance.now();
     let n = 0;
-    while (s.queueHead < s.queue.length) {
-      const buf = s.queue[s.queueHead]!;
-      const at = s.queueStart[s.queueHead]!;
-      const end = at + s.queueLength[s.queueHead]!;
-      s.queue[s.queueHead++] = undefined as unknown as Uint8Array;
-      s.queueBytes -= end - at;
+    const q = s.queue;
+    while (q.size > 0) {
+      const buf = q.frontBuffer;
+      const at = q.frontStart;
+      const end = at + q.frontLength;
+      q.shift();
       // Most UPDATEs of a full table repeat an attribute set already seen: no decode for those.
       if (buf[at + 18] === 2 && this.adjRibIn.applyFrame(buf, fourOctetAs, v4AddPath, families, at, end)) {
         if ((++n & 15) === 0) {
@@ -1229,24 +1218,13 @@ export class Peer {
       }
       if ((++n & 15) === 0 && performance.now() - start >= SLICE_MS) break;
     }
-    if (s.queueHead === s.queue.length) {
-      s.queue = [];
-      s.queueStart = [];
-      s.queueLength = [];
-      s.queueHead = 0;
-    } else if (s.queueHead > 4096) {
-      s.queue = s.queue.slice(s.queueHead);
-      s.queueStart = s.queueStart.slice(s.queueHead);
-      s.queueLength = s.queueLength.slice(s.queueHead);
-      s.queueHead = 0;
-    }
     this.publish();
     if (!this.checkMaxPrefixes()) return;
-    if (s.paused && s.queueBytes < QUEUE_LOW && s.socket) {
+    if (s.paused && s.queue.bytes < QUEUE_LOW && s.socket) {
       s.paused = false;
       s.socket.resume();
     }
-    if (s.queueHead < s.queue.length) this.scheduleProcessing(s);
+    if (q.size > 0) this.scheduleProcessing(s);
   }
 
   private publish(sessionDown?: AdjRibInBatch['sessionDown']): void {
@@ -1472,7 +1450,7 @@ export class Peer {
       lastErrorSent: this.lastSent,
       lastErrorReceived: this.lastReceived,
       connectRetryCounter: s.fsm.connectRetryCounter,
-      inputQueueBytes: s.queueBytes,
+      inputQueueBytes: s.queue.bytes,
       inputQueuePeakBytes: s.queuePeak,
       outputQueueBytes: s.outBytes,
       outputQueuePeakBytes: s.outPeak,
