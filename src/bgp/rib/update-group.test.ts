@@ -162,6 +162,45 @@ describe('update groups', () => {
     second.recycle();
   });
 
+  test('thousands of sets in one commit, then small commits: every route in its set, none left over', () => {
+    const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
+    const src = mk(1, 'ebgp', 65001);
+    const dst = mk(2, 'ebgp', 65002);
+    const g = groups.join(dst, ebgpSettings, wire);
+    const set = (n: number) =>
+      attrs.intern({ origin: 0, asPath: asSequence(65001, 64512 + n), nextHop: parseIpv4('10.1.0.1') });
+    const lastAs = (u: { attributes: { asPath?: Uint32Array } }) =>
+      Number(formatAsPath(u.attributes.asPath!).split(' ').at(-1)) - 64512;
+    // 5,000 sets, two prefixes each, interleaved: the bucket table grows well past its start.
+    const sets = Array.from({ length: 5000 }, (_, n) => set(n));
+    const prefixOf = (i: number) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`;
+    for (let i = 0; i < 10_000; i++) rib.announce(src, sets[i % 5000]!, prefixListOf(1, [prefixOf(i)]));
+    const big = groups.process(rib.commit()).get(g)!;
+    assert.equal(big.bucketCount, 5000);
+    const out = big.forPeer(dst);
+    assert.equal(out.announce.length, 5000);
+    for (const u of out.announce) {
+      const n = lastAs(u);
+      assert.deepEqual(texts(u.prefixes), [prefixOf(n), prefixOf(n + 5000)].sort());
+    }
+    big.recycle();
+    // Small commits after it reuse the store: first after the big one, then after a small one
+    // (the two ways the bucket table is emptied).
+    for (const round of [0, 1, 2]) {
+      const picked = [round * 7, round * 7 + 1, 4999 - round];
+      for (const [k, n] of picked.entries())
+        rib.announce(src, sets[n]!, prefixListOf(1, [`192.0.${round}.${k}/32`]));
+      const small = groups.process(rib.commit()).get(g)!;
+      assert.equal(small.bucketCount, 3, `round ${round}`);
+      const got = small
+        .forPeer(dst)
+        .announce.map((u) => `${lastAs(u)}:${texts(u.prefixes).join(',')}`)
+        .sort();
+      assert.deepEqual(got, picked.map((n, k) => `${n}:192.0.${round}.${k}/32`).sort(), `round ${round}`);
+      small.recycle();
+    }
+  });
+
   test('split horizon: a member never gets its own route back', () => {
     const { attrs, rib, mk, groups, wire, ebgpSettings } = world();
     const a = mk(1, 'ebgp', 65001);
