@@ -122,13 +122,19 @@ describe('update groups', () => {
     full.release();
   });
 
-  test('routes arriving interleaved are grouped per set in arrival order; a recycled store serves the next commit', () => {
+  /** An eBGP source and an eBGP member in one group; set(asn) interns a set whose AS_PATH ends in asn. */
+  function sourceAndGroup() {
     const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
     const src = mk(1, 'ebgp', 65001);
     const dst = mk(2, 'ebgp', 65002);
     const g = groups.join(dst, ebgpSettings, wire);
-    const set = (n: number) =>
-      attrs.intern({ origin: 0, asPath: asSequence(65001, n), nextHop: parseIpv4('10.1.0.1') });
+    const set = (asn: number) =>
+      attrs.intern({ origin: 0, asPath: asSequence(65001, asn), nextHop: parseIpv4('10.1.0.1') });
+    return { rib, groups, src, dst, g, set };
+  }
+
+  test('routes arriving interleaved are grouped per set in arrival order; a recycled store serves the next commit', () => {
+    const { rib, groups, src, dst, g, set } = sourceAndGroup();
     const sets = [set(1), set(2), set(3)];
     // Prefix i goes to set i % 3: every consecutive pair of routes changes bucket.
     const prefixes = Array.from({ length: 300 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
@@ -163,12 +169,8 @@ describe('update groups', () => {
   });
 
   test('thousands of sets in one commit, then small commits: every route in its set, none left over', () => {
-    const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
-    const src = mk(1, 'ebgp', 65001);
-    const dst = mk(2, 'ebgp', 65002);
-    const g = groups.join(dst, ebgpSettings, wire);
-    const set = (n: number) =>
-      attrs.intern({ origin: 0, asPath: asSequence(65001, 64512 + n), nextHop: parseIpv4('10.1.0.1') });
+    const { rib, groups, src, dst, g, set: setEndingIn } = sourceAndGroup();
+    const set = (n: number) => setEndingIn(64512 + n);
     const lastAs = (u: { attributes: { asPath?: Uint32Array } }) =>
       Number(formatAsPath(u.attributes.asPath!).split(' ').at(-1)) - 64512;
     // 5,000 sets, two prefixes each, interleaved: the bucket table grows well past its start.
