@@ -33,7 +33,7 @@ import { formatCommunity } from '../bgp/policy/communities.ts';
 import { PolicyCompiler } from '../bgp/policy/compile.ts';
 import { ExportFilter, type ExportSettings, ImportFilter } from '../bgp/policy/filters.ts';
 import { MaxPrefixGuard } from '../bgp/policy/max-prefix.ts';
-import { defaultReflectorConfig, mayAdvertise, type ReflectorConfig } from '../bgp/reflector/reflector.ts';
+import { defaultReflectorConfig, type ReflectorConfig } from '../bgp/reflector/reflector.ts';
 import { AttrTable } from '../bgp/rib/attr-table.ts';
 import {
   formatAsPath,
@@ -288,7 +288,7 @@ export class RoutingEngine {
           detach();
         };
       },
-      count: (peer) => this.sentCount(peer),
+      count: (peer) => this.ribExport.count(peer),
       whenReady: () => this.originationReady(),
       sessionUp: (peer) => {
         this.sessionUp(peer);
@@ -974,7 +974,6 @@ export class RoutingEngine {
       if (s.rib.pending > 0) more = true;
       this.stats.commits++;
       if (changes.count === 0) continue;
-      this.trackBestPeers(family, s.rib, changes);
       this.ribExport.publish(family, changes);
       this.publishFib(s.rib, changes);
     }
@@ -989,51 +988,6 @@ export class RoutingEngine {
   }
 
   // ---- prefixes sent ------------------------------------------------------------------------
-
-  /**
-   * Track, per prefix, which peer the best path came from (updated from each commit's changes),
-   * so that `prefixesSent` can leave out what split horizon keeps from a peer.
-   */
-  private trackBestPeers(family: FamilyKey, rib: LocRib, changes: RibChanges): void {
-    let arr = this.bestPeer.get(family) ?? new Uint16Array(1024);
-    if (arr.length < rib.prefixCapacity) {
-      const n = new Uint16Array(Math.max(rib.prefixCapacity, arr.length * 2));
-      n.set(arr);
-      arr = n;
-    }
-    this.bestPeer.set(family, arr);
-    for (let i = 0; i < changes.count; i++) {
-      const p = changes.prefix[i]!;
-      const b = changes.best[i]!;
-      const now = b < 0 ? 0 : rib.pathPeer(b) + 1;
-      const was = arr[p]!;
-      if (was === now) continue;
-      if (was > 0) this.bestCount[was - 1]!--;
-      if (now > 0) {
-        if (now > this.bestCount.length) {
-          const c = new Int32Array(Math.max(now, this.bestCount.length * 2));
-          c.set(this.bestCount);
-          this.bestCount = c;
-        }
-        this.bestCount[now - 1]!++;
-      }
-      arr[p] = now;
-    }
-  }
-
-  private bestPeer = new Map<FamilyKey, Uint16Array>();
-  private bestCount = new Int32Array(64);
-
-  private sentCount(peer: ExportPeer): number {
-    const total = this.ribExport.count(peer);
-    const p = this.bySession.get(peer.id);
-    if (p === undefined) return total;
-    // Own routes are in the group's table but not sent to their source (when the rules would
-    // send them to its role at all: not non-client to non-client).
-    const role = p.info.kind === 'ebgp' ? 'ebgp' : p.info.rrClient ? 'client' : 'non-client';
-    if (!mayAdvertise(role, role, this.reflector)) return total;
-    return Math.max(0, total - (this.bestCount[p.index] ?? 0));
-  }
 
   // ---- FIB feed --------------------------------------------------------------------------------
 

@@ -87,4 +87,11 @@ test('RibExportSource: initial table, incremental changes to attached peers, spl
   // b never had the prefix from us: nothing at all goes to it (no route back, no withdrawal).
   assert.ok(got.has('192.0.2.2'), 'b was asked');
   assert.equal(got.get('192.0.2.2'), null, 'b does not get its own route back, nor a withdrawal');
+  // prefixesSent: the group holds both routes, each peer was sent the other's.
+  assert.equal(source.count(a), 1);
+  assert.equal(source.count(b), 1);
+  rib.withdraw(index.get('192.0.2.1')!, prefixListOf(1, ['10.1.0.0/16']));
+  source.publish(Family.IPv4Unicast, rib.commit());
+  assert.equal(source.count(a), 1, "a still has b's route");
+  assert.equal(source.count(b), 0, "b had only a's route, now withdrawn");
 });

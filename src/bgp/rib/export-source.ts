@@ -62,12 +62,16 @@ export class RibExportSource implements ExportSource {
     return () => this.sinks.delete(sink);
   }
 
+  /**
+   * Routes the peer has been sent: its group's table less the routes learned from the peer
+   * itself, which split horizon keeps from it (forPeer).
+   */
   count(peer: ExportPeer): number {
     let n = 0;
     for (const family of peer.families) {
       const b = this.binding.resolve(peer, family);
       const g = b === null ? undefined : this.families.get(family)?.groupOf(b.peerIndex);
-      if (g !== undefined) n += g.size;
+      if (g !== undefined) n += g.size - g.advertisedFrom(b!.peerIndex);
     }
     return n;
   }

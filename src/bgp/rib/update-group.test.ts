@@ -233,6 +233,10 @@ describe('update groups', () => {
     assert.equal(third.forPeer(a).announce.length, 0);
     assert.deepEqual(texts(third.forPeer(b).announce[0]!.prefixes), ['10.8.0.0/16']);
     third.release();
+    // Per source: all three routes are A's now (prefixesSent to A is size - 3 = 0).
+    assert.equal(g.size, 3);
+    assert.equal(g.advertisedFrom(a), 3);
+    assert.equal(g.advertisedFrom(b), 0);
     // A joining member (or a route refresh) gets the full table without its own routes or
     // withdrawals of them.
     const full = g.fullTable();
@@ -429,6 +433,16 @@ describe('update groups', () => {
     );
     for (const bt of batches.values()) bt.release();
     assert.equal(g.size, 3);
+    assert.deepEqual(
+      [a, b, c, dst].map((p) => g.advertisedFrom(p)),
+      [1, 1, 1, 0],
+      'one path from each source',
+    );
+    assert.deepEqual(
+      [a, b, c].map((p) => g1.advertisedFrom(p)),
+      [1, 0, 0],
+      'the best path only',
+    );
 
     // b withdraws: only b's path id is withdrawn; the others are not re-sent.
     const idOfB = first.ann.find((x) => x[1] === '65000 65002 9')![0];
@@ -437,6 +451,7 @@ describe('update groups', () => {
     const d = decodeAll(second.get(g)!.forPeer(dst));
     assert.deepEqual(d.ann, []);
     assert.deepEqual(d.wd, [idOfB]);
+    assert.equal(g.advertisedFrom(b), 0, "b's path was withdrawn");
     assert.equal(second.get(g1)!.empty, true, 'the best path did not change');
     for (const bt of second.values()) bt.release();
 
@@ -452,5 +467,9 @@ describe('update groups', () => {
     rib.commit();
     assert.equal(g.size, 0);
     assert.equal(g1.size, 0);
+    assert.deepEqual(
+      [a, b, c].map((p) => g.advertisedFrom(p) + g1.advertisedFrom(p)),
+      [0, 0, 0],
+    );
   });
 });

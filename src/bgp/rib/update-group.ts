@@ -491,6 +491,12 @@ export class UpdateGroup {
   private adv: Int32Array;
   private advSource: Uint16Array;
   private advertised = 0;
+  /**
+   * Advertised routes per source peer index: a member is sent the group's table less its own
+   * routes (split horizon, forPeer), so `show neighbors` reports size − advertisedFrom(member).
+   * Kept where each advertisement changes, whose source is at hand there anyway.
+   */
+  private fromSource = new Int32Array(64);
   // ADD-PATH send (RFC 7911): per Loc-RIB path index, the advertised attribute id, its source
   // peer, and the next advertised path of the same prefix. The path id on the wire is the path
   // index + 1: stable while the path exists, and the Loc-RIB reuses an index only after a commit
@@ -524,6 +530,20 @@ export class UpdateGroup {
   /** Number of routes (prefixes, or paths with ADD-PATH) this group currently advertises. */
   get size(): number {
     return this.advertised;
+  }
+
+  /** Number of the advertised routes that were learned from peer index `source`. */
+  advertisedFrom(source: number): number {
+    return source < this.fromSource.length ? this.fromSource[source]! : 0;
+  }
+
+  private countSource(source: number, delta: number): void {
+    if (source >= this.fromSource.length) {
+      const n = new Int32Array(Math.max(source + 1, this.fromSource.length * 2));
+      n.set(this.fromSource);
+      this.fromSource = n;
+    }
+    this.fromSource[source]! += delta;
   }
 
   /** Bytes of the group's Adj-RIB-Out arrays. */
@@ -631,6 +651,7 @@ export class UpdateGroup {
         attrs.unref(this.pathAttr[q]!);
         this.pathAttr[q] = 0;
         this.advertised--;
+        this.countSource(this.pathSource[q]!, -1);
       }
       q = next;
     }
@@ -643,8 +664,11 @@ export class UpdateGroup {
       const old = this.pathAttr[q]!;
       if (old !== out || this.pathSource[q] !== source) {
         attrs.ref(out);
-        if (old !== 0) attrs.unref(old);
-        else this.advertised++;
+        if (old !== 0) {
+          attrs.unref(old);
+          this.countSource(this.pathSource[q]!, -1);
+        } else this.advertised++;
+        this.countSource(source, 1);
         this.pathAttr[q] = out;
         this.pathSource[q] = source;
         batch.announceRoute(out, words, off, len, source, q + 1);
@@ -677,6 +701,7 @@ export class UpdateGroup {
         batch.withdraw.push(words, off, len);
         this.adv[p] = 0;
         this.advertised--;
+        this.countSource(this.advSource[p]!, -1);
         rib.attrs.unref(old);
       }
       return;
@@ -688,8 +713,11 @@ export class UpdateGroup {
     if (!owned) rib.attrs.ref(out);
     const before = old !== 0 ? Before.From : Before.Nothing;
     const previous = this.advSource[p]!;
-    if (old !== 0) rib.attrs.unref(old);
-    else this.advertised++;
+    if (old !== 0) {
+      rib.attrs.unref(old);
+      this.countSource(previous, -1);
+    } else this.advertised++;
+    this.countSource(source, 1);
     this.adv[p] = out;
     this.advSource[p] = source;
     batch.announceRoute(out, words, off, len, source, 0, before, previous);
@@ -765,6 +793,7 @@ export class UpdateGroup {
     }
     this.adv = new Int32Array(0);
     this.advertised = 0;
+    this.fromSource.fill(0);
     this.filter.dispose();
   }
 }
