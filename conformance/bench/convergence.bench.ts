@@ -11,6 +11,8 @@
 //   BENCH_TRACE=1 prints, at every poll, the receiver's routes and the bytes taken from the injector.
 //   BENCH_DEBUG=1 prints tsbgp's `show memory` before the injector comes up and after convergence.
 //   BENCH_TWICE=1 loads the table a second time into the same reflector and prints that time.
+//   BENCH_SETS=K gives the injector K distinct attribute sets instead of 3000 (what the per-set
+//             work costs: 100k prefixes in 30 sets against 3000).
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
 //   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
 //
@@ -31,7 +33,12 @@
 //             over the RSS before the injector came up (for tsbgp that is after its start-up
 //             warm-up, whose garbage V8 has not yet collected then; `tsbgp-cold` runs without it).
 //             The start-up peak is printed too, as "Start-up peak MiB";
-//   CPU s     user + system seconds of the reflector between the two states.
+//   CPU s     user + system seconds of the reflector between the two states;
+//   injector / receiver CPU s
+//             user + system seconds of the injector and of the receiver over the converge phase
+//             only. The machine has two cores for the three processes, so when the reflector is
+//             busy the others wait, and a reflector that sends the receiver more, smaller UPDATEs
+//             (or makes the injector send smaller ones) costs them CPU that it then lacks itself.
 //
 // The reflectors other than tsbgp, and what is measured of each:
 //   bird2     BIRD 2 (`bird`): one process.
@@ -361,6 +368,9 @@ interface Result {
   startupPeakMiB: number;
   bytesPerRoute: number;
   cpuS: number;
+  /** The injector's and the receiver's CPU seconds over the converge phase. */
+  injectorCpuS: number;
+  receiverCpuS: number;
   /**
    * tsbgp only: UPDATEs it received from the injector and sent to the receiver. The BIRD injector
    * packs the same N prefixes into anything from ~120k to ~950k UPDATEs from run to run (it sends
@@ -477,8 +487,10 @@ async function measure(r: Reflector, n: number): Promise<Result> {
             String(ATTR_SETS),
           ])
         : null;
-    if (!replay) lab.spawn('inj', 'bird-inj', 'bird', ['-f', '-c', injConf, '-s', injSock]);
-    lab.spawn('rcv', 'bird-rcv', 'bird', ['-f', '-c', rcvConf, '-s', rcvSock]);
+    // `ip netns exec` execs the daemon, so these pids are BIRD's (or the replay program's).
+    const injPid = (replay ?? lab.spawn('inj', 'bird-inj', 'bird', ['-f', '-c', injConf, '-s', injSock]))
+      .child.pid;
+    const rcvPid = lab.spawn('rcv', 'bird-rcv', 'bird', ['-f', '-c', rcvConf, '-s', rcvSock]).child.pid;
     await waitFor('injector and receiver sockets', async () => {
       return (
         (replay !== null || (await run('test', ['-S', injSock])).code === 0) &&
@@ -521,6 +533,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     };
     keepSmaps('before');
     const cpuBefore = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
+    const neighbourCpu = () => [injPid, rcvPid].map((p) => (p === undefined ? 0 : cpuSecondsOf(p, read)));
     if (process.env.BENCH_DEBUG && (r.name.startsWith('tsbgp') || r.name === 'baseline')) {
       const sock = join(lab.dir, 'tsbgp.sock');
       const shown = await run(process.execPath, [TSBGP, 'show', 'memory', '--control-socket', sock]);
@@ -532,6 +545,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 2));
     }
     const t0 = performance.now();
+    const [injCpu0 = 0, rcvCpu0 = 0] = neighbourCpu();
     for (;;) {
       // The injector is poked as often as the receiver is polled: BIRD 2 as the injector can
       // otherwise hold its last UPDATEs for ~3 s once a reflector's receive window has closed on
@@ -553,6 +567,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
+    const [injCpu1 = 0, rcvCpu1 = 0] = neighbourCpu();
     keepSmaps('after');
     const injBytes = await bytesReceivedFrom(lab, INJ);
     let updatesIn: number | undefined;
@@ -640,6 +655,8 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       startupPeakMiB: startupPeak / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
+      injectorCpuS: injCpu1 - injCpu0,
+      receiverCpuS: rcvCpu1 - rcvCpu0,
       injBytes,
       injUpdates: Math.round((injBytes - nlriBytes(n)) / UPDATE_OVERHEAD),
       ...(updatesIn === undefined ? {} : { updatesIn, updatesOut }),
@@ -702,6 +719,8 @@ for (const n of sizes) {
       startupPeakMiB: median(mine.map((x) => x.startupPeakMiB)),
       bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
       cpuS: median(mine.map((x) => x.cpuS)),
+      injectorCpuS: median(mine.map((x) => x.injectorCpuS)),
+      receiverCpuS: median(mine.map((x) => x.receiverCpuS)),
       injBytes: median(mine.map((x) => x.injBytes)),
       injUpdates: median(mine.map((x) => x.injUpdates)),
     });
@@ -713,14 +732,14 @@ console.log(
 for (const f of failures) console.log(`failed: ${f}`);
 const f = (x: number, d = 2) => x.toFixed(d);
 console.log(
-  '\n| N | Reflector | Converge s | Withdraw s | Start-up peak MiB | RSS before MiB | Peak RSS MiB | B/route | CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
+  '\n| N | Reflector | Converge s | Withdraw s | Start-up peak MiB | RSS before MiB | Peak RSS MiB | B/route | CPU s | Injector CPU s | Receiver CPU s | Injector UPDATEs (est.) | conv. ratio (tsbgp/x) | B/route ratio |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const res of results) {
   const ts = results.find((x) => x.n === res.n && x.reflector === 'tsbgp');
   const ratio = ts ? f(ts.convergeS / res.convergeS) : '-';
   const mem = ts ? f(ts.bytesPerRoute / Math.max(1, res.bytesPerRoute)) : '-';
   console.log(
-    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.startupPeakMiB, 1)} | ${f(res.idleMiB, 1)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
+    `| ${res.n} | ${res.reflector} | ${f(res.convergeS)} | ${f(res.withdrawS)} | ${f(res.startupPeakMiB, 1)} | ${f(res.idleMiB, 1)} | ${f(res.peakMiB, 1)} | ${Math.round(res.bytesPerRoute)} | ${f(res.cpuS)} | ${f(res.injectorCpuS)} | ${f(res.receiverCpuS)} | ${res.injUpdates} | ${ratio} | ${mem} |`,
   );
 }
