@@ -36,6 +36,6 @@ export {
   messageLength,
   writeMessage,
 } from './messages.ts';
-export { packUpdates } from './packer.ts';
+export { PrefixRangeGroup, packUpdates } from './packer.ts';
 export * from './prefix.ts';
 export * from './types.ts';

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { asPathFromSequence, formatAsPath } from './aspath.ts';
 import { decodeMessage, encodeEndOfRib, endOfRibFamily } from './messages.ts';
-import { packUpdates } from './packer.ts';
+import { PrefixRangeGroup, packUpdates } from './packer.ts';
 import { PrefixListBuilder, prefixListToStrings } from './prefix.ts';
 import { arbCodecOptions, arbPrefixList } from './testing/arbitraries.ts';
 import { type CodecOptions, Family, type PathAttributes, type UpdateMessage } from './types.ts';
@@ -202,6 +202,54 @@ describe('packUpdates', () => {
               u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
             ),
             prefixListToStrings(v6, true),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('property: a range group packs the same UPDATEs as a group of just those prefixes', () => {
+    fc.assert(
+      fc.property(
+        arbCodecOptions.chain((opts) =>
+          fc.tuple(
+            fc.constant(opts),
+            arbPrefixList(1, opts.addPath.has(Family.IPv4Unicast), 400),
+            arbPrefixList(2, opts.addPath.has(Family.IPv6Unicast), 400),
+            fc.nat(),
+            fc.nat(),
+          ),
+        ),
+        ([opts, v4, v6, x, y]) => {
+          // The same [start, start + count) of each list, as a range and as a list of its own.
+          const cut = (n: number): [number, number] => {
+            const start = n === 0 ? 0 : x % (n + 1);
+            return [start, n - start === 0 ? 0 : y % (n - start + 1)];
+          };
+          const [s4, c4] = cut(v4.count);
+          const [s6, c6] = cut(v6.count);
+          const ranged = [
+            new PrefixRangeGroup(Family.IPv4Unicast, V4, undefined, v4, s4, c4),
+            new PrefixRangeGroup(Family.IPv6Unicast, V6, NH6, v6, s6, c6),
+          ];
+          const plain = ranged.map((g) => ({ ...g, prefixes: g.prefixes }));
+          assert.ok(!(plain[0] instanceof PrefixRangeGroup), 'a spread copy is a plain group');
+          assert.equal(ranged[0]!.prefixes.count, c4);
+          const a = packUpdates(ranged, [], opts);
+          const b = packUpdates(plain, [], opts);
+          assert.equal(a.prefixCount, c4 + c6);
+          assert.deepStrictEqual(Buffer.concat(a.chunks), Buffer.concat(b.chunks));
+          const decoded = decodeAll(a.messages, opts);
+          assert.deepStrictEqual(
+            decoded.flatMap((u) => prefixListToStrings(u.nlri, true)),
+            prefixListToStrings(v4, true).slice(s4, s4 + c4),
+          );
+          assert.deepStrictEqual(
+            decoded.flatMap((u) =>
+              u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
+            ),
+            prefixListToStrings(v6, true).slice(s6, s6 + c6),
           );
         },
       ),

@@ -20,6 +20,7 @@
 // group keeps the source peer per announced prefix; forPeer() turns a member's own routes into
 // withdrawals for that member (withdrawing a route a peer never had is harmless, RFC 4271 §9.2).
 
+import { PrefixRangeGroup } from '../codec/packer.ts';
 import type {
   FamilyKey,
   UpdateGroup as PackerUpdateGroup,
@@ -252,20 +253,20 @@ class BatchStore {
       this.gPrevious[j] = this.previous[i]!;
     }
     for (let b = 0; b < this.buckets; b++) this.bucketCount[b] = this.bucketCount[b]! - this.bucketStart[b]!;
-  }
-
-  /** Bucket b's routes as a PrefixList (views of the grouped arrays). */
-  view(b: number): PrefixList {
-    const s = this.bucketStart[b]!;
-    const e = s + this.bucketCount[b]!;
-    return {
+    this.grouped = {
       afi: this.afi,
-      count: e - s,
-      lengths: this.gLengths.subarray(s, e),
-      words: this.gWords.subarray(s * this.stride, e * this.stride),
-      pathIds: this.gPathIds === null ? null : this.gPathIds.subarray(s, e),
+      count: n,
+      lengths: this.gLengths,
+      words: this.gWords,
+      pathIds: this.gPathIds,
     };
   }
+
+  /**
+   * Every route of the sealed batch as one PrefixList over the grouped arrays (bucket b is the
+   * range [bucketStart[b], + bucketCount[b])), made once per seal for the packer's range groups.
+   */
+  grouped: PrefixList | null = null;
 
   /** Empties the store for the next batch. */
   clear(): void {
@@ -276,6 +277,7 @@ class BatchStore {
     this.buckets = 0;
     this.count = 0;
     this.sealed = false;
+    this.grouped = null;
     this.withdraw.clear(POOLED_STORE_MAX);
   }
 
@@ -417,23 +419,27 @@ export class UpdateBatch {
         own++;
         if (this.ownNeedsWithdraw(j, peer)) ownWithdrawn++;
       }
-      let prefixes: PrefixList;
-      if (own === 0) prefixes = s.view(b);
-      else {
-        if (ownWithdrawn > 0) {
-          extra ??= copyOf(s.withdraw, this.withPathIds);
-          for (let j = start; j < end; j++)
-            if (src[j] === peer && this.ownNeedsWithdraw(j, peer))
-              extra.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
-        }
-        // The common case for the peer that sent the routes: nothing of this bucket is for it.
-        if (own === end - start) continue;
-        const keep = new PrefixListBuilder(this.afi, end - start - own, this.withPathIds);
-        for (let j = start; j < end; j++)
-          if (src[j] !== peer)
-            keep.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
-        prefixes = keep.view();
+      if (own === 0) {
+        // The common case: the whole bucket, as a range of the grouped arrays (no views made).
+        const { attributes, mpNextHop } = this.attrs.split(s.bucketAttr[b]!);
+        announce.push(
+          new PrefixRangeGroup(this.family, attributes, mpNextHop, s.grouped!, start, end - start),
+        );
+        continue;
       }
+      if (ownWithdrawn > 0) {
+        extra ??= copyOf(s.withdraw, this.withPathIds);
+        for (let j = start; j < end; j++)
+          if (src[j] === peer && this.ownNeedsWithdraw(j, peer))
+            extra.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
+      }
+      // The common case for the peer that sent the routes: nothing of this bucket is for it.
+      if (own === end - start) continue;
+      const keep = new PrefixListBuilder(this.afi, end - start - own, this.withPathIds);
+      for (let j = start; j < end; j++)
+        if (src[j] !== peer)
+          keep.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
+      const prefixes = keep.view();
       const { attributes, mpNextHop } = this.attrs.split(s.bucketAttr[b]!);
       announce.push(
         mpNextHop === undefined
