@@ -54,7 +54,12 @@ export interface WarmUpReport {
 
 const CODEC: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
 
-/** OPEN of a raw peer: 4-octet AS, IPv4 unicast, route refresh; hold time 90 s. */
+/**
+ * OPEN of a raw peer: 4-octet AS, IPv4 unicast, route refresh, enhanced route refresh and graceful
+ * restart with no family listed (helper only, as BIRD 2 advertises by default: RFC 4724 §3), so the
+ * scratch stack runs the code paths of a GR-capable peer's routes too, while the feed's session
+ * loss still removes its routes at once (no family kept, §4.2); hold time 90 s.
+ */
 function openBytes(bgpId: number): Buffer {
   const e = encodeMessage(
     {
@@ -66,6 +71,14 @@ function openBytes(bgpId: number): Buffer {
       capabilities: [
         { kind: 'multiprotocol', afi: 1, safi: 1 },
         { kind: 'route-refresh' },
+        { kind: 'enhanced-route-refresh' },
+        {
+          kind: 'graceful-restart',
+          restartState: false,
+          notification: false,
+          restartTime: 120,
+          families: [],
+        },
         { kind: 'four-octet-as', asn: WARM_AS },
       ],
     },
