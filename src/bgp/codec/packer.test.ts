@@ -28,6 +28,25 @@ function decodeAll(messages: Buffer[], opts: CodecOptions): UpdateMessage[] {
   });
 }
 
+/** Codec options, with an IPv4 and an IPv6 prefix list whose path ids follow the options. */
+const arbOptionsAndLists = arbCodecOptions.chain((opts) =>
+  fc.tuple(
+    fc.constant(opts),
+    arbPrefixList(1, opts.addPath.has(Family.IPv4Unicast), 400),
+    arbPrefixList(2, opts.addPath.has(Family.IPv6Unicast), 400),
+  ),
+);
+
+/** The announced prefixes of decoded UPDATEs: the NLRI field's, and MP_REACH_NLRI's. */
+function announcedOf(decoded: UpdateMessage[]): { v4: string[]; mp: string[] } {
+  return {
+    v4: decoded.flatMap((u) => prefixListToStrings(u.nlri, true)),
+    mp: decoded.flatMap((u) =>
+      u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
+    ),
+  };
+}
+
 function manyV4(n: number): ReturnType<PrefixListBuilder['finish']> {
   const b = new PrefixListBuilder(1);
   for (let i = 0; i < n; i++) b.addIPv4((0x0a000000 + i * 256) >>> 0, 24);
@@ -166,93 +185,60 @@ describe('packUpdates', () => {
 
   test('property: every prefix is sent once, in order, within the size limit', () => {
     fc.assert(
-      fc.property(
-        arbCodecOptions.chain((opts) =>
-          fc.tuple(
-            fc.constant(opts),
-            arbPrefixList(1, opts.addPath.has(Family.IPv4Unicast), 400),
-            arbPrefixList(2, opts.addPath.has(Family.IPv6Unicast), 400),
-          ),
-        ),
-        ([opts, v4, v6]) => {
-          const out = packUpdates(
-            [
-              { family: Family.IPv4Unicast, attributes: V4, prefixes: v4 },
-              { family: Family.IPv6Unicast, attributes: V6, prefixes: v6, mpNextHop: NH6 },
-            ],
-            [{ family: Family.IPv4Unicast, prefixes: v4 }],
-            opts,
-          );
-          const max = opts.extendedMessage ? 65535 : 4096;
-          // chunks hold exactly the messages, in order
-          assert.equal(out.messageCount, out.messages.length);
-          assert.deepStrictEqual(Buffer.concat(out.chunks), Buffer.concat(out.messages));
-          for (const m of out.messages) assert.ok(m.length <= max);
-          const decoded = decodeAll(out.messages, opts);
-          assert.deepStrictEqual(
-            decoded.flatMap((u) => prefixListToStrings(u.nlri, true)),
-            prefixListToStrings(v4, true),
-          );
-          assert.deepStrictEqual(
-            decoded.flatMap((u) => prefixListToStrings(u.withdrawn, true)),
-            prefixListToStrings(v4, true),
-          );
-          assert.deepStrictEqual(
-            decoded.flatMap((u) =>
-              u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
-            ),
-            prefixListToStrings(v6, true),
-          );
-        },
-      ),
+      fc.property(arbOptionsAndLists, ([opts, v4, v6]) => {
+        const out = packUpdates(
+          [
+            { family: Family.IPv4Unicast, attributes: V4, prefixes: v4 },
+            { family: Family.IPv6Unicast, attributes: V6, prefixes: v6, mpNextHop: NH6 },
+          ],
+          [{ family: Family.IPv4Unicast, prefixes: v4 }],
+          opts,
+        );
+        const max = opts.extendedMessage ? 65535 : 4096;
+        // chunks hold exactly the messages, in order
+        assert.equal(out.messageCount, out.messages.length);
+        assert.deepStrictEqual(Buffer.concat(out.chunks), Buffer.concat(out.messages));
+        for (const m of out.messages) assert.ok(m.length <= max);
+        const decoded = decodeAll(out.messages, opts);
+        assert.deepStrictEqual(announcedOf(decoded), {
+          v4: prefixListToStrings(v4, true),
+          mp: prefixListToStrings(v6, true),
+        });
+        assert.deepStrictEqual(
+          decoded.flatMap((u) => prefixListToStrings(u.withdrawn, true)),
+          prefixListToStrings(v4, true),
+        );
+      }),
       { numRuns: 200 },
     );
   });
 
   test('property: a range group packs the same UPDATEs as a group of just those prefixes', () => {
     fc.assert(
-      fc.property(
-        arbCodecOptions.chain((opts) =>
-          fc.tuple(
-            fc.constant(opts),
-            arbPrefixList(1, opts.addPath.has(Family.IPv4Unicast), 400),
-            arbPrefixList(2, opts.addPath.has(Family.IPv6Unicast), 400),
-            fc.nat(),
-            fc.nat(),
-          ),
-        ),
-        ([opts, v4, v6, x, y]) => {
-          // The same [start, start + count) of each list, as a range and as a list of its own.
-          const cut = (n: number): [number, number] => {
-            const start = n === 0 ? 0 : x % (n + 1);
-            return [start, n - start === 0 ? 0 : y % (n - start + 1)];
-          };
-          const [s4, c4] = cut(v4.count);
-          const [s6, c6] = cut(v6.count);
-          const ranged = [
-            new PrefixRangeGroup(Family.IPv4Unicast, V4, undefined, v4, s4, c4),
-            new PrefixRangeGroup(Family.IPv6Unicast, V6, NH6, v6, s6, c6),
-          ];
-          const plain = ranged.map((g) => ({ ...g, prefixes: g.prefixes }));
-          assert.ok(!(plain[0] instanceof PrefixRangeGroup), 'a spread copy is a plain group');
-          assert.equal(ranged[0]!.prefixes.count, c4);
-          const a = packUpdates(ranged, [], opts);
-          const b = packUpdates(plain, [], opts);
-          assert.equal(a.prefixCount, c4 + c6);
-          assert.deepStrictEqual(Buffer.concat(a.chunks), Buffer.concat(b.chunks));
-          const decoded = decodeAll(a.messages, opts);
-          assert.deepStrictEqual(
-            decoded.flatMap((u) => prefixListToStrings(u.nlri, true)),
-            prefixListToStrings(v4, true).slice(s4, s4 + c4),
-          );
-          assert.deepStrictEqual(
-            decoded.flatMap((u) =>
-              u.attributes.mpReach?.nlri ? prefixListToStrings(u.attributes.mpReach.nlri, true) : [],
-            ),
-            prefixListToStrings(v6, true).slice(s6, s6 + c6),
-          );
-        },
-      ),
+      fc.property(arbOptionsAndLists, fc.nat(), fc.nat(), ([opts, v4, v6], x, y) => {
+        // The same [start, start + count) of each list, as a range and as a list of its own.
+        const cut = (n: number): [number, number] => {
+          const start = n === 0 ? 0 : x % (n + 1);
+          return [start, n - start === 0 ? 0 : y % (n - start + 1)];
+        };
+        const [s4, c4] = cut(v4.count);
+        const [s6, c6] = cut(v6.count);
+        const ranged = [
+          new PrefixRangeGroup(Family.IPv4Unicast, V4, undefined, v4, s4, c4),
+          new PrefixRangeGroup(Family.IPv6Unicast, V6, NH6, v6, s6, c6),
+        ];
+        const plain = ranged.map((g) => ({ ...g, prefixes: g.prefixes }));
+        assert.ok(!(plain[0] instanceof PrefixRangeGroup), 'a spread copy is a plain group');
+        assert.equal(ranged[0]!.prefixes.count, c4);
+        const a = packUpdates(ranged, [], opts);
+        const b = packUpdates(plain, [], opts);
+        assert.equal(a.prefixCount, c4 + c6);
+        assert.deepStrictEqual(Buffer.concat(a.chunks), Buffer.concat(b.chunks));
+        assert.deepStrictEqual(announcedOf(decodeAll(a.messages, opts)), {
+          v4: prefixListToStrings(v4, true).slice(s4, s4 + c4),
+          mp: prefixListToStrings(v6, true).slice(s6, s6 + c6),
+        });
+      }),
       { numRuns: 200 },
     );
   });
