@@ -70,8 +70,9 @@ export class RibExportSource implements ExportSource {
     let n = 0;
     for (const family of peer.families) {
       const b = this.binding.resolve(peer, family);
-      const g = b === null ? undefined : this.families.get(family)?.groupOf(b.peerIndex);
-      if (g !== undefined) n += g.size - g.advertisedFrom(b!.peerIndex);
+      if (b === null) continue;
+      const g = this.families.get(family)?.groupOf(b.peerIndex);
+      if (g !== undefined) n += g.size - g.advertisedFrom(b.peerIndex);
     }
     return n;
   }
