@@ -88,6 +88,12 @@ const replayPerUpdate = (() => {
   }
   return Number(m[1]);
 })();
+if (replayPerUpdate > 0 && process.env.BENCH_TWICE) {
+  // The replay injector connects once per SIGUSR1 and never retries a refused connection; a run
+  // with both hung at the second load until it was killed, so the combination is refused here.
+  console.error('convergence.bench: BENCH_TWICE needs the BIRD 2 injector (not --injector replay:K)');
+  process.exit(2);
+}
 const optionValues = new Set([onlyAt, repsAt, injectorAt].filter((i) => i >= 0).map((i) => i + 1));
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && !optionValues.has(i)).map(Number);
 if (sizes.length === 0) sizes.push(100_000);
