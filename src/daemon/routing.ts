@@ -987,8 +987,6 @@ export class RoutingEngine {
     this.pendingRelease.length = 0;
   }
 
-  // ---- prefixes sent ------------------------------------------------------------------------
-
   // ---- FIB feed --------------------------------------------------------------------------------
 
   private fibRoute(rib: LocRib, p: number): FibRoute | null {
