@@ -35,7 +35,6 @@ import {
 import { PrefixListBuilder } from '../bgp/rib/prefix.ts';
 import { parseConfig } from '../config/loader.ts';
 import type { Logger } from '../log/logger.ts';
-import { collectGarbage } from './heap.ts';
 import { createSessionSpeaker } from './speaker-adapter.ts';
 
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
@@ -49,8 +48,6 @@ export interface WarmUpReport {
   /** Routes the sink received and then saw withdrawn. */
   readonly routes: number;
   readonly ms: number;
-  /** Of ms, the full garbage collection at its end (0 where the runtime offers none). */
-  readonly gcMs?: number;
   /** Why it stopped early, when !ok. */
   readonly reason?: string;
 }
@@ -226,7 +223,6 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   const quiet = log.child({ component: 'warm-up' });
   quiet.level('fatal');
   let held = 0;
-  let gcMs = 0;
   let done: (r: { ok: boolean; reason?: string }) => void = () => undefined;
   const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
     done = r;
@@ -275,22 +271,10 @@ neighbors:
     for (const n of config.neighbors) speaker.addPeer(n);
     await speaker.start();
     const r = await finished;
-    // The full collection runs here, while the scratch stack still stands, not after its
-    // teardown. V8 keeps optimised code only while the hidden classes it was specialised on are
-    // alive, and until the real stack makes its own objects the scratch stack's are their only
-    // instances. Collected after the teardown, those classes died with them: `--trace-deopt`
-    // showed 44 functions thrown away for "weak objects" and 136 optimised again during the
-    // first real table; collected here, none and 101 (docs/PERFORMANCE.md, tenth session). What
-    // this leaves (the stopped stack's tables, ~5 MB) goes with the next full collection, by
-    // which time the real stack's objects hold the classes.
-    await new Promise((res) => setImmediate(res));
-    const gcStart = performance.now();
-    if (collectGarbage()) gcMs = performance.now() - gcStart;
     return {
       ok: r.ok,
       routes: r.ok ? routes : held,
       ms: performance.now() - t0,
-      gcMs,
       ...(r.reason ? { reason: r.reason } : {}),
     };
   } catch (e) {
