@@ -35,6 +35,7 @@ import {
 import { PrefixListBuilder } from '../bgp/rib/prefix.ts';
 import { parseConfig } from '../config/loader.ts';
 import type { Logger } from '../log/logger.ts';
+import { collectGarbage } from './heap.ts';
 import { createSessionSpeaker } from './speaker-adapter.ts';
 
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
@@ -48,6 +49,8 @@ export interface WarmUpReport {
   /** Routes the sink received and then saw withdrawn. */
   readonly routes: number;
   readonly ms: number;
+  /** Of ms, the full garbage collection at its end (0 where the runtime offers none). */
+  readonly gcMs?: number;
   /** Why it stopped early, when !ok. */
   readonly reason?: string;
 }
@@ -201,6 +204,30 @@ function loopbackWorks(host: string): Promise<string | null> {
   });
 }
 
+/**
+ * One rtnetlink round trip (a link dump) before the scratch stack runs, where the kernel offers
+ * one. Why: the first Buffer the native netlink socket hands to JavaScript makes V8 discard
+ * optimised code that reads typed arrays (`--trace-deopt`: "code dependencies" for `select`,
+ * `attributeKeyInto`, the prefix-list `push`, the update group's `process`). The daemon's next-hop
+ * resolver and route programming receive their first netlink message when the real sessions
+ * start, so the warm-up's code was thrown away just before the first real table. After this,
+ * the warm-up compiles that code in the state the daemon will run it in. Failure (no netlink, no
+ * permission) only means nothing is primed.
+ */
+async function primeNetlink(): Promise<void> {
+  try {
+    const { RtnlSocket, dumpLinks } = await import('../dataplane/routes/rtnl.ts');
+    const socket = new RtnlSocket({});
+    try {
+      await dumpLinks(socket);
+    } finally {
+      socket.close();
+    }
+  } catch {
+    // nothing to prime
+  }
+}
+
 /** Counts an UPDATE's IPv4 NLRI and withdrawn prefixes without decoding its attributes. */
 function countPrefixes(frame: Buffer): { announced: number; withdrawn: number } {
   const count = (from: number, to: number): number => {
@@ -223,6 +250,7 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   const quiet = log.child({ component: 'warm-up' });
   quiet.level('fatal');
   let held = 0;
+  let gcMs = 0;
   let done: (r: { ok: boolean; reason?: string }) => void = () => undefined;
   const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
     done = r;
@@ -251,6 +279,7 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
     WARM_UP_TIMEOUT_MS,
   );
   try {
+    await primeNetlink();
     for (const host of ['127.0.0.1', '127.0.0.2']) {
       const why = await loopbackWorks(host);
       if (why !== null) return { ok: false, routes: 0, ms: performance.now() - t0, reason: why };
@@ -271,10 +300,22 @@ neighbors:
     for (const n of config.neighbors) speaker.addPeer(n);
     await speaker.start();
     const r = await finished;
+    // The full collection runs here, while the scratch stack still stands, not after its
+    // teardown. V8 keeps optimised code only while the hidden classes it was specialised on are
+    // alive, and until the real stack makes its own objects the scratch stack's are their only
+    // instances. Collected after the teardown, those classes died with them: `--trace-deopt`
+    // showed 44 functions thrown away for "weak objects" and 136 optimised again during the
+    // first real table; collected here, none and 101 (docs/PERFORMANCE.md, tenth session). What
+    // this leaves (the stopped stack's tables, ~5 MB) goes with the next full collection, by
+    // which time the real stack's objects hold the classes.
+    await new Promise((res) => setImmediate(res));
+    const gcStart = performance.now();
+    if (collectGarbage()) gcMs = performance.now() - gcStart;
     return {
       ok: r.ok,
       routes: r.ok ? routes : held,
       ms: performance.now() - t0,
+      gcMs,
       ...(r.reason ? { reason: r.reason } : {}),
     };
   } catch (e) {
