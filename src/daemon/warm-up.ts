@@ -16,7 +16,8 @@
 // raw BGP speakers written here with the codec: `feed` announces the table and then goes away (so
 // the withdrawal path runs too), `sink` receives it as a route-reflector client. Nothing listens
 // beyond 127.0.0.1/127.0.0.2 on ephemeral ports, nothing touches the kernel's routes (the scratch
-// speaker gets no kernel), and it all ends before the real speaker starts.
+// speaker gets no kernel; the one netlink request, see primeNetlink, only lists the links), and
+// it all ends before the real speaker starts.
 //
 // Costs (measured, docs/PERFORMANCE.md): start-up is later by the warm-up's duration, and the
 // heap keeps part of what the warm-up grew. `warmUp.routes: 0` in the config turns it off.
@@ -305,9 +306,9 @@ neighbors:
     // alive, and until the real stack makes its own objects the scratch stack's are their only
     // instances. Collected after the teardown, those classes died with them: `--trace-deopt`
     // showed 44 functions thrown away for "weak objects" and 136 optimised again during the
-    // first real table; collected here, none and 101 (docs/PERFORMANCE.md, tenth session). What
-    // this leaves (the stopped stack's tables, ~5 MB) goes with the next full collection, by
-    // which time the real stack's objects hold the classes.
+    // first real table; collected here (with primeNetlink), none and 103 (docs/PERFORMANCE.md,
+    // tenth session). What this leaves (the stopped stack's tables, ~5 MB) goes with the next
+    // full collection, by which time the real stack's objects hold the classes.
     await new Promise((res) => setImmediate(res));
     const gcStart = performance.now();
     if (collectGarbage()) gcMs = performance.now() - gcStart;
