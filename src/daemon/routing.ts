@@ -29,6 +29,7 @@ import {
   type PathAttributes,
   type PrefixList,
 } from '../bgp/codec/index.ts';
+import { ID_TABLE_INITIAL } from '../bgp/id-table.ts';
 import { formatCommunity } from '../bgp/policy/communities.ts';
 import { PolicyCompiler } from '../bgp/policy/compile.ts';
 import { ExportFilter, type ExportSettings, ImportFilter } from '../bgp/policy/filters.ts';
@@ -245,7 +246,7 @@ export class RoutingEngine {
   private initialTimer: NodeJS.Timeout | null = null;
   /** Session attribute id -> RIB attribute id, valid while the session's object is the same. */
   private sessObj: (SessionAttributes | undefined)[] = [];
-  private sessRib = new Int32Array(1024);
+  private sessRib = new Int32Array(ID_TABLE_INITIAL);
   private stopped = false;
   /** Counters for `show` and tests. */
   readonly stats = { commits: 0, batches: 0, fibUpserts: 0, fibRemovals: 0 };

@@ -17,6 +17,7 @@
 
 import type { PrefixList } from '../codec/types.ts';
 import { AsPathSegmentType } from '../codec/types.ts';
+import { ID_TABLE_INITIAL } from '../id-table.ts';
 import {
   isReflection,
   mayAdvertise,
@@ -50,7 +51,7 @@ const UNKNOWN = 0;
 
 /** Per-id result cache: 0 unknown, -1 rejected, else the output attribute id. */
 class AttrResultCache {
-  private out = new Int32Array(1024);
+  private out = new Int32Array(ID_TABLE_INITIAL);
   private unsubscribe: () => void;
   entries = 0;
 
@@ -312,8 +313,8 @@ export class ExportFilter {
   private readonly defaultAccept: boolean;
   private readonly targetRole: ReflectionRole;
   // cache: per input id, one (source peer, result) pair in typed arrays; more peers in a Map
-  private cPeer = new Int32Array(1024);
-  private cOut = new Int32Array(1024);
+  private cPeer = new Int32Array(ID_TABLE_INITIAL);
+  private cOut = new Int32Array(ID_TABLE_INITIAL);
   private readonly overflow = new Map<number, Map<number, number>>();
   private readonly unsubscribe: () => void;
 

@@ -15,6 +15,7 @@
 // Per id the table also keeps the fields best-path selection reads, in typed arrays, so the
 // decision process never touches the objects (see best-path.ts).
 
+import { ID_TABLE_INITIAL } from '../id-table.ts';
 import { asPathLength, neighborAs, type StoredAttributes, storedAttributes } from './attrs.ts';
 
 /** Id 0 never names a set: typed arrays use it as "none". */
@@ -42,20 +43,20 @@ export class AttrTable {
   /** Per id, the set as the packer takes it (see split()), made on first use. */
   private splitCache: (SplitAttributes | undefined)[] = [undefined];
   private keys: (string | undefined)[] = [undefined];
-  private refs = new Int32Array(1024);
+  private refs = new Int32Array(ID_TABLE_INITIAL);
   private freeIds: number[] = [];
   private zeroRef: number[] = [];
   private listeners: AttrFreeListener[] = [];
   private live = 0;
   // Derived decision fields, indexed by id.
-  private dLocalPref = new Uint32Array(1024);
-  private dMed = new Uint32Array(1024);
-  private dAsPathLen = new Uint32Array(1024);
-  private dNeighborAs = new Uint32Array(1024);
-  private dOriginatorId = new Uint32Array(1024);
-  private dClusterLen = new Uint16Array(1024);
-  private dOrigin = new Uint8Array(1024);
-  private dFlags = new Uint8Array(1024);
+  private dLocalPref = new Uint32Array(ID_TABLE_INITIAL);
+  private dMed = new Uint32Array(ID_TABLE_INITIAL);
+  private dAsPathLen = new Uint32Array(ID_TABLE_INITIAL);
+  private dNeighborAs = new Uint32Array(ID_TABLE_INITIAL);
+  private dOriginatorId = new Uint32Array(ID_TABLE_INITIAL);
+  private dClusterLen = new Uint16Array(ID_TABLE_INITIAL);
+  private dOrigin = new Uint8Array(ID_TABLE_INITIAL);
+  private dFlags = new Uint8Array(ID_TABLE_INITIAL);
   private scratch = new Uint32Array(256);
   private scratchLen = 0;
 

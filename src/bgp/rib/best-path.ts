@@ -21,6 +21,7 @@
 // relaxed: then any AS_PATH of equal length), iBGP multipath optionally the same CLUSTER_LIST
 // length, each next hop counts once, and at most maxPaths are used (FRR's maximum-paths).
 
+import { ID_TABLE_INITIAL } from '../id-table.ts';
 import { AttrFlag, type AttrTable } from './attr-table.ts';
 import { nextHopBytes, type StoredAttributes } from './attrs.ts';
 import type { PeerTable } from './peers.ts';
@@ -291,8 +292,8 @@ export class DecisionProcess implements DecisionEnv {
   /** candidate indices of the multipath set of the last select(), best first */
   multipath = new Int32Array(64);
   multipathCount = 0;
-  private nhCost = new Float64Array(1024);
-  private nhEpoch = new Uint32Array(1024);
+  private nhCost = new Float64Array(ID_TABLE_INITIAL);
+  private nhEpoch = new Uint32Array(ID_TABLE_INITIAL);
   private epoch = 1;
 
   constructor(

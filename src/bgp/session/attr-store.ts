@@ -8,6 +8,7 @@
 // deterministic, so equal keys mean equal decoded attributes, without building a key per field.
 
 import type { PathAttributes } from '../codec/index.ts';
+import { ID_TABLE_INITIAL } from '../id-table.ts';
 
 export interface StoredAttributes {
   readonly id: number;
@@ -30,18 +31,18 @@ export class AttributeStore {
   private readonly byHash = new Map<number, number | number[]>();
   private entries: (StoredAttributes | undefined)[] = [];
   private keys: (string | Uint8Array | undefined)[] = [];
-  private hashes = new Int32Array(1024);
-  private refs = new Int32Array(1024);
+  private hashes = new Int32Array(ID_TABLE_INITIAL);
+  private refs = new Int32Array(ID_TABLE_INITIAL);
   /** 1 while a set has no reference and waits in `idle` to be forgotten or used again. */
-  private idleFlags = new Uint8Array(1024);
+  private idleFlags = new Uint8Array(ID_TABLE_INITIAL);
   /** 1 when the set was decoded without any RFC 7606 error (see isClean). */
-  private cleanFlags = new Uint8Array(1024);
+  private cleanFlags = new Uint8Array(ID_TABLE_INITIAL);
   /** Sets in the order they went idle, each with its idling stamp (a revived set's entry is stale). */
   private idle: number[] = [];
   private idleStamps: number[] = [];
   private idleHead = 0;
   /** The stamp of each set's latest idling. */
-  private idleAt = new Float64Array(1024);
+  private idleAt = new Float64Array(ID_TABLE_INITIAL);
   private idleClock = 0;
   private idleCount = 0;
   private readonly free: number[] = [];
