@@ -4,6 +4,7 @@
 
 import { filter } from 'rxjs';
 import { familyName } from '../bgp/codec/index.ts';
+import type { StoredAttributes } from '../bgp/rib/attrs.ts';
 import type { NextHopResolver } from '../bgp/rib/best-path.ts';
 import { CONNECTED_RESOLVER } from '../bgp/rib/best-path.ts';
 import type { FamilyName, MaxPrefixLimit, OriginatedRoute, PeerConfig } from '../bgp/session/index.ts';
@@ -83,6 +84,21 @@ export function toOriginatedRoutes(list: readonly OriginatedPrefix[]): Originate
   }));
 }
 
+/**
+ * The decision process's next-hop resolver: every next hop connected until the kernel's resolver is
+ * plugged in. A class rather than a closure per speaker, so that every speaker's decision process
+ * calls the same function: V8 specialises optimised code on the function a call site saw, and the
+ * warm-up's scratch speaker and the real one had a closure each ("wrong call target" in `select`
+ * and `igpCost` when the first real table arrived, `--trace-deopt`).
+ */
+class SwitchableResolver implements NextHopResolver {
+  current: NextHopResolver = CONNECTED_RESOLVER;
+
+  cost(nextHop: Uint8Array | null, attrs: StoredAttributes): number {
+    return this.current.cost(nextHop, attrs);
+  }
+}
+
 export interface SessionSpeakerOptions {
   /**
    * Opens the kernel route table for next-hop resolution (default: rtnetlink). Returning null,
@@ -112,7 +128,7 @@ export function createSessionSpeaker(
     logger: log.child({ component: 'bgp' }),
   });
   // The engine's decision process asks this resolver; the kernel's one is plugged in at start.
-  let resolver: NextHopResolver = CONNECTED_RESOLVER;
+  const resolver = new SwitchableResolver();
   let kernelResolver: KernelNextHopResolver | null = null;
   let kernel: KernelRoutes | null = null;
   const routingLog = log.child({ component: 'routing' });
@@ -120,7 +136,7 @@ export function createSessionSpeaker(
     speaker,
     config,
     log: routingLog,
-    resolver: { cost: (nh, a) => resolver.cost(nh, a) },
+    resolver,
   });
   let hub: RoutingHub | null = null;
   let current = config;
@@ -135,7 +151,7 @@ export function createSessionSpeaker(
           await r.start();
           r.onChange(() => engine.nextHopsChanged());
           kernelResolver = r;
-          resolver = r;
+          resolver.current = r;
         }
       } catch (e) {
         routingLog.warn(
