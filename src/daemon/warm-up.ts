@@ -16,8 +16,14 @@
 // raw BGP speakers written here with the codec: `feed` announces the table and then goes away (so
 // the withdrawal path runs too), `sink` receives it as a route-reflector client. Nothing listens
 // beyond 127.0.0.1/127.0.0.2 on ephemeral ports, nothing touches the kernel's routes (the scratch
-// speaker gets no kernel; the one netlink request, see primeNetlink, only lists the links), and
-// it all ends before the real speaker starts.
+// speaker resolves next hops against an in-memory table; the one netlink request, see
+// primeNetlink, only lists the links), and it all ends before the real speaker starts.
+//
+// The table is shaped like a real one, because optimised code is specialised on what it saw, and
+// V8 throws it away ("deoptimises") when it meets anything else (`--trace-deopt`). Each of these
+// once sent the first real table back to unoptimised code: UPDATEs of a few prefixes each (not one
+// per attribute set), NLRI of every encoded length, End-of-RIB from both peers, a kernel next-hop
+// resolver, and more attribute sets than the id-indexed tables start with (src/bgp/id-table.ts).
 //
 // Costs (measured, docs/PERFORMANCE.md): start-up is later by the warm-up's duration, and the
 // heap keeps part of what the warm-up grew. `warmUp.routes: 0` in the config turns it off.
@@ -26,6 +32,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   BgpFrameReader,
   type CodecOptions,
+  encodeEndOfRib,
   encodeKeepalive,
   encodeMessage,
   Family,
@@ -35,6 +42,8 @@ import {
 } from '../bgp/codec/index.ts';
 import { PrefixListBuilder } from '../bgp/rib/prefix.ts';
 import { parseConfig } from '../config/loader.ts';
+import { FakeRoutes } from '../dataplane/routes/fake-routes.ts';
+import { type KernelRoute, RT_TABLE_MAIN } from '../dataplane/routes/model.ts';
 import type { Logger } from '../log/logger.ts';
 import { collectGarbage } from './heap.ts';
 import { createSessionSpeaker } from './speaker-adapter.ts';
@@ -43,7 +52,7 @@ import { createSessionSpeaker } from './speaker-adapter.ts';
 const WARM_UP_TIMEOUT_MS = 20_000;
 const WARM_AS = 64_512;
 /** Distinct attribute sets in the synthetic table (a community each), as in a real table. */
-const WARM_SETS = 500;
+export const WARM_SETS = 500;
 
 export interface WarmUpReport {
   readonly ok: boolean;
@@ -55,6 +64,16 @@ export interface WarmUpReport {
   /** Why it stopped early, when !ok. */
   readonly reason?: string;
 }
+
+/** 127.0.0.0/8 on lo, proto kernel (2), as the scratch stack's kernel table: its next hops resolve. */
+const LOOPBACK_ROUTE: KernelRoute = {
+  dst: '127.0.0.0/8',
+  table: RT_TABLE_MAIN,
+  protocol: 2,
+  metric: 0,
+  type: 'unicast',
+  nextHops: [{ dev: 'lo' }],
+};
 
 const CODEC: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
 
@@ -93,34 +112,57 @@ function openBytes(bgpId: number): Buffer {
 }
 
 /**
- * The synthetic table: `n` IPv4 prefixes from 100.64.0.0 up (lengths /24, /23, /22 and /20 in
- * turn) in WARM_SETS attribute sets, packed as a BGP speaker would pack them.
+ * Prefixes per UPDATE in the synthetic table. A real full table arrives in small UPDATEs: the
+ * convergence benchmark's BIRD 2 injector sends 100k prefixes in 3,000 sets as 25k-31k UPDATEs
+ * (3-4 prefixes each), because a speaker sends what its buckets hold when the socket can take
+ * more. The code that runs once per UPDATE (framing, decoding, the Adj-RIB-In, import, the RIB's
+ * batch handling) only gets optimised when the warm-up sends that many UPDATEs too.
+ */
+const WARM_PREFIXES_PER_UPDATE = 4;
+
+/**
+ * The synthetic table: `n` IPv4 prefixes from 100.64.0.0 up (lengths from /16 to /32, mostly
+ * /24) in WARM_SETS attribute sets, as UPDATEs of WARM_PREFIXES_PER_UPDATE prefixes that take the
+ * sets in turn, so each set is seen new once and known after that, as in a real table.
  */
 export function warmUpTable(n: number, nextHop: number): Buffer[] {
-  const builders: PrefixListBuilder[] = [];
-  for (let s = 0; s < WARM_SETS; s++) builders.push(new PrefixListBuilder(1, 64));
-  const lengths = [24, 24, 24, 23, 24, 22, 24, 20];
-  const word = new Uint32Array(1);
-  let cursor = 0x64400000; // 100.64.0.0
-  for (let i = 0; i < n; i++) {
-    const len = lengths[i % lengths.length]!;
-    const size = 2 ** (32 - len);
-    cursor = Math.ceil(cursor / size) * size;
-    word[0] = cursor >>> 0;
-    builders[i % WARM_SETS]!.push(word, 0, len);
-    cursor += size;
-  }
-  const groups: UpdateGroup[] = builders.map((b, s) => {
-    const attributes: PathAttributes = {
+  const attributes: PathAttributes[] = [];
+  for (let s = 0; s < WARM_SETS; s++)
+    attributes.push({
       origin: 0,
       asPath: Uint32Array.of((2 << 24) | 2, WARM_AS + 1 + (s % 7), 65_000 + s),
       nextHop,
       localPref: 100,
       med: s % 3,
       communities: Uint32Array.of((WARM_AS << 16) | s),
-    };
-    return { family: Family.IPv4Unicast, attributes, prefixes: b.view() };
-  });
+    });
+  // Mostly /24, then /22-/23, some /16-/21 and a few longer, as in a real table: prefixes of two,
+  // three and four address octets all come up (the decoder and encoder branch on that count).
+  const lengths = [
+    24, 24, 23, 24, 22, 24, 24, 20, 24, 24, 23, 24, 22, 24, 24, 16, 24, 24, 22, 24, 21, 24, 24, 32, 24, 24,
+    22, 24, 19, 24, 24, 28,
+  ];
+  const word = new Uint32Array(1);
+  let cursor = 0x64400000; // 100.64.0.0
+  // Run r (prefixes r * WARM_PREFIXES_PER_UPDATE onwards) is one group in set r % WARM_SETS;
+  // packUpdates gives each group UPDATEs of its own.
+  const groups: UpdateGroup[] = [];
+  for (let from = 0, run = 0; from < n; from += WARM_PREFIXES_PER_UPDATE, run++) {
+    const prefixes = new PrefixListBuilder(1, WARM_PREFIXES_PER_UPDATE);
+    for (let i = from; i < Math.min(n, from + WARM_PREFIXES_PER_UPDATE); i++) {
+      const len = lengths[i % lengths.length]!;
+      const size = 2 ** (32 - len);
+      cursor = Math.ceil(cursor / size) * size;
+      word[0] = cursor >>> 0;
+      prefixes.push(word, 0, len);
+      cursor += size;
+    }
+    groups.push({
+      family: Family.IPv4Unicast,
+      attributes: attributes[run % WARM_SETS]!,
+      prefixes: prefixes.view(),
+    });
+  }
   return packUpdates(groups, [], CODEC).messages;
 }
 
@@ -256,16 +298,19 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
     done = r;
   });
+  // Both raw peers send End-of-RIB (RFC 4724 §2), as BGP speakers with graceful restart do: the
+  // sink at once (it has no routes), the feed after its table.
   const feed = new RawPeer(
     0x7f000001,
     (s) => {
       for (const m of warmUpTable(routes, 0x7f000001)) s.write(m);
+      s.write(encodeEndOfRib(Family.IPv4Unicast, CODEC));
     },
     () => undefined,
   );
   const sink = new RawPeer(
     0x7f000002,
-    () => undefined,
+    (s) => s.write(encodeEndOfRib(Family.IPv4Unicast, CODEC)),
     (frame) => {
       const c = countPrefixes(frame);
       held += c.announced - c.withdrawn;
@@ -297,7 +342,11 @@ neighbors:
 `,
       '(warm-up)',
     );
-    speaker = createSessionSpeaker(config, quiet, { openKernelRoutes: async () => null });
+    // The next hops resolve against an in-memory kernel table (the loopback network, connected),
+    // so that the scratch stack's decision process calls the kernel resolver the real one calls.
+    speaker = createSessionSpeaker(config, quiet, {
+      openKernelRoutes: async () => new FakeRoutes([LOOPBACK_ROUTE]),
+    });
     for (const n of config.neighbors) speaker.addPeer(n);
     await speaker.start();
     const r = await finished;
