@@ -867,7 +867,9 @@ export class RoutingEngine {
       this.sessRib = r;
     }
     const old = this.sessObj[sessionId] !== undefined ? this.sessRib[sessionId]! : -1;
-    const id = this.attrs.intern(sessionToRib(s));
+    // sessionToRib makes a new object around the session layer's decoded arrays, which are
+    // whole copies out of the message that nothing writes: the table may keep them as they are.
+    const id = this.attrs.internOwned(sessionToRib(s));
     this.sessObj[sessionId] = s;
     this.sessRib[sessionId] = id;
     if (old >= 0) this.attrs.unref(old);

@@ -72,6 +72,37 @@ describe('AttrTable', () => {
     });
   });
 
+  test('internOwned keeps a handed-over set as it is, frozen, and finds it as intern() does', () => {
+    const t = new AttrTable();
+    const comms = Uint32Array.of(7);
+    const handed = { origin: 0, communities: comms, mpNextHop: Uint8Array.of(10, 0, 0, 1) };
+    const id = t.internOwned(handed);
+    assert.equal(t.get(id), handed, 'the object itself is stored');
+    assert.equal(t.get(id).communities, comms, 'its arrays are not copied');
+    assert.ok(Object.isFrozen(t.get(id)));
+    assert.equal(
+      t.intern({ origin: 0, communities: Uint32Array.of(7), mpNextHop: Uint8Array.of(10, 0, 0, 1) }),
+      id,
+    );
+    assert.equal(
+      t.internOwned({ origin: 0, communities: Uint32Array.of(7), mpNextHop: Uint8Array.of(10, 0, 0, 1) }),
+      id,
+    );
+    assert.equal(t.refCount(id), 3);
+  });
+
+  test('internOwned still copies a set with unknown attributes (their data may view a message)', () => {
+    const t = new AttrTable();
+    const message = Uint8Array.of(1, 2, 3, 4, 5, 6);
+    const data = message.subarray(2, 4);
+    const handed = { origin: 0, unknown: [{ flags: 0xc0, code: 99, data }] };
+    const id = t.internOwned(handed);
+    assert.notEqual(t.get(id), handed);
+    const kept = t.get(id).unknown?.[0]?.data;
+    assert.deepEqual([...(kept ?? [])], [3, 4]);
+    assert.notEqual(kept?.buffer, message.buffer, 'the kept data does not pin the message');
+  });
+
   test('a set longer than one fromCharCode chunk keys correctly, and its arrays share one buffer', () => {
     const t = new AttrTable();
     // 3,000 communities: 6,000+ UTF-16 units of key, past wordsToString's 4,096-unit chunks.
