@@ -253,9 +253,7 @@ export class ImportFilter {
       this.attrs.ref(inAttrId);
       return inAttrId;
     }
-    // A new object whose arrays are the interned input's or new ones from the policy actions,
-    // none of which is written again: the table may keep it as it is.
-    return this.attrs.internOwned(outcome.attrs);
+    return this.attrs.intern(outcome.attrs);
   }
 }
 
@@ -451,9 +449,7 @@ export class ExportFilter {
       this.attrs.ref(inAttrId);
       return inAttrId;
     }
-    // As on import: rewrite() and the policy actions build new objects around the interned
-    // input's arrays and new ones (a reflected set's CLUSTER_LIST), none written again.
-    return this.attrs.internOwned(out);
+    return this.attrs.intern(out);
   }
 
   /** Session-type rewriting (RFC 4271 §5.1, RFC 4456 §8, RFC 5065 §5). */
