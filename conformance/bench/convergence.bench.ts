@@ -58,6 +58,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
+import {
+  birdReceiverConfig,
+  buildReflectorLan,
+  launchFlags,
+  logOf,
+  tsbgpReflectorConfig,
+} from '../lib/reflector-lan.ts';
 import { BirdCtl, cpuSecondsOf, memoryOf, resetPeakOf } from '../session/bird-ctl.ts';
 import { prefixes } from './table-mix.ts';
 
@@ -107,6 +114,7 @@ const INJ = '10.3.0.2';
 const RR = '10.3.0.1';
 const RCV = '10.3.0.3';
 const ATTR_SETS = 3000;
+const LAN = { inj: INJ, rr: RR, rcv: RCV };
 
 function injectorConfig(dir: string, n: number): string {
   const routes = prefixes(n).map(
@@ -121,15 +129,6 @@ protocol bgp torr { local ${INJ} as 65000; neighbor ${RR} as 65000; direct; disa
 `;
 }
 
-function receiverConfig(dir: string): string {
-  return `log "${dir}/rcv.log" { info, warning, error, fatal };
-router id ${RCV};
-protocol device { }
-protocol bgp torr { local ${RCV} as 65000; neighbor ${RR} as 65000; direct;
-  ipv4 { import all; export none; gateway direct; }; }
-`;
-}
-
 interface Reflector {
   readonly name: string;
   /** Starts the reflector; returns the processes to measure. */
@@ -141,17 +140,6 @@ interface Reflector {
   measuredPids?(procs: SpawnedProcess[]): Promise<number[]>;
 }
 
-/**
- * The Node flags `tsbgp` starts with: those on bin/tsbgp.js's `#!/usr/bin/env -S node ...` line.
- * The reflector is started with process.execPath (the node running this benchmark) rather than
- * through the shebang, so they are read from it, and the benchmark runs what `tsbgp run` runs.
- */
-function launchFlags(bin: string): string[] {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env -S node(.*)$/.exec(first);
-  return (m?.[1] ?? '').split(' ').filter((f) => f !== '');
-}
-
 /** tsbgp as the reflector, run from the checkout at `root` (this one, or a baseline to compare). */
 function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
   const bin = join(root, 'bin', 'tsbgp.js');
@@ -159,16 +147,7 @@ function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
     name,
     async start(lab) {
       const cfg = join(lab.dir, 'tsbgp.yaml');
-      writeFileSync(
-        cfg,
-        `asn: 65000
-routerId: ${RR}
-listen: { addresses: [${RR}] }
-neighbors:
-  - { name: inj, address: ${INJ}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
-  - { name: rcv, address: ${RCV}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
-${warmUp ? '' : 'warmUp: { routes: 0 }\n'}`,
-      );
+      writeFileSync(cfg, tsbgpReflectorConfig(LAN, warmUp ? '' : 'warmUp: { routes: 0 }\n'));
       return [
         lab.spawn('rr', name, process.execPath, [
           '--max-old-space-size=4096',
@@ -424,11 +403,7 @@ interface InjectorControl {
 }
 
 function logHas(p: SpawnedProcess, re: RegExp): boolean {
-  try {
-    return re.test(readFileSync(p.logPath, 'utf8'));
-  } catch {
-    return false;
-  }
+  return re.test(logOf(p));
 }
 
 /**
@@ -459,25 +434,11 @@ async function measure(r: Reflector, n: number): Promise<Result> {
   const lab = new Lab('cvb');
   const spawned: SpawnedProcess[] = [];
   try {
-    await lab.addNode('sw');
-    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
-    for (const [node, addr] of [
-      ['inj', INJ],
-      ['rr', RR],
-      ['rcv', RCV],
-    ] as const) {
-      await lab.addNode(node);
-      await lab.link(
-        { node: 'sw', ifname: `p-${node}`, addrs: [] },
-        { node, ifname: 'lan', addrs: [`${addr}/24`] },
-      );
-      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
-    }
+    await buildReflectorLan(lab, LAN);
     const injConf = join(lab.dir, 'inj.conf');
     writeFileSync(injConf, injectorConfig(lab.dir, n));
     const rcvConf = join(lab.dir, 'rcv.conf');
-    writeFileSync(rcvConf, receiverConfig(lab.dir));
+    writeFileSync(rcvConf, birdReceiverConfig(LAN, `${lab.dir}/rcv.log`));
     const injSock = join(lab.dir, 'inj.ctl');
     const rcvSock = join(lab.dir, 'rcv.ctl');
     const replay =

@@ -9,16 +9,24 @@
 // to /32 prefixes, UPDATEs of 4 prefixes and End-of-RIB; the daemon resolves next hops against
 // the namespace's kernel routes.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib/lab.ts';
+import { canUseNamespaces, Lab, run, waitFor } from '../lib/lab.ts';
+import {
+  birdReceiverConfig,
+  buildReflectorLan,
+  launchFlags,
+  logOf,
+  tsbgpReflectorConfig,
+} from '../lib/reflector-lan.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSBGP = join(ROOT, 'bin', 'tsbgp.js');
 const INJ = '10.98.0.1';
 const RR = '10.98.0.2';
 const RCV = '10.98.0.3';
+const LAN = { inj: INJ, rr: RR, rcv: RCV };
 const ROUTES = 30_000;
 const SETS = 3_000;
 const PER_UPDATE = 4;
@@ -43,20 +51,6 @@ const WATCHED = [
   'encodePrefixes',
   'applyUpdate',
 ];
-
-/** Node flags on bin/tsbgp.js's first line (`#!/usr/bin/env -S node ...`), as `tsbgp` starts. */
-function launchFlags(): string[] {
-  const first = readFileSync(TSBGP, 'utf8').split('\n', 1)[0] ?? '';
-  return (/^#!\S*env -S node(.*)$/.exec(first)?.[1] ?? '').split(' ').filter((f) => f !== '');
-}
-
-function logOf(p: SpawnedProcess): string {
-  try {
-    return readFileSync(p.logPath, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /**
  * The deoptimisations in a `--trace-deopt --trace-gc` log after the warm-up: its full collection
@@ -87,31 +81,10 @@ describe('the warm-up against the first real table', { skip: !canUseNamespaces()
       t.skip('BIRD 2 is not installed');
       return;
     }
-    await lab.addNode('sw');
-    await lab.exec('sw', 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-    await lab.exec('sw', 'ip', ['link', 'set', 'br0', 'up']);
-    for (const [node, addr] of [
-      ['inj', INJ],
-      ['rr', RR],
-      ['rcv', RCV],
-    ] as const) {
-      await lab.addNode(node);
-      await lab.link(
-        { node: 'sw', ifname: `p-${node}`, addrs: [] },
-        { node, ifname: 'lan', addrs: [`${addr}/24`] },
-      );
-      await lab.exec('sw', 'ip', ['link', 'set', `p-${node}`, 'master', 'br0']);
-    }
+    await buildReflectorLan(lab, LAN);
     const rcvConf = join(lab.dir, 'rcv.conf');
     const rcvSock = join(lab.dir, 'rcv.ctl');
-    writeFileSync(
-      rcvConf,
-      `router id ${RCV};
-protocol device { }
-protocol bgp torr { local ${RCV} as 65000; neighbor ${RR} as 65000; direct;
-  ipv4 { import all; export none; gateway direct; }; }
-`,
-    );
+    writeFileSync(rcvConf, birdReceiverConfig(LAN));
     lab.spawn('rcv', 'bird', 'bird', ['-f', '-c', rcvConf, '-s', rcvSock]);
     const injector = lab.spawn('inj', 'replay', process.execPath, [
       '--import',
@@ -124,18 +97,9 @@ protocol bgp torr { local ${RCV} as 65000; neighbor ${RR} as 65000; direct;
       String(SETS),
     ]);
     const cfg = join(lab.dir, 'tsbgp.yaml');
-    writeFileSync(
-      cfg,
-      `asn: 65000
-routerId: ${RR}
-listen: { addresses: [${RR}] }
-neighbors:
-  - { name: inj, address: ${INJ}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
-  - { name: rcv, address: ${RCV}, asn: 65000, localAddress: ${RR}, routeReflectorClient: true }
-`,
-    );
+    writeFileSync(cfg, tsbgpReflectorConfig(LAN));
     const daemon = lab.spawn('rr', 'tsbgp', process.execPath, [
-      ...launchFlags(),
+      ...launchFlags(TSBGP),
       '--trace-deopt',
       '--trace-gc',
       TSBGP,
