@@ -65,7 +65,7 @@ import {
   logOf,
   tsbgpReflectorConfig,
 } from '../lib/reflector-lan.ts';
-import { BirdCtl, cpuSecondsOf, memoryOf, resetPeakOf } from '../session/bird-ctl.ts';
+import { BirdCtl, cpuSecondsOf, memoryOf, minorFaultsOf, resetPeakOf } from '../session/bird-ctl.ts';
 import { prefixes } from './table-mix.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -353,6 +353,11 @@ interface Result {
   startupPeakMiB: number;
   bytesPerRoute: number;
   cpuS: number;
+  /**
+   * The reflector's minor page faults over the converge phase: memory touched for the first time
+   * (each a trap into the kernel, which zeroes a 4 KiB page; on this VM a few µs each).
+   */
+  minorFaults: number;
   /** The injector's and the receiver's CPU seconds over the converge phase. */
   injectorCpuS: number;
   receiverCpuS: number;
@@ -511,6 +516,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       if (await protoEstablished(inj, 'torr')) break;
       await new Promise((res) => setTimeout(res, 2));
     }
+    const faults0 = pids.reduce((s, p) => s + minorFaultsOf(p, read), 0);
     const t0 = performance.now();
     const [injCpu0 = 0, rcvCpu0 = 0] = neighbourCpu();
     for (;;) {
@@ -534,6 +540,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const convergeS = (performance.now() - t0) / 1000;
+    const faults = pids.reduce((s, p) => s + minorFaultsOf(p, read), 0) - faults0;
     const [injCpu1 = 0, rcvCpu1 = 0] = neighbourCpu();
     keepSmaps('after');
     const injBytes = await bytesReceivedFrom(lab, INJ);
@@ -622,6 +629,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       startupPeakMiB: startupPeak / 2 ** 20,
       bytesPerRoute: Math.max(0, peakAll - rssBefore) / n,
       cpuS,
+      minorFaults: faults,
       injectorCpuS: injCpu1 - injCpu0,
       receiverCpuS: rcvCpu1 - rcvCpu0,
       injBytes,
@@ -686,6 +694,7 @@ for (const n of sizes) {
       startupPeakMiB: median(mine.map((x) => x.startupPeakMiB)),
       bytesPerRoute: median(mine.map((x) => x.bytesPerRoute)),
       cpuS: median(mine.map((x) => x.cpuS)),
+      minorFaults: median(mine.map((x) => x.minorFaults)),
       injectorCpuS: median(mine.map((x) => x.injectorCpuS)),
       receiverCpuS: median(mine.map((x) => x.receiverCpuS)),
       injBytes: median(mine.map((x) => x.injBytes)),

@@ -95,3 +95,9 @@ export function cpuSecondsOf(pid: number, readFile: (p: string) => string): numb
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
+
+/** Minor page faults of a process so far (/proc/PID/stat field 10): fresh memory first touched. */
+export function minorFaultsOf(pid: number, readFile: (p: string) => string): number {
+  const stat = readFile(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
