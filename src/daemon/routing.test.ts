@@ -23,7 +23,7 @@ import type { Config } from '../config/types.ts';
 import { FakeRoutes } from '../dataplane/routes/fake-routes.ts';
 import { createLogger } from '../log/logger.ts';
 import type { FibBatch } from './fib-feed.ts';
-import { RoutingEngine, type RoutingSpeaker } from './routing.ts';
+import { RIB_INITIAL_PREFIXES, RoutingEngine, type RoutingSpeaker } from './routing.ts';
 import { RoutingHub } from './routing-hub.ts';
 import { KernelNextHopResolver } from './routing-resolver.ts';
 
@@ -391,6 +391,22 @@ describe('routing engine', () => {
     assert.equal(engine.routes({}).length, 0);
     assert.equal(announced(sent.a).size, 0, 'client A got every withdrawal');
     assert.ok(fib.length > 0);
+  });
+
+  test("each family's Loc-RIB starts at RIB_INITIAL_PREFIXES, a step of its own growth from 1,024", () => {
+    const { engine } = setup();
+    engines.push(engine);
+    // The capacities LocRib grows through from 1,024 (×1.5, rounded up): starting at one of them
+    // leaves a larger table on the same sizes (a 1M table at 1,008,917, not 1.49M).
+    const steps: number[] = [];
+    for (let n = 1024; n <= RIB_INITIAL_PREFIXES; n = Math.ceil(n * 1.5)) steps.push(n);
+    assert.equal(steps.at(-1), RIB_INITIAL_PREFIXES);
+    assert.ok(RIB_INITIAL_PREFIXES >= 100_000, 'a 100k table fits without growing');
+    assert.equal(engine.families.size, 2);
+    for (const { rib } of engine.families.values()) {
+      assert.equal(rib.prefixCapacity, RIB_INITIAL_PREFIXES);
+      assert.equal(rib.pathCapacity, RIB_INITIAL_PREFIXES);
+    }
   });
 
   test('under load commits are spaced by the interval; a change after a small commit goes at once', async () => {
