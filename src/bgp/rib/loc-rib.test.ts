@@ -505,6 +505,34 @@ describe('LocRib', () => {
     assert.equal(rib.size, present.size);
   });
 
+  test('an emptied table returns to its initial capacity, not below it', () => {
+    const attrs = new AttrTable();
+    const peers = new PeerTable(parseIpv4('10.0.0.1'), 65000);
+    const decision = new DecisionProcess(attrs, peers, DEFAULT_DECISION_OPTIONS);
+    const rib = new LocRib({ afi: 1, attrs, decision, initialPrefixes: 6000 });
+    const a = peers.add({
+      kind: 'ebgp',
+      name: '10.1.0.1',
+      address: Uint8Array.of(10, 1, 0, 1),
+      routerId: parseIpv4('10.1.0.1'),
+      remoteAs: 65001,
+      rrClient: false,
+    });
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    for (const size of [5000, 10000]) {
+      const all = Array.from({ length: size }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+      rib.announce(a, id, prefixListOf(1, all));
+      rib.commit();
+      assert.equal(rib.prefixCapacity, size > 6000 ? 13500 : 6000, `${size} prefixes`);
+      rib.withdraw(a, prefixListOf(1, all));
+      rib.commit();
+      rib.commit();
+      assert.equal(rib.size, 0);
+      assert.equal(rib.prefixCapacity, 6000, `after withdrawing ${size}`);
+      assert.equal(rib.pathCapacity, 6000);
+    }
+  });
+
   test('a fully withdrawn table gives its memory back and works again; per-peer counts', () => {
     const { attrs, rib, peer } = setup();
     const a = peer(1);

@@ -65,6 +65,13 @@ const REHASH_BUCKETED_FROM = 32_768;
 /** Its sort key: 2^11 streams of writes at once, 128 KiB of cache lines, fit the L2 cache. */
 const REHASH_BUCKET_BITS = 11;
 
+/** Hash slots for a table of n prefixes: a power of two, at most 70% full. */
+function slotsFor(n: number): number {
+  let s = 16;
+  while (s * 0.7 < n) s *= 2;
+  return s;
+}
+
 /**
  * A stack of int32 in a typed array. A session loss puts a million entries on the free lists at
  * once: as a JS array of numbers that cost ~16 MB of heap and most of a full withdrawal's time
@@ -176,6 +183,8 @@ export class LocRib {
   private readonly pSize: number;
   private readonly pHeadOff: number;
   private readonly pMetaOff: number;
+  /** The capacity the table starts with, and returns to when emptied (reset()). */
+  private readonly initialCap: number;
   private pCap: number;
   private pRec: Int32Array;
   /** the same buffer as pRec, for the address words */
@@ -219,13 +228,12 @@ export class LocRib {
     this.attrs = opts.attrs;
     this.decision = opts.decision;
     const n = Math.max(16, opts.initialPrefixes ?? 1024);
+    this.initialCap = n;
     this.pCap = n;
     this.pRec = new Int32Array(n * this.pSize);
     this.pWords = new Uint32Array(this.pRec.buffer);
-    let s = 16;
-    while (s * 0.7 < n) s *= 2;
-    this.slots = new Int32Array(s);
-    this.mask = s - 1;
+    this.slots = new Int32Array(slotsFor(n));
+    this.mask = this.slots.length - 1;
     this.qCap = n;
     this.qRec = new Int32Array(n * Q_SIZE);
   }
@@ -657,19 +665,25 @@ export class LocRib {
       this.qFree = q;
     }
     this.pendingPathFree.clear();
-    if (this.prefixCount === 0 && this.pathCount === 0 && this.pCap > 4096) this.reset();
+    // pTop and qTop are high-water marks: more than 4,096 records ever used means pages worth
+    // giving back, whether or not the arrays grew past their initial capacity.
+    if (this.prefixCount === 0 && this.pathCount === 0 && (this.pTop > 4096 || this.qTop > 4096))
+      this.reset();
   }
 
-  /** Gives the memory of an emptied table back (after a full withdrawal). */
+  /**
+   * Gives the memory of an emptied table back (after a full withdrawal): new arrays of the
+   * initial capacity, whose pages the kernel maps only as they are written again.
+   */
   private reset(): void {
-    const n = 1024;
+    const n = this.initialCap;
     this.pCap = n;
     this.pRec = new Int32Array(n * this.pSize);
     this.pWords = new Uint32Array(this.pRec.buffer);
     this.pTop = 0;
     this.pFree = -1;
-    this.slots = new Int32Array(2048);
-    this.mask = 2047;
+    this.slots = new Int32Array(slotsFor(n));
+    this.mask = this.slots.length - 1;
     this.tombstones = 0;
     this.qCap = n;
     this.qRec = new Int32Array(n * Q_SIZE);
