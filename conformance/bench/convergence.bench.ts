@@ -355,7 +355,7 @@ interface Result {
   cpuS: number;
   /**
    * The reflector's minor page faults over the converge phase: memory touched for the first time
-   * (each a trap into the kernel, which zeroes a 4 KiB page; on this VM a few µs each).
+   * (each a trap into the kernel, which zeroes a 4 KiB page; ~11 µs each on this VM).
    */
   minorFaults: number;
   /** The injector's and the receiver's CPU seconds over the converge phase. */
