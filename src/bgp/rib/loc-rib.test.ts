@@ -8,11 +8,11 @@ import { LocRib, PathFlag, RibChange } from './loc-rib.ts';
 import { PeerTable } from './peers.ts';
 import { prefixListOf } from './prefix.ts';
 
-function setup(afi: 1 | 2 = 1, maxPaths = 1) {
+function setup(afi: 1 | 2 = 1, maxPaths = 1, initialPrefixes = 16) {
   const attrs = new AttrTable();
   const peers = new PeerTable(parseIpv4('10.0.0.1'), 65000);
   const decision = new DecisionProcess(attrs, peers, { ...DEFAULT_DECISION_OPTIONS, maxPathsEbgp: maxPaths });
-  const rib = new LocRib({ afi, attrs, decision, initialPrefixes: 16 });
+  const rib = new LocRib({ afi, attrs, decision, initialPrefixes });
   const peer = (i: number, asn = 65000 + i) =>
     peers.add({
       kind: 'ebgp',
@@ -506,18 +506,8 @@ describe('LocRib', () => {
   });
 
   test('an emptied table returns to its initial capacity, not below it', () => {
-    const attrs = new AttrTable();
-    const peers = new PeerTable(parseIpv4('10.0.0.1'), 65000);
-    const decision = new DecisionProcess(attrs, peers, DEFAULT_DECISION_OPTIONS);
-    const rib = new LocRib({ afi: 1, attrs, decision, initialPrefixes: 6000 });
-    const a = peers.add({
-      kind: 'ebgp',
-      name: '10.1.0.1',
-      address: Uint8Array.of(10, 1, 0, 1),
-      routerId: parseIpv4('10.1.0.1'),
-      remoteAs: 65001,
-      rrClient: false,
-    });
+    const { attrs, rib, peer } = setup(1, 1, 6000);
+    const a = peer(1);
     const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
     for (const size of [5000, 10000]) {
       const all = Array.from({ length: size }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
