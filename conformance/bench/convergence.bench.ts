@@ -161,7 +161,8 @@ function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
           '--control-socket',
           join(lab.dir, 'tsbgp.sock'),
           '--log-level',
-          'warn',
+          // BENCH_LOG_LEVEL=info puts the session events among --trace-opt's lines, to time them.
+          process.env.BENCH_LOG_LEVEL ?? 'warn',
         ]),
       ];
     },
