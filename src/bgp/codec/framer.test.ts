@@ -101,6 +101,43 @@ describe('BgpFrameReader', () => {
     assert.deepStrictEqual(frames, msgs);
   });
 
+  test('three parts cut at every pair of points, drained after each part or only at the end', () => {
+    // Covers the message stitched across two chunks, the chunk used in place after it, and a push
+    // that arrives before the stitched message was taken.
+    const msgs = stream();
+    const all = Buffer.concat(msgs);
+    for (const drainEach of [true, false]) {
+      for (let i = 0; i <= all.length; i++) {
+        for (let j = i; j <= all.length; j++) {
+          const r = new BgpFrameReader();
+          const frames: Buffer[] = [];
+          for (const part of [all.subarray(0, i), all.subarray(i, j), all.subarray(j)]) {
+            r.push(Buffer.from(part));
+            if (drainEach) for (let f = r.next(); f !== null; f = r.next()) frames.push(f);
+          }
+          for (let f = r.next(); f !== null; f = r.next()) frames.push(f);
+          assert.deepStrictEqual(frames, msgs, `cuts ${i}/${j}, drained each: ${drainEach}`);
+          assert.equal(r.bufferedBytes, 0);
+        }
+      }
+    }
+  });
+
+  test('a bad length in a header split across chunks is still refused', () => {
+    const bad = encodeKeepalive();
+    bad.writeUInt16BE(18, 16); // shorter than a header
+    const all = Buffer.concat([encodeKeepalive(), bad, encodeKeepalive()]);
+    for (let cut = 20; cut < 38; cut++) {
+      const r = new BgpFrameReader();
+      r.push(all.subarray(0, cut));
+      assert.notEqual(r.next(), null);
+      assert.equal(r.next(), null);
+      r.push(all.subarray(cut));
+      assert.equal(r.next(), null, `split at ${cut}`);
+      assert.equal(r.error?.notification.subcode, 2, 'Bad Message Length');
+    }
+  });
+
   test('frames handed out stay intact after later pushes (they may be queued)', () => {
     const msgs = stream();
     const all = Buffer.concat(msgs);
