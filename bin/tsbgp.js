@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=8
 // Entry point. It runs the compiled JavaScript in dist/ when that is current (every source file
 // in src/ has its .js in dist/, no older than it), and the TypeScript sources through tsx's loader
 // otherwise, so a checkout runs without a build step and a stale build is never run.
@@ -13,14 +13,7 @@
 // while a table loads, and the pages it grows stay resident. Capped at 8, a 100k-prefix load grew
 // the daemon's RSS by ~12 MB less, and 1M converged no slower (docs/PERFORMANCE.md). V8 reads
 // the flag only at start, so it is here (`env -S`, coreutils ≥ 8.30) and not in the code; run as
-// `node bin/tsbgp.js` or `node dist/cli/main.js`, add it by hand (with the next one).
-//
-// --v8-pool-size=1 (Node's default is 4): one V8 worker thread for TurboFan's compile jobs and the
-// GC's helper tasks instead of four. The first table after a start is compiled while it loads,
-// and four workers competed with the main thread for the cores: a 100k-prefix first table
-// converged in 0.32 s against 0.35 s (13 of 14 runs faster). RSS is ~8 MB lower too: each worker
-// had a malloc arena of its own (4.5 MB of arenas in /proc/PID/smaps against 12.7 MB). A 1M table
-// converged no slower (docs/PERFORMANCE.md).
+// `node bin/tsbgp.js` or `node dist/cli/main.js`, add it by hand.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
