@@ -30,7 +30,6 @@ const LAN = { inj: INJ, rr: RR, rcv: RCV };
 const ROUTES = 30_000;
 const SETS = 3_000;
 const PER_UPDATE = 4;
-const WARM_UP_DONE = /"msg":"warm-up: table done, tearing down"/;
 
 /**
  * Functions the first real table deoptimised before the warm-up was shaped like a real table:
@@ -54,13 +53,12 @@ const WATCHED = [
 ];
 
 /**
- * The deoptimisations in a `--trace-deopt` log after the warm-up's table: the daemon's debug line
- * logged before the scratch stack's teardown marks where it ends (the teardown counts: code
- * thrown away there is gone for the first real table too).
+ * The deoptimisations in a `--trace-deopt --trace-gc` log after the warm-up: its full collection
+ * (a Mark-Compact with reason "testing", from global.gc()) marks where the warm-up ends.
  */
 function deoptsAfterWarmUp(log: string): { name: string; reason: string }[] {
   const lines = log.split('\n');
-  const end = lines.findIndex((l) => WARM_UP_DONE.test(l));
+  const end = lines.findIndex((l) => /Mark-Compact.*testing/.test(l));
   if (end < 0) return [];
   const out: { name: string; reason: string }[] = [];
   for (const l of lines.slice(end + 1)) {
@@ -103,6 +101,7 @@ describe('the warm-up against the first real table', { skip: !canUseNamespaces()
     const daemon = lab.spawn('rr', 'tsbgp', process.execPath, [
       ...launchFlags(TSBGP),
       '--trace-deopt',
+      '--trace-gc',
       TSBGP,
       'run',
       '--config',
@@ -110,7 +109,7 @@ describe('the warm-up against the first real table', { skip: !canUseNamespaces()
       '--control-socket',
       join(lab.dir, 'tsbgp.sock'),
       '--log-level',
-      'debug',
+      'warn',
     ]);
     const birdc = (cmd: string) => lab.tryExec('rcv', 'birdc', ['-s', rcvSock, cmd]);
     await waitFor('replay stream built', async () => /^ready/m.test(logOf(injector)), 60_000);
@@ -130,7 +129,7 @@ describe('the warm-up against the first real table', { skip: !canUseNamespaces()
     );
 
     const log = logOf(daemon);
-    assert.match(log, WARM_UP_DONE, 'the warm-up ran (its log line marks where it ends)');
+    assert.match(log, /Mark-Compact.*testing/, 'the warm-up ran and collected (its end marks the log)');
     const deopts = deoptsAfterWarmUp(log);
     const hit = deopts.filter((d) => WATCHED.includes(d.name));
     assert.deepEqual(hit, [], `deoptimised after the warm-up: ${JSON.stringify(hit)}`);

@@ -46,7 +46,7 @@ describe('start-up warm-up', () => {
     assert.ok(WARM_SETS > ID_TABLE_INITIAL, `${WARM_SETS} sets, tables start at ${ID_TABLE_INITIAL}`);
   });
 
-  test('a table runs through a scratch speaker and is withdrawn again; the scratch speaker logs nothing', async () => {
+  test('a table runs through a scratch speaker and is withdrawn again; the daemon logs nothing of it', async () => {
     const out = new PassThrough();
     let logged = '';
     out.on('data', (c: Buffer) => {
@@ -57,16 +57,10 @@ describe('start-up warm-up', () => {
     assert.equal(r.ok, true, r.reason);
     assert.equal(r.routes, 5000);
     assert.ok(r.ms > 0);
-    // The scratch speaker's sessions are not the operator's: its logger is silenced. The one line
-    // is the warm-up's own, at debug level, where its table ends.
-    const lines = logged
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; level: number });
-    assert.deepEqual(
-      lines.map((l) => [l.level, l.msg]),
-      [[20, 'warm-up: table done, tearing down']],
-    );
+    // The full collection runs inside the warm-up, before its scratch stack is torn down.
+    assert.ok((r.gcMs ?? 0) > 0, `gcMs ${r.gcMs}`);
+    // The scratch speaker's sessions are not the operator's: its logger is silenced.
+    assert.equal(logged, '');
   });
 
   test('the config turns it off with routes: 0 and defaults to 50,000 routes', () => {

@@ -45,6 +45,7 @@ import { parseConfig } from '../config/loader.ts';
 import { FakeRoutes } from '../dataplane/routes/fake-routes.ts';
 import { type KernelRoute, RT_TABLE_MAIN } from '../dataplane/routes/model.ts';
 import type { Logger } from '../log/logger.ts';
+import { collectGarbage } from './heap.ts';
 import { createSessionSpeaker } from './speaker-adapter.ts';
 
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
@@ -58,6 +59,8 @@ export interface WarmUpReport {
   /** Routes the sink received and then saw withdrawn. */
   readonly routes: number;
   readonly ms: number;
+  /** Of ms, the full garbage collection at its end (0 where the runtime offers none). */
+  readonly gcMs?: number;
   /** Why it stopped early, when !ok. */
   readonly reason?: string;
 }
@@ -290,6 +293,7 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   const quiet = log.child({ component: 'warm-up' });
   quiet.level('fatal');
   let held = 0;
+  let gcMs = 0;
   let done: (r: { ok: boolean; reason?: string }) => void = () => undefined;
   const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
     done = r;
@@ -346,19 +350,22 @@ neighbors:
     for (const n of config.neighbors) speaker.addPeer(n);
     await speaker.start();
     const r = await finished;
-    // Where the warm-up's table ends and its teardown begins: a trace of V8's deoptimisations
-    // (conformance/daemon/warm-up-deopt.test.ts) counts from here.
-    log.debug({ routes: held }, 'warm-up: table done, tearing down');
-    // No forced full collection here. One ran here to give the warm-up's memory back at once,
-    // but it also threw away the optimised code of `exportOne`, `commit`, `release` and the update
-    // batch's accessors ("weak objects" in --trace-deopt), which the first real table then had to
-    // recompile. Without it the first 100k table converged faster (0.30 s against 0.32 s, 6 of 7
-    // runs) and an idle daemon's RSS was the same 2-24 s after start (docs/PERFORMANCE.md,
-    // thirteenth session).
+    // The full collection runs here, while the scratch stack still stands, not after its
+    // teardown. V8 keeps optimised code only while the hidden classes it was specialised on are
+    // alive, and until the real stack makes its own objects the scratch stack's are their only
+    // instances. Collected after the teardown, those classes died with them: `--trace-deopt`
+    // showed 44 functions thrown away for "weak objects" and 136 optimised again during the
+    // first real table; collected here (with primeNetlink), none and 103 (docs/PERFORMANCE.md,
+    // tenth session). What this leaves (the stopped stack's tables, ~5 MB) goes with the next
+    // full collection, by which time the real stack's objects hold the classes.
+    await new Promise((res) => setImmediate(res));
+    const gcStart = performance.now();
+    if (collectGarbage()) gcMs = performance.now() - gcStart;
     return {
       ok: r.ok,
       routes: r.ok ? routes : held,
       ms: performance.now() - t0,
+      gcMs,
       ...(r.reason ? { reason: r.reason } : {}),
     };
   } catch (e) {
