@@ -102,8 +102,8 @@ describe('BgpFrameReader', () => {
   });
 
   test('three parts cut at every pair of points, drained after each part or only at the end', () => {
-    // Covers the message stitched across two chunks, the chunk used in place after it, and a push
-    // that arrives before the stitched message was taken.
+    // Covers a message split over three chunks, two messages split at once, and a push that
+    // arrives before the frames already whole were taken.
     const msgs = stream();
     const all = Buffer.concat(msgs);
     for (const drainEach of [true, false]) {
