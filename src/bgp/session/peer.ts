@@ -469,15 +469,18 @@ export class Peer {
       if (!this.fsmConfig.passive) return false;
       this.dispatch(main, { type: 'AutomaticStart_with_PassiveTcpEstablishment' });
     }
-    if (main.fsm.state === 'Connect' || main.fsm.state === 'Active') {
-      // The incoming connection replaces a pending outgoing attempt (§8.2.2 Connect, Event 17).
-      if (main.socket) this.dropSocket(main, 'replaced by an incoming connection');
+    if ((main.fsm.state === 'Connect' || main.fsm.state === 'Active') && !main.socket) {
+      // No connection of ours is in progress: the incoming one is the session's (§8.2.2 Active,
+      // Event 17).
       this.bind(main, socket, 'incoming');
       this.dispatch(main, { type: 'TcpConnectionConfirmed' });
       return true;
     }
     if (this.extra) return false;
-    // A second connection while the first is past Active: run it alongside; §6.8 decides.
+    // A second connection while our own is in progress or past it: run it alongside, as §8 runs
+    // one FSM per connection, and let §6.8 decide. Dropping our own attempt for it instead loses
+    // both when both speakers dial at once: each may drop the connection the other kept, since
+    // our attempt can already be up in the kernel before its 'connect' event runs.
     const extra = new Session('collision');
     extra.fsm = { ...initialSnapshot, state: 'Active' };
     this.extra = extra;
@@ -1127,7 +1130,18 @@ export class Peer {
       holdTime: v.negotiated.holdTime,
       ...(this.cfg.keepaliveTime ? { keepaliveTime: this.cfg.keepaliveTime } : {}),
     });
-    if (s === this.extra && (this.main.fsm.state === 'Idle' || !this.main.socket)) this.promote();
+    if (s === this.extra && this.mainIsBehind()) this.promote();
+  }
+
+  /**
+   * Whether the main connection has not reached OpenSent (or was dumped back to Idle), so that
+   * a collision connection which has the peer's OPEN should replace it. A connection of ours
+   * still in Connect has sent no OPEN, and the peer has sent its OPEN on the other one only
+   * after its own connect completed, so the peer never drops that one for the same reason.
+   */
+  private mainIsBehind(): boolean {
+    const st = this.main.fsm.state;
+    return st === 'Idle' || st === 'Connect' || st === 'Active';
   }
 
   /** The collision connection won: it becomes the peer's session. */
@@ -1135,6 +1149,7 @@ export class Peer {
     const old = this.main;
     const winner = this.extra;
     if (!winner) return;
+    if (old.socket) this.dropSocket(old, 'the collision connection replaces it');
     old.clearTimers();
     old.disposed = true;
     this.extra = null;

@@ -101,6 +101,36 @@ describe('Speaker over loopback', () => {
     });
   });
 
+  test('speakers dialling each other at once keep one of the two connections (no connect-retry wait)', async () => {
+    // Both dial at the same moment, so each accepts the other's connection while its own is in
+    // progress. §6.8 must pick the same survivor on both sides; if each side instead dropped its
+    // own attempt for the incoming one, both connections die and the session waits for the
+    // ConnectRetryTimer (5 s and more).
+    const pairs = Array.from({ length: 8 }, (_, i) => {
+      const a = speaker(65001, `127.31.${20 + i}.1`, '10.0.0.1');
+      const b = speaker(65002, `127.31.${20 + i}.2`, '10.0.0.2');
+      a.addPeer(cfg(`127.31.${20 + i}.2`, b.port, `127.31.${20 + i}.1`, 65002));
+      b.addPeer(cfg(`127.31.${20 + i}.1`, a.port, `127.31.${20 + i}.2`, 65001));
+      const events: SpeakerEvent[] = [];
+      a.events.subscribe((e) => events.push(e));
+      b.events.subscribe((e) => events.push(e));
+      return { a, b, i, events };
+    });
+    await Promise.all(pairs.flatMap(({ a, b }) => [a.start(), b.start()]));
+    for (const { a, b, i, events } of pairs) {
+      await established(a, `127.31.${20 + i}.2`);
+      await established(b, `127.31.${20 + i}.1`);
+      const lost = events.filter(
+        (e) =>
+          e.type === 'state' &&
+          (e.reason === 'TcpConnectionFailed' || e.reason === 'ConnectRetryTimerExpired'),
+      );
+      assert.deepEqual(lost, [], `pair ${i}: a connection was lost on the way up`);
+      assert.equal(peerOf(a, `127.31.${20 + i}.2`)?.connectRetryCounter, 0);
+      assert.equal(peerOf(b, `127.31.${20 + i}.1`)?.connectRetryCounter, 0);
+    }
+  });
+
   test('shutdown sends an RFC 9003 Cease, stays down, enable brings it back; reset re-forms', async () => {
     const a = speaker(65001, '127.31.1.1', '10.0.1.1');
     const b = speaker(65002, '127.31.1.2', '10.0.1.2');
@@ -376,6 +406,46 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
       server.close();
     });
   }
+
+  test('an incoming connection while ours is still in Connect runs beside it, and its OPEN makes it the session', async () => {
+    const net = await import('node:net');
+    const { createSocketFactory } = await import('./transport.ts');
+    const real = createSocketFactory();
+    // Our outgoing attempt never completes: the peer stays in Connect with a socket.
+    const pending: import('node:net').Socket[] = [];
+    const us = speaker(65000, '127.31.7.40', '10.0.7.1', {
+      socketFactory: {
+        connect: () => {
+          const s = new net.Socket();
+          pending.push(s);
+          return s;
+        },
+        listen: (o, onConnection) => real.listen(o, onConnection),
+      },
+    });
+    us.addPeer({ key: '127.31.7.4', address: '127.31.7.4', remoteAs: 65007, families: ['ipv4-unicast'] });
+    await us.start();
+    await until('our outgoing attempt', () => pending.length === 1);
+    assert.equal(peerOf(us, '127.31.7.4')?.state, 'Connect');
+    const incoming = net.connect({ host: '127.31.7.40', port: us.port, localAddress: '127.31.7.4' });
+    const i = raw(incoming);
+    await until('our OPEN on the incoming connection', () => i.got.some((m) => m.type === 'open'));
+    // Until the peer's OPEN arrives, our own attempt is kept.
+    assert.equal(pending[0]?.destroyed, false);
+    assert.equal(peerOf(us, '127.31.7.4')?.state, 'Connect');
+    incoming.write(openFrom(0x0a000704));
+    incoming.write(encodeKeepalive());
+    const st = await established(us, '127.31.7.4');
+    assert.equal(st.remotePort, incoming.localPort);
+    await until('our own attempt dropped', () => pending[0]?.destroyed);
+    assert.equal(pending.length, 1, 'no second attempt');
+    assert.equal(
+      i.got.find((m) => m.type === 'notification'),
+      undefined,
+      'no NOTIFICATION on the kept connection',
+    );
+    incoming.destroy();
+  });
 });
 
 describe('UPDATE errors from a raw peer (RFC 7606)', () => {

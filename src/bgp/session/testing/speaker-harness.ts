@@ -2,6 +2,7 @@
 // graceful-restart.test.ts). Test-only: the build excludes src/**/testing/**.
 import bunyan from 'bunyan';
 import { Speaker } from '../speaker.ts';
+import type { SocketFactory } from '../transport.ts';
 import type { PeerStatus } from '../types.ts';
 
 export type TestSpeaker = Speaker & { port: number };
@@ -9,13 +10,14 @@ export type TestSpeaker = Speaker & { port: number };
 export interface SpeakerHarness {
   /**
    * A quiet Speaker listening on `address` at the next free test port (or `port`), stopped by
-   * `stopAll`. `restarting` sets the RFC 4724 Restart State bit in its OPENs.
+   * `stopAll`. `restarting` sets the RFC 4724 Restart State bit in its OPENs; `socketFactory`
+   * replaces the real one (to hold an outgoing connection in Connect, say).
    */
   speaker(
     localAs: number,
     address: string,
     routerId: string,
-    options?: { port?: number; restarting?: boolean },
+    options?: { port?: number; restarting?: boolean; socketFactory?: SocketFactory },
   ): TestSpeaker;
   /** Stops every speaker this harness made, ignoring errors (for `after`). */
   stopAll(): Promise<void>;
@@ -36,6 +38,7 @@ export function speakerHarness(firstPort: number): SpeakerHarness {
         listen: { addresses: [address], port },
         logger: quiet,
         gracefulRestartRestarting: options.restarting ?? false,
+        socketFactory: options.socketFactory,
       }) as TestSpeaker;
       s.port = port;
       speakers.push(s);
