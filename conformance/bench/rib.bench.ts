@@ -10,6 +10,7 @@
 // later (issue #4 §6).
 //
 // Run: node --expose-gc --import tsx conformance/bench/rib.bench.ts [--prefixes N] [--sets K] [--bird]
+//      [--initial P]: the Loc-RIB's initial capacity, by default the daemon's (RIB_INITIAL_PREFIXES)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { DecisionProcess } from '../../src/bgp/rib/best-path.ts';
 import { LocRib, type RibChanges } from '../../src/bgp/rib/loc-rib.ts';
 import { PeerTable } from '../../src/bgp/rib/peers.ts';
 import { type UpdateBatch, UpdateGroups } from '../../src/bgp/rib/update-group.ts';
+import { RIB_INITIAL_PREFIXES } from '../../src/daemon/routing.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number): number => {
@@ -42,6 +44,7 @@ const arg = (name: string, dflt: number): number => {
 };
 const N = arg('prefixes', 1_000_000);
 const SETS = arg('sets', 4000);
+const INITIAL = arg('initial', RIB_INITIAL_PREFIXES);
 const WITH_BIRD = args.includes('--bird');
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
   const attrs = new AttrTable();
   const peers = new PeerTable(parseIpv4('10.0.0.1'), 65000);
   const decision = new DecisionProcess(attrs, peers);
-  const rib = new LocRib({ afi: 1, attrs, decision });
+  const rib = new LocRib({ afi: 1, attrs, decision, initialPrefixes: INITIAL });
   const src = peers.add({
     kind: 'ebgp',
     name: 'injector',

@@ -6,6 +6,7 @@ import { Subject } from 'rxjs';
 import { type FamilyKey, familyKey, type PathAttributes } from '../bgp/codec/index.ts';
 import { asSequence, formatIpv4, parseIpv4 } from '../bgp/rib/attrs.ts';
 import { type NextHopResolver, UNREACHABLE } from '../bgp/rib/best-path.ts';
+import { RIB_GROWTH } from '../bgp/rib/loc-rib.ts';
 import { copyPrefixList, prefixListOf } from '../bgp/rib/prefix.ts';
 import { formatRouteDetail } from '../bgp/rib/show.ts';
 import type { AdjRibInBatch, AdjRibInView } from '../bgp/session/adj-rib-in.ts';
@@ -396,10 +397,10 @@ describe('routing engine', () => {
   test("each family's Loc-RIB starts at RIB_INITIAL_PREFIXES, a step of its own growth from 1,024", () => {
     const { engine } = setup();
     engines.push(engine);
-    // The capacities LocRib grows through from 1,024 (×1.5, rounded up): starting at one of them
-    // leaves a larger table on the same sizes (a 1M table at 1,008,917, not 1.49M).
+    // The capacities LocRib grows through from 1,024 (RIB_GROWTH, rounded up): starting at one of
+    // them leaves a larger table on the same sizes (a 1M table at 1,048,576).
     const steps: number[] = [];
-    for (let n = 1024; n <= RIB_INITIAL_PREFIXES; n = Math.ceil(n * 1.5)) steps.push(n);
+    for (let n = 1024; n <= RIB_INITIAL_PREFIXES; n = Math.ceil(n * RIB_GROWTH)) steps.push(n);
     assert.equal(steps.at(-1), RIB_INITIAL_PREFIXES);
     assert.ok(RIB_INITIAL_PREFIXES >= 100_000, 'a 100k table fits without growing');
     assert.equal(engine.families.size, 2);

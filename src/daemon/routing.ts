@@ -171,11 +171,12 @@ const COMMIT_SLICE = 65536;
  * first written, so the room costs address space (~4.5 MiB for IPv4 and ~6 MiB for IPv6), not
  * resident memory.
  *
- * The value is a step of LocRib's own growth sequence from 1,024 (×1.5, rounded up), so a
- * larger table grows through the same capacities as before. 131,072 gave a 1M table 1.49M slots
- * instead of 1.01M, and 20 MiB more peak RSS.
+ * The value is a step of LocRib's own growth sequence from 1,024 (RIB_GROWTH, ×2), so a larger
+ * table grows through the same capacities as one that started small: a 1M table ends at 1,048,576.
+ * (With ×1.5 growth, 131,072 had given a 1M table 1.49M slots, and 20 MiB more peak RSS, so
+ * 132,861 was the value then.)
  */
-export const RIB_INITIAL_PREFIXES = 132_861;
+export const RIB_INITIAL_PREFIXES = 131_072;
 
 /**
  * Under load, commits run at most this often (milliseconds). Why: each commit packs what changed

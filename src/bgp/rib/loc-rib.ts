@@ -62,6 +62,15 @@ const SLOT_TAG_SHIFT = 24;
 const SLOT_INDEX_MASK = (1 << SLOT_TAG_SHIFT) - 1;
 /** From this many prefixes a rehash runs in slot order (LocRib.rehashBucketed). */
 const REHASH_BUCKETED_FROM = 32_768;
+/**
+ * Factor by which the prefix and path records grow when full. Growing copies the records into a
+ * new array, and that copy and the new array's first touch were 5.7% of the reflector's busy time
+ * in a 1M table's CPU profile with ×1.5 (five growths from 131,072, copying 1.75M records).
+ * Doubling grows three times and copies 0.92M. The room above the table costs address space,
+ * not resident memory: arrays this large are mapped straight from the kernel, which hands a page
+ * over when it is first written.
+ */
+export const RIB_GROWTH = 2;
 /** Its sort key: 2^11 streams of writes at once, 128 KiB of cache lines, fit the L2 cache. */
 const REHASH_BUCKET_BITS = 11;
 
@@ -950,7 +959,7 @@ export class LocRib {
   }
 
   private growPrefixes(): void {
-    const n = Math.ceil(this.pCap * 1.5);
+    const n = Math.ceil(this.pCap * RIB_GROWTH);
     const r = new Int32Array(n * this.pSize);
     r.set(this.pRec);
     this.pRec = r;
@@ -983,7 +992,7 @@ export class LocRib {
   }
 
   private growPaths(): void {
-    const n = Math.ceil(this.qCap * 1.5);
+    const n = Math.ceil(this.qCap * RIB_GROWTH);
     const r = new Int32Array(n * Q_SIZE);
     r.set(this.qRec);
     this.qRec = r;
