@@ -566,6 +566,8 @@ async function measure(r: Reflector, n: number): Promise<Result> {
         outputQueuePeakBytes: number;
         inputQueuePeakBytes: number;
         outputBacklogPeakRoutes: number;
+        inputPauses?: number;
+        inputModerations?: number;
         counters: { sent: { update: number }; received: { update: number } };
       }[]) {
         if (p.name === 'inj') updatesIn = p.counters.received.update;
@@ -574,7 +576,8 @@ async function measure(r: Reflector, n: number): Promise<Result> {
         step(
           `${p.name}: input queue peak ${p.inputQueuePeakBytes} B, output queue peak ${p.outputQueuePeakBytes} B, ` +
             `output backlog peak ${p.outputBacklogPeakRoutes} routes, ` +
-            `UPDATEs received ${p.counters.received.update}, sent ${p.counters.sent.update}`,
+            `UPDATEs received ${p.counters.received.update}, sent ${p.counters.sent.update}, ` +
+            `reads paused ${p.inputPauses ?? '-'}, moderated ${p.inputModerations ?? '-'}`,
         );
       }
       if (process.env.BENCH_KEEP_LOG) {

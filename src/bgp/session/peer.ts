@@ -54,6 +54,7 @@ import {
 } from './fsm.ts';
 import { buildOpen, type LocalOpenConfig, type Negotiated, validateOpen } from './open.ts';
 import { OutputBacklog } from './out-backlog.ts';
+import { MODERATE_PAUSE_MS, ReadModeration } from './read-moderation.ts';
 import { normalizeAddress, type SocketFactory, uint32ToIPv4 } from './transport.ts';
 import type {
   ExportPeer,
@@ -196,6 +197,10 @@ class Session {
   /** Receive queue of UPDATE frames (and of BoRR/EoRR behind them), as ranges of socket chunks. */
   readonly queue = new FrameQueue();
   paused = false;
+  /** When to hold reading back so that the sender packs its UPDATEs (read-moderation.ts). */
+  moderation = new ReadModeration();
+  /** Reading resumes when this fires (MODERATE_PAUSE_MS). */
+  moderationTimer: NodeJS.Timeout | null = null;
   scheduled = false;
   // Output queue for bulk UPDATEs.
   out: Buffer[] = [];
@@ -215,6 +220,7 @@ class Session {
 
   clearTimers(): void {
     for (const t of [
+      this.moderationTimer,
       this.connectRetryTimer,
       this.keepaliveTimer,
       this.delayOpenTimer,
@@ -223,7 +229,8 @@ class Session {
     ]) {
       if (t) clearTimeout(t);
     }
-    this.connectRetryTimer =
+    this.moderationTimer =
+      this.connectRetryTimer =
       this.keepaliveTimer =
       this.delayOpenTimer =
       this.idleHoldTimer =
@@ -728,6 +735,8 @@ export class Peer {
     s.paused = false;
     s.queuePeak = 0;
     s.pauses = 0;
+    s.moderation = new ReadModeration();
+    this.stopModeration(s);
     s.outPeak = 0;
     s.clearQueues();
     socket.on('data', (chunk: Buffer) => {
@@ -754,6 +763,7 @@ export class Peer {
     s.socket = null;
     s.clearQueues();
     s.paused = false;
+    this.stopModeration(s);
     if (!socket) return;
     this.log.debug({ why }, 'closing connection');
     if (socket.destroyed) return;
@@ -883,6 +893,8 @@ export class Peer {
 
   private onData(s: Session, chunk: Buffer): void {
     s.reader.push(chunk);
+    let updates = 0;
+    let updateBytes = 0;
     for (;;) {
       if (s.disposed || s.socket === null) return;
       const length = s.reader.nextRange();
@@ -904,6 +916,8 @@ export class Peer {
       }
       if (type === 2) {
         if (s.fsm.state === 'Established') {
+          updates++;
+          updateBytes += length;
           this.enqueue(s, buf, start, length);
           if (s.queue.bytes > s.queuePeak) s.queuePeak = s.queue.bytes;
           // Not dispatched: in Established, UpdateMsg's one action is restarting the HoldTimer
@@ -922,6 +936,28 @@ export class Peer {
       s.pauses++;
       s.socket.pause();
     }
+    // After the back-pressure check: a read that filled the queue is paused by that already.
+    if (s.moderation.observe(updates, updateBytes) && !s.paused && s.socket !== null) {
+      s.paused = true;
+      s.socket.pause();
+      s.moderationTimer = setTimeout(() => {
+        s.moderationTimer = null;
+        this.resumeReading(s);
+      }, MODERATE_PAUSE_MS);
+    }
+  }
+
+  /** Reads again once the queue is below QUEUE_LOW and no moderation pause is running. */
+  private resumeReading(s: Session): void {
+    if (s.paused && s.moderationTimer === null && s.queue.bytes < QUEUE_LOW && s.socket) {
+      s.paused = false;
+      s.socket.resume();
+    }
+  }
+
+  private stopModeration(s: Session): void {
+    if (s.moderationTimer !== null) clearTimeout(s.moderationTimer);
+    s.moderationTimer = null;
   }
 
   private enqueue(s: Session, buf: Uint8Array, start: number, length: number): void {
@@ -1235,10 +1271,7 @@ export class Peer {
     }
     this.publish();
     if (!this.checkMaxPrefixes()) return;
-    if (s.paused && s.queue.bytes < QUEUE_LOW && s.socket) {
-      s.paused = false;
-      s.socket.resume();
-    }
+    this.resumeReading(s);
     if (q.size > 0) this.scheduleProcessing(s);
   }
 
@@ -1473,6 +1506,7 @@ export class Peer {
       outputBacklogPeakRoutes: s.backlog.peakRoutes,
       inputPaused: s.paused,
       inputPauses: s.pauses,
+      inputModerations: s.moderation.pauses,
     };
   }
 }

@@ -644,6 +644,7 @@ function rangePlaceholder(cfg: PeerConfig, localAs: number): PeerStatus {
     inputQueuePeakBytes: 0,
     inputPaused: false,
     inputPauses: 0,
+    inputModerations: 0,
     outputQueueBytes: 0,
     outputQueuePeakBytes: 0,
     outputBacklogRoutes: 0,

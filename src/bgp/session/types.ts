@@ -155,6 +155,8 @@ export interface PeerStatus {
   readonly inputQueuePeakBytes: number;
   readonly inputPaused: boolean;
   readonly inputPauses: number;
+  /** Reads after which reading was to pause, so that the sender packs its UPDATEs (read-moderation.ts). */
+  readonly inputModerations: number;
   /** UPDATE bytes packed for the peer but not yet taken by the socket, and their peak. */
   readonly outputQueueBytes: number;
   readonly outputQueuePeakBytes: number;
