@@ -559,7 +559,9 @@ export class Peer {
         this.onGone?.(this);
       }
     }
-    if (s === this.extra && to === 'Idle') {
+    // A collision connection that failed (Idle, or Active without its socket) is over: it never
+    // dials out itself, and while it stands accept() refuses further connections.
+    if (s === this.extra && (to === 'Idle' || (to === 'Active' && !s.socket))) {
       s.clearTimers();
       s.disposed = true;
       this.extra = null;
@@ -937,7 +939,7 @@ export class Peer {
       s.socket.pause();
     }
     // After the back-pressure check: a read that filled the queue is paused by that already.
-    if (s.moderation.observe(updates, updateBytes) && !s.paused && s.socket !== null) {
+    if (s.moderation.observe(updates, updateBytes, performance.now()) && !s.paused && s.socket !== null) {
       s.paused = true;
       s.socket.pause();
       s.moderationTimer = setTimeout(() => {
@@ -1172,8 +1174,10 @@ export class Peer {
   /**
    * Whether the main connection has not reached OpenSent (or was dumped back to Idle), so that
    * a collision connection which has the peer's OPEN should replace it. A connection of ours
-   * still in Connect has sent no OPEN, and the peer has sent its OPEN on the other one only
-   * after its own connect completed, so the peer never drops that one for the same reason.
+   * still in Connect has sent no OPEN yet. The peer sent its OPEN on the other one only after its
+   * own connect completed; it could still dump that one by §6.8 against our attempt, but only
+   * once it has our OPEN on the attempt, which we send after our connect completes, and then
+   * main is in OpenSent here and §6.8 (onOpen) decides on this side too.
    */
   private mainIsBehind(): boolean {
     const st = this.main.fsm.state;
@@ -1311,6 +1315,8 @@ export class Peer {
       ? hardResetCease(CeaseSubcode.MaximumNumberOfPrefixesReached, data)
       : { code: NotificationCode.Cease, subcode: CeaseSubcode.MaximumNumberOfPrefixesReached, data };
     this.dispatch(this.main, { type: 'AutomaticStop', notification });
+    // A collision connection must not bring the stopped session back when its OPEN arrives.
+    if (this.extra) this.dispatch(this.extra, { type: 'AutomaticStop', notification });
     const restart = over.restartAfter;
     if (restart !== undefined && this.dynamicParent === undefined) {
       if (this.maxPrefixTimer) clearTimeout(this.maxPrefixTimer);

@@ -407,6 +407,47 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     });
   }
 
+  test('a collision connection that fails before its OPEN is gone: the next one is accepted', async () => {
+    const net = await import('node:net');
+    const us = speaker(65000, '127.31.7.50', '10.0.7.1');
+    const server = net.createServer();
+    const sockets: import('node:net').Socket[] = [];
+    server.on('connection', (c) => sockets.push(c));
+    try {
+      await new Promise<void>((r) => server.listen(0, '127.31.7.5', () => r()));
+      const serverPort = (server.address() as import('node:net').AddressInfo).port;
+      const accepted = new Promise<import('node:net').Socket>((r) => server.once('connection', r));
+      us.addPeer({ key: '127.31.7.5', address: '127.31.7.5', port: serverPort, remoteAs: 65007 });
+      await us.start();
+      // Our outgoing connection is up and in OpenSent; the peer stays silent on it.
+      const o = raw(await accepted);
+      await until('our OPEN on the outgoing connection', () => o.got.some((m) => m.type === 'open'));
+      // A second connection from the peer, closed before it sends anything.
+      const first = net.connect({ host: '127.31.7.50', port: us.port, localAddress: '127.31.7.5' });
+      sockets.push(first);
+      const f = raw(first);
+      await until('our OPEN on the first incoming connection', () => f.got.some((m) => m.type === 'open'));
+      first.destroy();
+      await f.closed;
+      // Our side sees the close within a few ms; the next connection must not be refused for it.
+      await new Promise((r) => setTimeout(r, 100));
+      const second = net.connect({ host: '127.31.7.50', port: us.port, localAddress: '127.31.7.5' });
+      sockets.push(second);
+      const g = raw(second);
+      const opened = () => g.got.some((m) => m.type === 'open');
+      const end = Date.now() + 5000;
+      let closed = false;
+      void g.closed.then(() => {
+        closed = true;
+      });
+      while (!opened() && !closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(opened(), closed ? 'the next connection was refused' : 'no OPEN on the next connection');
+    } finally {
+      for (const c of sockets) c.destroy();
+      server.close();
+    }
+  });
+
   test('an incoming connection while ours is still in Connect runs beside it, and its OPEN makes it the session', async () => {
     const net = await import('node:net');
     const { createSocketFactory } = await import('./transport.ts');
@@ -416,7 +457,10 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     const us = speaker(65000, '127.31.7.40', '10.0.7.1', {
       socketFactory: {
         connect: () => {
+          // A socket that says it is connecting, as a real attempt does until its SYN is
+          // answered: dropping it destroys it at once (Peer.dropSocket).
           const s = new net.Socket();
+          Object.defineProperty(s, 'connecting', { value: true });
           pending.push(s);
           return s;
         },
@@ -437,7 +481,7 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     incoming.write(encodeKeepalive());
     const st = await established(us, '127.31.7.4');
     assert.equal(st.remotePort, incoming.localPort);
-    await until('our own attempt dropped', () => pending[0]?.destroyed);
+    assert.equal(pending[0]?.destroyed, true, 'our own attempt dropped');
     assert.equal(pending.length, 1, 'no second attempt');
     assert.equal(
       i.got.find((m) => m.type === 'notification'),
@@ -445,6 +489,69 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
       'no NOTIFICATION on the kept connection',
     );
     incoming.destroy();
+  });
+});
+
+describe('read moderation against a raw peer (read-moderation.ts)', () => {
+  test('a long stream of one-prefix UPDATEs is moderated, then read in full; the session stays up', async () => {
+    const { MODERATE_AFTER, MODERATE_WINDOW, TRIAL_WINDOWS } = await import('./read-moderation.ts');
+    const { asPathFromSequence, prefixListFromStrings, emptyPrefixList } = await import('../codec/index.ts');
+    const opts: CodecOptions = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+    const us = speaker(65000, '127.31.9.1', '10.0.9.1');
+    us.addPeer({ key: '127.31.9.2', address: '127.31.9.2', remoteAs: 65009, passive: true, holdTime: 30 });
+    await us.start();
+    const sock = connect({ host: '127.31.9.1', port: us.port, localAddress: '127.31.9.2' });
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const enc = (m: Parameters<typeof encodeMessage>[0]): Buffer => {
+      const e = encodeMessage(m, opts);
+      if (!e.ok) throw new Error(e.reason);
+      return e.bytes;
+    };
+    sock.write(
+      enc({
+        type: 'open',
+        version: 4,
+        myAs: 65009,
+        holdTime: 30,
+        bgpId: 0x0a000902,
+        capabilities: [{ kind: 'four-octet-as', asn: 65009 }],
+      }),
+    );
+    sock.write(encodeKeepalive());
+    await established(us, '127.31.9.2');
+    // One /24 per UPDATE, one attribute set: the sender cannot pack more, as a fixed stream.
+    const template = enc({
+      type: 'update',
+      withdrawn: emptyPrefixList(1),
+      attributes: { origin: 0, asPath: asPathFromSequence([65009]), nextHop: 0x7f1f0902 },
+      nlri: prefixListFromStrings(1, ['10.0.0.0/24']),
+      treatAsWithdraw: false,
+      errors: [],
+    });
+    const n = Math.ceil((MODERATE_AFTER + (TRIAL_WINDOWS + 2) * MODERATE_WINDOW) / template.length);
+    const stream = Buffer.alloc(n * template.length);
+    for (let i = 0; i < n; i++) {
+      const at = i * template.length;
+      template.copy(stream, at);
+      // The NLRI is the last 4 octets: length 24, then 10 + i's three octets.
+      stream[at + template.length - 3] = 10 + (i >> 16);
+      stream[at + template.length - 2] = (i >> 8) & 255;
+      stream[at + template.length - 1] = i & 255;
+    }
+    sock.write(stream);
+    const done = await until(
+      `all ${n} prefixes`,
+      () => {
+        const p = peerOf(us, '127.31.9.2');
+        return p && p.prefixesReceived === n ? p : undefined;
+      },
+      30_000,
+    );
+    assert.equal(done.state, 'Established');
+    assert.ok(done.inputModerations > 0, 'reads were moderated during the trial');
+    assert.equal(done.inputPaused, false, 'reading resumed');
+    sock.destroy();
   });
 });
 
