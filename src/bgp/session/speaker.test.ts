@@ -37,6 +37,31 @@ function cfg(
   };
 }
 
+/** Encodes a message a test built by hand, or throws. */
+function encodeOrThrow(m: Parameters<typeof encodeMessage>[0], opts: CodecOptions): Buffer {
+  const e = encodeMessage(m, opts);
+  if (!e.ok) throw new Error(e.reason);
+  return e.bytes;
+}
+
+/** A raw peer's OPEN (AS `asn`, 4-octet AS capability, hold time 30 s) and first KEEPALIVE. */
+function sendOpen(sock: import('node:net').Socket, asn: number, bgpId: number, opts: CodecOptions): void {
+  sock.write(
+    encodeOrThrow(
+      {
+        type: 'open',
+        version: 4,
+        myAs: asn,
+        holdTime: 30,
+        bgpId,
+        capabilities: [{ kind: 'four-octet-as', asn }],
+      },
+      opts,
+    ),
+  );
+  sock.write(encodeKeepalive());
+}
+
 describe('Speaker over loopback', () => {
   test('two active speakers establish one session (collision resolved), exchange routes with attributes', async () => {
     const a = speaker(65001, '127.31.0.1', '10.0.0.1');
@@ -503,22 +528,8 @@ describe('read moderation against a raw peer (read-moderation.ts)', () => {
     const sock = connect({ host: '127.31.9.1', port: us.port, localAddress: '127.31.9.2' });
     sock.on('error', () => {});
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    const enc = (m: Parameters<typeof encodeMessage>[0]): Buffer => {
-      const e = encodeMessage(m, opts);
-      if (!e.ok) throw new Error(e.reason);
-      return e.bytes;
-    };
-    sock.write(
-      enc({
-        type: 'open',
-        version: 4,
-        myAs: 65009,
-        holdTime: 30,
-        bgpId: 0x0a000902,
-        capabilities: [{ kind: 'four-octet-as', asn: 65009 }],
-      }),
-    );
-    sock.write(encodeKeepalive());
+    const enc = (m: Parameters<typeof encodeMessage>[0]): Buffer => encodeOrThrow(m, opts);
+    sendOpen(sock, 65009, 0x0a000902, opts);
     await established(us, '127.31.9.2');
     // One /24 per UPDATE, one attribute set: the sender cannot pack more, as a fixed stream.
     const template = enc({
@@ -574,22 +585,8 @@ describe('UPDATE errors from a raw peer (RFC 7606)', () => {
     });
     const closed = new Promise<void>((r) => sock.once('close', () => r()));
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    const enc = (m: Parameters<typeof encodeMessage>[0]): Buffer => {
-      const e = encodeMessage(m, opts);
-      if (!e.ok) throw new Error(e.reason);
-      return e.bytes;
-    };
-    sock.write(
-      enc({
-        type: 'open',
-        version: 4,
-        myAs: 65008,
-        holdTime: 30,
-        bgpId: 0x0a000802,
-        capabilities: [{ kind: 'four-octet-as', asn: 65008 }],
-      }),
-    );
-    sock.write(encodeKeepalive());
+    const enc = (m: Parameters<typeof encodeMessage>[0]): Buffer => encodeOrThrow(m, opts);
+    sendOpen(sock, 65008, 0x0a000802, opts);
     await established(us, '127.31.8.2');
     const { asPathFromSequence, prefixListFromStrings, emptyPrefixList } = await import('../codec/index.ts');
     const update = enc({
