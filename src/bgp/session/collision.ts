@@ -2,7 +2,8 @@
 // connections at once (the one we initiated and the one it initiated); each runs its own FSM.
 // When an OPEN arrives on one of them while the other is in OpenConfirm (or in OpenSent with the
 // peer's BGP Identifier already known from that OPEN), one must be closed with a Cease
-// "Connection Collision Resolution" (RFC 4486 subcode 7).
+// "Connection Collision Resolution" (RFC 4486 subcode 7). A new connection against an
+// Established session of a graceful-restart peer is a restart instead (RFC 4724 §4.2).
 
 import type { FsmState } from './fsm.ts';
 
@@ -17,19 +18,33 @@ export interface CollisionInput {
   remoteAs: number;
   /** The state of the *other* connection when the OPEN arrived on this one. */
   otherState: FsmState;
-  /** Which connection the OPEN arrived on. */
+  /** Which connection the OPEN arrived on, and which the other one is. */
   thisDirection: ConnectionDirection;
+  otherDirection: ConnectionDirection;
+  /** Whether the other connection, if Established, received the peer's Graceful Restart Capability. */
+  otherHasPeerGracefulRestart: boolean;
 }
 
+/** Which of the two connections to close. */
+export type CollisionLoser = 'this' | 'other';
+
 /**
- * Which connection to dump, or undefined when there is no collision. An Established session
- * always wins (§6.8: "a connection collision with an existing BGP connection that is in the
- * Established state causes closing of the newly created connection").
+ * Which connection to close, or undefined when there is no collision.
+ *
+ * - An Established session wins (§6.8: "a connection collision with an existing BGP connection
+ *   that is in the Established state causes closing of the newly created connection"), except
+ *   when the peer sent the Graceful Restart Capability on it: RFC 4724 §4.2 then takes the new
+ *   connection as the sign that the old TCP session is gone, closes the old one and keeps the new.
+ * - Two connections that the peer both initiated (a passive session, or one whose own attempt
+ *   had not started) are not the crossed attempts §6.8 is about: the peer's FSM opens a second
+ *   connection only after giving up its first, so the older one is dead and the new one is kept.
+ *   Deciding by identifier here would keep the dead one half the time, until its hold timer.
+ * - Otherwise §6.8: the identifiers decide.
  */
-export function resolveCollision(c: CollisionInput): ConnectionDirection | undefined {
-  const other: ConnectionDirection = c.thisDirection === 'outgoing' ? 'incoming' : 'outgoing';
-  if (c.otherState === 'Established') return c.thisDirection;
+export function resolveCollision(c: CollisionInput): CollisionLoser | undefined {
+  if (c.otherState === 'Established') return c.otherHasPeerGracefulRestart ? 'other' : 'this';
   if (c.otherState !== 'OpenConfirm' && c.otherState !== 'OpenSent') return undefined;
+  if (c.thisDirection === c.otherDirection) return 'other';
   // §6.8: if the local identifier is lower, close the connection we initiated; otherwise close
   // the one the peer initiated. Identifiers compare as unsigned integers (RFC 6286 §2.3).
   const local = c.localId >>> 0;
@@ -41,5 +56,5 @@ export function resolveCollision(c: CollisionInput): ConnectionDirection | undef
     // RFC 6286 §2.3: with equal identifiers the connection initiated by the larger AS is kept.
     dumpDirection = c.localAs >>> 0 > c.remoteAs >>> 0 ? 'incoming' : 'outgoing';
   }
-  return dumpDirection === c.thisDirection ? c.thisDirection : other;
+  return dumpDirection === c.thisDirection ? 'this' : 'other';
 }

@@ -269,6 +269,19 @@ describe('DelayOpen (§8.1.1, §8.2.2)', () => {
     assert.equal(r.snapshot.delayOpenRunning, false);
   });
 
+  test('a collision dump in Connect or Active (DelayOpen running) goes to Idle as CollisionResolution, silently', () => {
+    for (const st of ['Connect', 'Active'] as const) {
+      const r = transition(snap(st, { delayOpenRunning: true }), ev('OpenCollisionDump'), cfg);
+      assert.equal(r.snapshot.state, 'Idle');
+      assert.equal(r.reason, 'CollisionResolution');
+      assert.equal(
+        r.actions.find((a) => a.type === 'SendNotification'),
+        undefined,
+        'no OPEN went out, so no NOTIFICATION (§8.2.2)',
+      );
+    }
+  });
+
   test('a failed connect goes to Active, keeps listening, and backs off the retry', () => {
     const c: FsmConfig = { ...defaultFsmConfig, connectRetryTime: 2, connectRetryTimeMax: 16 };
     let s = snap('Connect', { connectRetryCounter: 0 });
@@ -387,85 +400,87 @@ describe('hold and keepalive timers (§4.2, §10)', () => {
   });
 });
 
-describe('collision detection (§6.8, RFC 6286 §2.3)', () => {
-  const base = { localAs: 65000, remoteAs: 65001 };
+describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
+  type Input = Parameters<typeof resolveCollision>[0];
+  const crossed = (over: Partial<Input>): Input => ({
+    localAs: 65000,
+    remoteAs: 65001,
+    localId: 1,
+    remoteId: 2,
+    otherState: 'OpenConfirm',
+    thisDirection: 'incoming',
+    otherDirection: 'outgoing',
+    otherHasPeerGracefulRestart: false,
+    ...over,
+  });
+  const opposite = (d: 'incoming' | 'outgoing') => (d === 'incoming' ? 'outgoing' : 'incoming');
+  /** The direction of the connection closed, for the crossed-attempt cases. */
+  const dumped = (c: Input) => {
+    const loser = resolveCollision(c);
+    return loser === undefined ? undefined : loser === 'this' ? c.thisDirection : c.otherDirection;
+  };
   test('no collision unless the other connection is in OpenSent, OpenConfirm or Established', () => {
     for (const otherState of ['Idle', 'Connect', 'Active'] as const) {
-      assert.equal(
-        resolveCollision({ ...base, localId: 1, remoteId: 2, otherState, thisDirection: 'incoming' }),
-        undefined,
-      );
+      assert.equal(resolveCollision(crossed({ otherState })), undefined);
+      assert.equal(resolveCollision(crossed({ otherState, otherDirection: 'incoming' })), undefined);
     }
   });
-  test('lower local identifier: the connection we initiated is closed', () => {
-    assert.equal(
-      resolveCollision({
-        ...base,
-        localId: 1,
-        remoteId: 2,
-        otherState: 'OpenConfirm',
-        thisDirection: 'incoming',
-      }),
-      'outgoing',
-    );
-    assert.equal(
-      resolveCollision({
-        ...base,
-        localId: 1,
-        remoteId: 2,
-        otherState: 'OpenConfirm',
-        thisDirection: 'outgoing',
-      }),
-      'outgoing',
-    );
+  test('lower local identifier: the connection we initiated is closed, whichever got the OPEN', () => {
+    for (const thisDirection of ['incoming', 'outgoing'] as const) {
+      assert.equal(dumped(crossed({ thisDirection, otherDirection: opposite(thisDirection) })), 'outgoing');
+    }
   });
   test('higher local identifier: the connection the peer initiated is closed (unsigned compare)', () => {
-    assert.equal(
-      resolveCollision({
-        ...base,
+    for (const thisDirection of ['incoming', 'outgoing'] as const) {
+      const c = crossed({
         localId: 0xc0000001,
         remoteId: 0x0a000001,
         otherState: 'OpenSent',
-        thisDirection: 'outgoing',
-      }),
-      'incoming',
+        thisDirection,
+        otherDirection: opposite(thisDirection),
+      });
+      assert.equal(dumped(c), 'incoming');
+    }
+  });
+  test('an Established connection survives a peer without graceful restart', () => {
+    assert.equal(resolveCollision(crossed({ localId: 9, otherState: 'Established' })), 'this');
+    assert.equal(
+      resolveCollision(crossed({ otherState: 'Established', otherDirection: 'incoming' })),
+      'this',
     );
   });
-  test('an Established connection always survives', () => {
-    assert.equal(
-      resolveCollision({
-        ...base,
-        localId: 9,
-        remoteId: 2,
-        otherState: 'Established',
-        thisDirection: 'incoming',
-      }),
-      'incoming',
-    );
+  test('a graceful-restart peer calling again while Established: the old session is closed (RFC 4724 §4.2)', () => {
+    for (const otherDirection of ['incoming', 'outgoing'] as const) {
+      assert.equal(
+        resolveCollision(
+          crossed({
+            localId: 9,
+            otherState: 'Established',
+            otherDirection,
+            otherHasPeerGracefulRestart: true,
+          }),
+        ),
+        'other',
+      );
+    }
+  });
+  test('two connections the peer initiated: the newer one is kept, whatever the identifiers', () => {
+    for (const [localId, remoteId] of [
+      [1, 2],
+      [2, 1],
+      [5, 5],
+    ] as const) {
+      for (const otherState of ['OpenSent', 'OpenConfirm'] as const) {
+        assert.equal(
+          resolveCollision(crossed({ localId, remoteId, otherState, otherDirection: 'incoming' })),
+          'other',
+        );
+      }
+    }
   });
   test('equal identifiers: the connection initiated by the larger AS survives', () => {
-    assert.equal(
-      resolveCollision({
-        localAs: 65002,
-        remoteAs: 65001,
-        localId: 5,
-        remoteId: 5,
-        otherState: 'OpenConfirm',
-        thisDirection: 'incoming',
-      }),
-      'incoming',
-    );
-    assert.equal(
-      resolveCollision({
-        localAs: 65000,
-        remoteAs: 65001,
-        localId: 5,
-        remoteId: 5,
-        otherState: 'OpenConfirm',
-        thisDirection: 'incoming',
-      }),
-      'outgoing',
-    );
+    assert.equal(dumped(crossed({ localAs: 65002, remoteAs: 65001, localId: 5, remoteId: 5 })), 'incoming');
+    assert.equal(dumped(crossed({ localAs: 65000, remoteAs: 65001, localId: 5, remoteId: 5 })), 'outgoing');
   });
 });
 

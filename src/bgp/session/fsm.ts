@@ -497,8 +497,13 @@ function connectOrActive(s: FsmSnapshot, e: FsmEvent, cfg: FsmConfig): FsmResult
       return toIdle(s, cfg, 'AutomaticStop', { counter: 'increment' });
     case 'HoldTimer_Expires':
       return toIdle(s, cfg, 'HoldTimerExpired', { counter: 'increment' });
+    case 'OpenCollisionDump':
+      // Event 23 is among §8.2.2's "any other event" here: Idle, no NOTIFICATION (no OPEN of
+      // ours went out). It can come with DelayOpen, on a connection still in Connect that got
+      // the peer's OPEN; the reason names the collision rather than an unexpected event.
+      return toIdle(s, cfg, 'CollisionResolution', { counter: 'increment' });
     default:
-      // Events 11, 23, 26-28 and others: §8.2.2 "any other event".
+      // Events 11, 26-28 and others: §8.2.2 "any other event".
       return toIdle(s, cfg, 'UnexpectedEvent', { counter: 'increment' });
   }
 }

@@ -438,3 +438,73 @@ describe('sessionLoss (pure)', () => {
     assert.equal(notLocal.eligible, false);
   });
 });
+
+describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §6.8, raw peers)', () => {
+  const usIp = '127.32.6.1';
+  const peerIp = '127.32.6.2';
+  const us = speaker(65000, usIp, '10.32.6.1');
+  us.addPeer({
+    key: peerIp,
+    address: peerIp,
+    remoteAs: 65009,
+    passive: true,
+    gracefulRestart: { restartTime: 120 },
+  });
+  const seen = watchLoss(us);
+  const notifications = (r: RawPeer) => r.got.filter((m) => m.type === 'notification');
+
+  test('from a graceful-restart peer: the old session is closed as lost (stale, no NOTIFICATION), the new one kept', async () => {
+    await us.start();
+    const old = await rawSession(us, usIp, peerIp, grCap());
+    // The peer restarted without its old connection closing (a crash, a power cut): it calls
+    // again with the Restart State bit set.
+    const fresh = await rawPeer(usIp, us.port, peerIp);
+    fresh.send({
+      type: 'open',
+      version: 4,
+      myAs: 65009,
+      holdTime: 90,
+      bgpId: 0x0a200909,
+      capabilities: [
+        { kind: 'multiprotocol', afi: 1, safi: 1 },
+        { kind: 'four-octet-as', asn: 65009 },
+        grCap({ restartState: true }),
+      ],
+    });
+    await old.closed;
+    assert.deepEqual(notifications(old), [], 'nothing is sent on the old connection');
+    await until('the loss', () => seen.downs.length === 1);
+    assert.equal(seen.downs[0]?.lossCause, 'tcp-failure');
+    assert.equal(seen.downs[0]?.gracefulRestartEligible, true, 'the routes are kept as stale');
+    fresh.sock.write(encodeKeepalive());
+    const st = await established(us, peerIp);
+    assert.equal(st.remotePort, fresh.sock.localPort);
+    assert.deepEqual(notifications(fresh), []);
+    fresh.sock.destroy();
+    await until('the second loss', () => seen.downs.length === 2);
+  });
+
+  test('from a peer without graceful restart: §6.8 keeps the Established session, the new one gets a Cease', async () => {
+    const old = await rawSession(us, usIp, peerIp, null);
+    const fresh = await rawPeer(usIp, us.port, peerIp);
+    fresh.send({
+      type: 'open',
+      version: 4,
+      myAs: 65009,
+      holdTime: 90,
+      bgpId: 0x0a200909,
+      capabilities: [
+        { kind: 'multiprotocol', afi: 1, safi: 1 },
+        { kind: 'four-octet-as', asn: 65009 },
+      ],
+    });
+    await fresh.closed;
+    const cease = notifications(fresh)[0];
+    assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+    const st = peerOf(us, peerIp);
+    assert.equal(st?.state, 'Established');
+    assert.equal(st?.remotePort, old.sock.localPort);
+    assert.equal(seen.downs.length, 2, 'the Established session was not disturbed');
+    old.sock.destroy();
+  });
+});

@@ -2,7 +2,12 @@
 export type { AdjRibInBatch, AdjRibInEntry, AdjRibInView, PeerKey, UpdateOutcome } from './adj-rib-in.ts';
 export { AdjRibIn } from './adj-rib-in.ts';
 export { AttributeStore, attributeKeyInto, type StoredAttributes } from './attr-store.ts';
-export { type CollisionInput, type ConnectionDirection, resolveCollision } from './collision.ts';
+export {
+  type CollisionInput,
+  type CollisionLoser,
+  type ConnectionDirection,
+  resolveCollision,
+} from './collision.ts';
 export {
   backoffSeconds,
   connectRetrySeconds,

@@ -258,6 +258,8 @@ export class Peer {
   private readonly log: Logger;
   private main = new Session('main');
   private extra: Session | null = null;
+  /** Set while the main connection is ended because the collision connection replaces it. */
+  private mainBeingReplaced = false;
   private fsmConfig: FsmConfig;
   private localOpen: LocalOpenConfig;
   private readonly sent: MessageCounters = zeroCounters();
@@ -549,11 +551,10 @@ export class Peer {
           { lossCause: loss.cause, gracefulRestartEligible: loss.eligible },
           loss.eligible ? 'session lost: graceful restart applies' : 'session lost',
         );
-      // (A main session dumped in favour of the collision connection is replaced, not gone.)
       // A dynamic session that lost its connection (Idle, or Active without a socket after a
       // failure in OpenSent) is over: the peer calls again if it wants another.
       const ended = to === 'Idle' || (to === 'Active' && from === 'OpenSent' && !s.socket);
-      if (ended && this.dynamicParent !== undefined && !(r.reason === 'CollisionResolution' && this.extra)) {
+      if (ended && this.dynamicParent !== undefined && !this.mainBeingReplaced) {
         // A dynamic session is not restarted by us; the peer calls again.
         s.clearTimers();
         this.onGone?.(this);
@@ -1144,20 +1145,34 @@ export class Peer {
     }
     // §6.8 collision detection against the other connection of this peer.
     const other = s === this.main ? this.extra : this.main;
-    if (other?.socket && s.direction) {
-      const dump = resolveCollision({
+    if (other?.socket && s.direction && other.direction) {
+      const loser = resolveCollision({
         localId: this.ctx.routerId,
         remoteId: v.negotiated.peerId,
         localAs: this.ctx.localAs,
         remoteAs: v.negotiated.peerAs,
         otherState: other.fsm.state,
         thisDirection: s.direction,
+        otherDirection: other.direction,
+        otherHasPeerGracefulRestart: other.negotiated?.peerGracefulRestart !== undefined,
       });
-      if (dump !== undefined) {
-        const loser = dump === s.direction ? s : other;
-        this.log.info({ dump, kept: loser === s ? other.direction : s.direction }, 'connection collision');
-        this.dispatch(loser, { type: 'OpenCollisionDump' });
-        if (loser === s) return;
+      if (loser !== undefined) {
+        const dumped = loser === 'this' ? s : other;
+        const kept = loser === 'this' ? other : s;
+        if (dumped.fsm.state === 'Established') {
+          // RFC 4724 §4.2: the peer restarted without our noticing; its old TCP session is
+          // closed as failed (no NOTIFICATION: nobody is left to read it), so that its routes are
+          // kept as stale exactly as for any other lost connection, and the new one carries on.
+          this.log.warn(
+            { kept: kept.direction, port: kept.socket?.remotePort },
+            'new connection from a graceful-restart peer while Established: the old session is taken as lost (RFC 4724 §4.2)',
+          );
+          this.dispatchReplacing(dumped, { type: 'TcpConnectionFails' });
+        } else {
+          this.log.info({ dumped: dumped.direction, kept: kept.direction }, 'connection collision');
+          this.dispatchReplacing(dumped, { type: 'OpenCollisionDump' });
+        }
+        if (dumped === s) return;
       }
     }
     s.remoteOpen = open;
@@ -1169,6 +1184,19 @@ export class Peer {
       ...(this.cfg.keepaliveTime ? { keepaliveTime: this.cfg.keepaliveTime } : {}),
     });
     if (s === this.extra && this.mainIsBehind()) this.promote();
+  }
+
+  /**
+   * Ends the connection that lost a collision. When that is the main one, the collision
+   * connection is about to replace it (promote): a dynamic peer is not over for it.
+   */
+  private dispatchReplacing(dumped: Session, e: FsmEvent): void {
+    this.mainBeingReplaced = dumped === this.main;
+    try {
+      this.dispatch(dumped, e);
+    } finally {
+      this.mainBeingReplaced = false;
+    }
   }
 
   /**

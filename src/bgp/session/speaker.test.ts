@@ -432,6 +432,50 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     });
   }
 
+  for (const [label, remoteId, last] of [
+    ['lower', 0x0a000700, 6],
+    ['higher', 0x0a000709, 7],
+  ] as const) {
+    test(`a passive peer calling twice (${label} identifier): the newer connection is kept`, async () => {
+      const net = await import('node:net');
+      const usIp = `127.31.7.${last * 10}`;
+      const peerIp = `127.31.7.${last}`;
+      const us = speaker(65000, usIp, '10.0.7.1');
+      us.addPeer({
+        key: peerIp,
+        address: peerIp,
+        remoteAs: 65007,
+        passive: true,
+        families: ['ipv4-unicast'],
+      });
+      await us.start();
+      // The first connection reaches OpenConfirm and then falls silent (the peer lost it).
+      const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+      const f = raw(first);
+      first.write(openFrom(remoteId));
+      await until('our KEEPALIVE on the first connection', () => f.got.some((m) => m.type === 'keepalive'));
+      assert.equal(peerOf(us, peerIp)?.state, 'OpenConfirm');
+      // The peer calls again: only a peer that gave up its first connection does.
+      const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+      const g = raw(second);
+      await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
+      second.write(openFrom(remoteId));
+      await f.closed;
+      const cease = f.got.find((m) => m.type === 'notification');
+      assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+      second.write(encodeKeepalive());
+      const st = await established(us, peerIp);
+      assert.equal(st.remotePort, second.localPort);
+      assert.equal(
+        g.got.find((m) => m.type === 'notification'),
+        undefined,
+        'no NOTIFICATION on the kept connection',
+      );
+      first.destroy();
+      second.destroy();
+    });
+  }
+
   test('a collision connection that fails before its OPEN is gone: the next one is accepted', async () => {
     const net = await import('node:net');
     const us = speaker(65000, '127.31.7.50', '10.0.7.1');
