@@ -378,6 +378,8 @@ interface Result {
    */
   injBytes: number;
   injUpdates: number;
+  /** Bytes the receiver got from the reflector by convergence. */
+  rcvBytes?: number;
 }
 
 /**
@@ -395,8 +397,8 @@ function nlriBytes(n: number): number {
 }
 
 /** bytes_received of the reflector's TCP session(s) from `peer` (`ss -tin` in the rr namespace). */
-async function bytesReceivedFrom(lab: Lab, peer: string): Promise<number> {
-  const out = await lab.exec('rr', 'ss', ['-tinH', 'dst', peer]);
+async function bytesReceivedFrom(lab: Lab, peer: string, node = 'rr'): Promise<number> {
+  const out = await lab.exec(node, 'ss', ['-tinH', 'dst', peer]);
   let total = 0;
   for (const m of out.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1]);
   return total;
@@ -527,7 +529,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       // was charged ~3 s at 100k, one that sent it anything was not). A command on its control
       // socket wakes it; the cost is the same for every reflector.
       await inj.command('show status');
-      const got = await rcv.routeCount();
+      const got = await rcv.importedRoutes('torr');
       if (process.env.BENCH_TRACE) {
         // The time series behind a figure: the receiver's routes against the bytes the reflector
         // has taken from the injector (one `ss` per poll, so the runs are slower with it).
@@ -545,6 +547,8 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     const [injCpu1 = 0, rcvCpu1 = 0] = neighbourCpu();
     keepSmaps('after');
     const injBytes = await bytesReceivedFrom(lab, INJ);
+    // What the reflector sent the receiver: its packing is the receiver's work.
+    const rcvBytes = await bytesReceivedFrom(lab, RR, 'rcv');
     let updatesIn: number | undefined;
     let updatesOut: number | undefined;
     if (r.name.startsWith('tsbgp') || r.name === 'baseline') {
@@ -589,7 +593,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     const t1 = performance.now();
     await inj.command('disable torr');
     for (;;) {
-      if ((await rcv.routeCount()) === 0) break;
+      if ((await rcv.importedRoutes('torr')) === 0) break;
       if (performance.now() - t1 > 900_000) throw new Error(`${r.name}: no withdrawal in 15 minutes`);
       await new Promise((res) => setTimeout(res, 10));
     }
@@ -607,7 +611,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       const t2 = performance.now();
       for (;;) {
         await inj.command('show status');
-        if ((await rcv.routeCount()) >= n) break;
+        if ((await rcv.importedRoutes('torr')) >= n) break;
         await new Promise((res) => setTimeout(res, 10));
       }
       const cpu3 = pids.reduce((s, p) => s + cpuSecondsOf(p, read), 0);
@@ -638,6 +642,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       receiverCpuS: rcvCpu1 - rcvCpu0,
       injBytes,
       injUpdates: Math.round((injBytes - nlriBytes(n)) / UPDATE_OVERHEAD),
+      rcvBytes,
       ...(updatesIn === undefined ? {} : { updatesIn, updatesOut }),
     };
   } catch (e) {

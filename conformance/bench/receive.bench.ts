@@ -192,7 +192,7 @@ async function measureBird(lab: Lab, sender: BirdCtl, n: number, rep: number): P
   const stopNudging = nudge(sender);
   let t1 = 0;
   for (;;) {
-    if ((await ctl.routeCount()) >= n) {
+    if ((await ctl.importedRoutes('sender')) >= n) {
       t1 = Date.now();
       break;
     }

@@ -56,7 +56,23 @@ export class BirdCtl {
     });
   }
 
-  /** Routes in all tables, from `show route count`. */
+  /**
+   * Routes one protocol has imported, from its channel counters (`show protocols all NAME`).
+   * Unlike `show route count`, which walks the table (~170 ms of BIRD's CPU at 1M routes, during
+   * which it reads nothing), this costs BIRD nothing: a probe polled every few ms must not slow
+   * down the process it measures.
+   */
+  async importedRoutes(protocol: string): Promise<number> {
+    const reply = await this.command(`show protocols all ${protocol}`);
+    let n = 0;
+    for (const l of reply) {
+      const m = /Routes:\s+(\d+) imported/.exec(l);
+      if (m) n += Number(m[1]);
+    }
+    return n;
+  }
+
+  /** Routes in all tables, from `show route count` (walks the table: not for polling). */
   async routeCount(): Promise<number> {
     const reply = await this.command('show route count');
     let n = 0;
