@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
 // Entry point. It runs the compiled JavaScript in dist/ when that is current (every source file
 // in src/ has its .js in dist/, no older than it), and the TypeScript sources through tsx's loader
 // otherwise, so a checkout runs without a build step and a stale build is never run.

@@ -8,10 +8,10 @@
 // measurement starts a fresh receiver, enables the sender's session to it, and runs from the moment
 // the sender reports the session Established (t0, polled every 2 ms) until the receiver holds N
 // routes (t1): for tsbgp the harness stamps the batch that completes the
-// Adj-RIB-In; for BIRD the bench polls its control socket every 5 ms. Peak RSS is the kernel's
+// Adj-RIB-In; for BIRD the bench polls the channel import counter (`show protocols all`) every
+// 5 ms, which costs BIRD nothing (`show route count` would walk the table). Peak RSS is the kernel's
 // VmHWM of the receiver process; "added" subtracts the receiver's RSS just before t0. CPU is the
-// receiver's user+system time between t0 and t1: at 1M prefixes the BIRD sender paces both
-// receivers, so CPU shows the receiving cost better than wall time does.
+// receiver's user+system time between t0 and t1.
 // Caveat: BIRD also runs best-path selection into its master table; tsbgp's receive path ends at
 // the Adj-RIB-In (the Loc-RIB is a later issue).
 import { readFileSync, writeFileSync } from 'node:fs';
