@@ -14,6 +14,11 @@
 // the daemon's RSS by ~12 MB less, and 1M converged no slower (docs/PERFORMANCE.md). V8 reads
 // the flag only at start, so it is here (`env -S`, coreutils ≥ 8.30) and not in the code; run as
 // `node bin/tsbgp.js` or `node dist/cli/main.js`, add it by hand.
+//
+// --v8-pool-size=1: one V8 worker thread, not four. The first table is compiled by TurboFan while
+// it loads; on a small host four workers' compile jobs take the main thread's core. The first
+// 100k table converged in 0.320 s against 0.399 s (7 of 7 runs), 1M no slower, and each worker
+// fewer is one malloc arena fewer (idle RSS 103-105 MB against 105-118; docs/PERFORMANCE.md).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

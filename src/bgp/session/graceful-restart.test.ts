@@ -211,15 +211,9 @@ function grCap(over: Partial<GrCap> = {}): GrCap {
   };
 }
 
-/** A raw peer with this GR capability brings the session up; returns it Established. */
-async function rawSession(
-  us: TestSpeaker,
-  usIp: string,
-  peerIp: string,
-  cap: GrCap | null,
-): Promise<RawPeer> {
-  const r = await rawPeer(usIp, us.port, peerIp);
-  r.send({
+/** The raw peer's OPEN (AS 65009, IPv4 unicast), with this GR capability or none. */
+function rawOpen(cap: GrCap | null): BgpMessage {
+  return {
     type: 'open',
     version: 4,
     myAs: 65009,
@@ -230,7 +224,33 @@ async function rawSession(
       { kind: 'four-octet-as', asn: 65009 },
       ...(cap ? [cap] : []),
     ],
+  };
+}
+
+/** A speaker at 127.32.NET.1 with a passive GR-helper neighbour at 127.32.NET.2 (AS 65009). */
+function grHelper(net: number): { us: TestSpeaker; usIp: string; peerIp: string } {
+  const usIp = `127.32.${net}.1`;
+  const peerIp = `127.32.${net}.2`;
+  const us = speaker(65000, usIp, `10.32.${net}.1`);
+  us.addPeer({
+    key: peerIp,
+    address: peerIp,
+    remoteAs: 65009,
+    passive: true,
+    gracefulRestart: { restartTime: 120 },
   });
+  return { us, usIp, peerIp };
+}
+
+/** A raw peer with this GR capability brings the session up; returns it Established. */
+async function rawSession(
+  us: TestSpeaker,
+  usIp: string,
+  peerIp: string,
+  cap: GrCap | null,
+): Promise<RawPeer> {
+  const r = await rawPeer(usIp, us.port, peerIp);
+  r.send(rawOpen(cap));
   r.sock.write(encodeKeepalive());
   await established(us, peerIp);
   return r;
@@ -243,16 +263,7 @@ function ourOpen(r: RawPeer): GrCap | undefined {
 }
 
 describe('GR eligibility of a lost session (raw peers)', () => {
-  const usIp = '127.32.3.1';
-  const peerIp = '127.32.3.2';
-  const us = speaker(65000, usIp, '10.32.3.1');
-  us.addPeer({
-    key: peerIp,
-    address: peerIp,
-    remoteAs: 65009,
-    passive: true,
-    gracefulRestart: { restartTime: 120 },
-  });
+  const { us, usIp, peerIp } = grHelper(3);
   const seen = watchLoss(us);
 
   test('TCP failure with a GR peer listing our family: eligible', async () => {
@@ -440,16 +451,7 @@ describe('sessionLoss (pure)', () => {
 });
 
 describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §6.8, raw peers)', () => {
-  const usIp = '127.32.6.1';
-  const peerIp = '127.32.6.2';
-  const us = speaker(65000, usIp, '10.32.6.1');
-  us.addPeer({
-    key: peerIp,
-    address: peerIp,
-    remoteAs: 65009,
-    passive: true,
-    gracefulRestart: { restartTime: 120 },
-  });
+  const { us, usIp, peerIp } = grHelper(6);
   const seen = watchLoss(us);
   const notifications = (r: RawPeer) => r.got.filter((m) => m.type === 'notification');
 
@@ -459,18 +461,7 @@ describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §
     // The peer restarted without its old connection closing (a crash, a power cut): it calls
     // again with the Restart State bit set.
     const fresh = await rawPeer(usIp, us.port, peerIp);
-    fresh.send({
-      type: 'open',
-      version: 4,
-      myAs: 65009,
-      holdTime: 90,
-      bgpId: 0x0a200909,
-      capabilities: [
-        { kind: 'multiprotocol', afi: 1, safi: 1 },
-        { kind: 'four-octet-as', asn: 65009 },
-        grCap({ restartState: true }),
-      ],
-    });
+    fresh.send(rawOpen(grCap({ restartState: true })));
     await old.closed;
     assert.deepEqual(notifications(old), [], 'nothing is sent on the old connection');
     await until('the loss', () => seen.downs.length === 1);
@@ -487,17 +478,7 @@ describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §
   test('from a peer without graceful restart: §6.8 keeps the Established session, the new one gets a Cease', async () => {
     const old = await rawSession(us, usIp, peerIp, null);
     const fresh = await rawPeer(usIp, us.port, peerIp);
-    fresh.send({
-      type: 'open',
-      version: 4,
-      myAs: 65009,
-      holdTime: 90,
-      bgpId: 0x0a200909,
-      capabilities: [
-        { kind: 'multiprotocol', afi: 1, safi: 1 },
-        { kind: 'four-octet-as', asn: 65009 },
-      ],
-    });
+    fresh.send(rawOpen(null));
     await fresh.closed;
     const cease = notifications(fresh)[0];
     assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
