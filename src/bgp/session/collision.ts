@@ -21,8 +21,13 @@ export interface CollisionInput {
   /** Which connection the OPEN arrived on, and which the other one is. */
   thisDirection: ConnectionDirection;
   otherDirection: ConnectionDirection;
-  /** Whether the other connection, if Established, received the peer's Graceful Restart Capability. */
-  otherHasPeerGracefulRestart: boolean;
+  /** Whether the connection the OPEN arrived on was accepted after the other one. */
+  thisIsNewer: boolean;
+  /**
+   * Whether the other connection, if Established, exchanged the Graceful Restart Capability
+   * (both ends advertised it: RFC 4724's procedures are between speakers that support it).
+   */
+  otherNegotiatedGracefulRestart: boolean;
 }
 
 /** Which of the two connections to close. */
@@ -33,18 +38,20 @@ export type CollisionLoser = 'this' | 'other';
  *
  * - An Established session wins (§6.8: "a connection collision with an existing BGP connection
  *   that is in the Established state causes closing of the newly created connection"), except
- *   when the peer sent the Graceful Restart Capability on it: RFC 4724 §4.2 then takes the new
- *   connection as the sign that the old TCP session is gone, closes the old one and keeps the new.
+ *   when both ends exchanged the Graceful Restart Capability on it: RFC 4724 §4.2 then takes the
+ *   new connection as the sign that the old TCP session is gone, closes the old one and keeps
+ *   the new.
  * - Two connections that the peer both initiated (a passive session, or one whose own attempt
  *   had not started) are not the crossed attempts §6.8 is about: the peer's FSM opens a second
- *   connection only after giving up its first, so the older one is dead and the new one is kept.
+ *   connection only after giving up its first, so the older one is dead and the newer one is
+ *   kept, whichever of the two the OPEN arrived on.
  *   Deciding by identifier here would keep the dead one half the time, until its hold timer.
  * - Otherwise §6.8: the identifiers decide.
  */
 export function resolveCollision(c: CollisionInput): CollisionLoser | undefined {
-  if (c.otherState === 'Established') return c.otherHasPeerGracefulRestart ? 'other' : 'this';
+  if (c.otherState === 'Established') return c.otherNegotiatedGracefulRestart ? 'other' : 'this';
   if (c.otherState !== 'OpenConfirm' && c.otherState !== 'OpenSent') return undefined;
-  if (c.thisDirection === c.otherDirection) return 'other';
+  if (c.thisDirection === c.otherDirection) return c.thisIsNewer ? 'other' : 'this';
   // §6.8: if the local identifier is lower, close the connection we initiated; otherwise close
   // the one the peer initiated. Identifiers compare as unsigned integers (RFC 6286 §2.3).
   const local = c.localId >>> 0;

@@ -410,7 +410,8 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
     otherState: 'OpenConfirm',
     thisDirection: 'incoming',
     otherDirection: 'outgoing',
-    otherHasPeerGracefulRestart: false,
+    thisIsNewer: true,
+    otherNegotiatedGracefulRestart: false,
     ...over,
   });
   const opposite = (d: 'incoming' | 'outgoing') => (d === 'incoming' ? 'outgoing' : 'incoming');
@@ -449,7 +450,7 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
       'this',
     );
   });
-  test('a graceful-restart peer calling again while Established: the old session is closed (RFC 4724 §4.2)', () => {
+  test('graceful restart exchanged, the peer calling again while Established: the old session is closed (RFC 4724 §4.2)', () => {
     for (const otherDirection of ['incoming', 'outgoing'] as const) {
       assert.equal(
         resolveCollision(
@@ -457,7 +458,7 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
             localId: 9,
             otherState: 'Established',
             otherDirection,
-            otherHasPeerGracefulRestart: true,
+            otherNegotiatedGracefulRestart: true,
           }),
         ),
         'other',
@@ -471,10 +472,10 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
       [5, 5],
     ] as const) {
       for (const otherState of ['OpenSent', 'OpenConfirm'] as const) {
-        assert.equal(
-          resolveCollision(crossed({ localId, remoteId, otherState, otherDirection: 'incoming' })),
-          'other',
-        );
+        const both = { localId, remoteId, otherState, otherDirection: 'incoming' } as const;
+        assert.equal(resolveCollision(crossed({ ...both, thisIsNewer: true })), 'other');
+        // The OPEN came on the older one while the newer waits for its own.
+        assert.equal(resolveCollision(crossed({ ...both, thisIsNewer: false })), 'this');
       }
     }
   });

@@ -227,8 +227,11 @@ function rawOpen(cap: GrCap | null): BgpMessage {
   };
 }
 
-/** A speaker at 127.32.NET.1 with a passive GR-helper neighbour at 127.32.NET.2 (AS 65009). */
-function grHelper(net: number): { us: TestSpeaker; usIp: string; peerIp: string } {
+/**
+ * A speaker at 127.32.NET.1 with a passive neighbour at 127.32.NET.2 (AS 65009), a GR helper
+ * unless `helper` is false.
+ */
+function grHelper(net: number, helper = true): { us: TestSpeaker; usIp: string; peerIp: string } {
   const usIp = `127.32.${net}.1`;
   const peerIp = `127.32.${net}.2`;
   const us = speaker(65000, usIp, `10.32.${net}.1`);
@@ -237,7 +240,7 @@ function grHelper(net: number): { us: TestSpeaker; usIp: string; peerIp: string 
     address: peerIp,
     remoteAs: 65009,
     passive: true,
-    gracefulRestart: { restartTime: 120 },
+    ...(helper ? { gracefulRestart: { restartTime: 120 } } : {}),
   });
   return { us, usIp, peerIp };
 }
@@ -486,6 +489,51 @@ describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §
     assert.equal(st?.state, 'Established');
     assert.equal(st?.remotePort, old.sock.localPort);
     assert.equal(seen.downs.length, 2, 'the Established session was not disturbed');
+    old.sock.destroy();
+  });
+
+  test('the peer restarting again before its new connection had sent an OPEN: the next call replaces that one', {
+    timeout: 20_000,
+  }, async () => {
+    await until('the previous session gone', () => seen.downs.length === 3);
+    const old = await rawSession(us, usIp, peerIp, grCap());
+    // The first new connection gets our OPEN and then nothing: the peer died again.
+    const first = await rawPeer(usIp, us.port, peerIp);
+    await until('our OPEN on the first new connection', () => first.got.some((m) => m.type === 'open'));
+    const second = await rawPeer(usIp, us.port, peerIp);
+    await first.closed;
+    const cease = notifications(first)[0];
+    assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+    await until('our OPEN on the second new connection', () => second.got.some((m) => m.type === 'open'));
+    assert.equal(peerOf(us, peerIp)?.state, 'Established', 'the old session is untouched until an OPEN');
+    second.send(rawOpen(grCap({ restartState: true })));
+    second.sock.write(encodeKeepalive());
+    await old.closed;
+    const st = await until('Established on the second new connection', () => {
+      const p = peerOf(us, peerIp);
+      return p?.state === 'Established' && p.remotePort === second.sock.localPort ? p : undefined;
+    });
+    assert.equal(st.remotePort, second.sock.localPort);
+    assert.equal(seen.downs[3]?.gracefulRestartEligible, true);
+    second.sock.destroy();
+  });
+});
+
+describe('a new connection while Established, graceful restart not configured here (RFC 4271 §6.8)', () => {
+  const { us, usIp, peerIp } = grHelper(7, false);
+
+  test('the peer advertises GR, we do not: the Established session is kept, the new one gets a Cease', {
+    timeout: 20_000,
+  }, async () => {
+    await us.start();
+    const old = await rawSession(us, usIp, peerIp, grCap());
+    const fresh = await rawPeer(usIp, us.port, peerIp);
+    fresh.send(rawOpen(grCap({ restartState: true })));
+    await fresh.closed;
+    const cease = fresh.got.find((m) => m.type === 'notification');
+    assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+    assert.equal(peerOf(us, peerIp)?.remotePort, old.sock.localPort);
+    assert.equal(peerOf(us, peerIp)?.state, 'Established');
     old.sock.destroy();
   });
 });

@@ -485,7 +485,24 @@ export class Peer {
       this.dispatch(main, { type: 'TcpConnectionConfirmed' });
       return true;
     }
-    if (this.extra) return false;
+    if (this.extra) {
+      // A connection from the peer that has not brought a session up is one the peer gave up
+      // when it calls again (it restarted once more, say): the new call replaces it. Refusing it
+      // instead would leave the peer to that connection's hold timer, 240 s in OpenSent.
+      const stale = this.extra;
+      if (stale.direction !== 'incoming' || stale.fsm.state === 'Established') return false;
+      this.log.info(
+        { state: stale.fsm.state },
+        'the peer called again: its previous new connection is dropped',
+      );
+      this.dispatch(stale, { type: 'OpenCollisionDump' });
+      if (this.extra === stale) {
+        stale.clearTimers();
+        if (stale.socket) this.dropSocket(stale, 'replaced by a newer connection from the peer');
+        stale.disposed = true;
+        this.extra = null;
+      }
+    }
     // A second connection while our own is in progress or past it: run it alongside, as §8 runs
     // one FSM per connection, and let §6.8 decide. Dropping our own attempt for it instead loses
     // both when both speakers dial at once: each may drop the connection the other kept, since
@@ -1154,7 +1171,9 @@ export class Peer {
         otherState: other.fsm.state,
         thisDirection: s.direction,
         otherDirection: other.direction,
-        otherHasPeerGracefulRestart: other.negotiated?.peerGracefulRestart !== undefined,
+        // The collision connection is always the later of the two (promote() retires the older).
+        thisIsNewer: s === this.extra,
+        otherNegotiatedGracefulRestart: other.negotiated?.gracefulRestart === true,
       });
       if (loser !== undefined) {
         const dumped = loser === 'this' ? s : other;
@@ -1224,6 +1243,7 @@ export class Peer {
     const from = old.fsm.state;
     this.main = Object.assign(winner, { label: 'main' as const });
     this.since = Date.now();
+    this.reason = 'CollisionResolution';
     this.ctx.emit({
       type: 'state',
       peer: this.id,

@@ -476,6 +476,34 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     });
   }
 
+  test('a passive peer calling twice, its OPEN on the older connection: the newer is still the one kept', {
+    timeout: 20_000,
+  }, async () => {
+    const net = await import('node:net');
+    const usIp = '127.31.7.80';
+    const peerIp = '127.31.7.8';
+    const us = speaker(65000, usIp, '10.0.7.1');
+    us.addPeer({ key: peerIp, address: peerIp, remoteAs: 65007, passive: true, families: ['ipv4-unicast'] });
+    await us.start();
+    const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+    const f = raw(first);
+    await until('our OPEN on the first connection', () => f.got.some((m) => m.type === 'open'));
+    const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+    const g = raw(second);
+    await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
+    // An OPEN the peer had sent on its first connection before giving it up.
+    first.write(openFrom(0x0a000700));
+    await f.closed;
+    const cease = f.got.find((m) => m.type === 'notification');
+    assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+    second.write(openFrom(0x0a000700));
+    second.write(encodeKeepalive());
+    const st = await established(us, peerIp);
+    assert.equal(st.remotePort, second.localPort);
+    first.destroy();
+    second.destroy();
+  });
+
   test('a collision connection that fails before its OPEN is gone: the next one is accepted', async () => {
     const net = await import('node:net');
     const us = speaker(65000, '127.31.7.50', '10.0.7.1');
