@@ -495,13 +495,8 @@ export class Peer {
         { state: stale.fsm.state },
         'the peer called again: its previous new connection is dropped',
       );
+      // Idle from any state short of Established; dispatch() then disposes of it.
       this.dispatch(stale, { type: 'OpenCollisionDump' });
-      if (this.extra === stale) {
-        stale.clearTimers();
-        if (stale.socket) this.dropSocket(stale, 'replaced by a newer connection from the peer');
-        stale.disposed = true;
-        this.extra = null;
-      }
     }
     // A second connection while our own is in progress or past it: run it alongside, as §8 runs
     // one FSM per connection, and let §6.8 decide. Dropping our own attempt for it instead loses
