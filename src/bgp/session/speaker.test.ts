@@ -504,6 +504,32 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     second.destroy();
   });
 
+  test('a dynamic neighbour calling twice: the newer connection replaces the older, the neighbour stays', {
+    timeout: 20_000,
+  }, async () => {
+    const net = await import('node:net');
+    const usIp = '127.31.10.1';
+    const peerIp = '127.31.10.5';
+    const us = speaker(65000, usIp, '10.0.7.1');
+    us.addPeer({ key: 'r', range: '127.31.10.0/24', remoteAs: 'external', rangeLimit: 1 });
+    await us.start();
+    const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+    const f = raw(first);
+    first.write(openFrom(0x0a000700));
+    await until('our KEEPALIVE on the first connection', () => f.got.some((m) => m.type === 'keepalive'));
+    const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
+    const g = raw(second);
+    await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
+    second.write(openFrom(0x0a000700));
+    await f.closed;
+    second.write(encodeKeepalive());
+    const st = await established(us, `r#${peerIp}`);
+    assert.equal(st.remotePort, second.localPort);
+    assert.equal(st.dynamic, true);
+    first.destroy();
+    second.destroy();
+  });
+
   test('a collision connection that fails before its OPEN is gone: the next one is accepted', async () => {
     const net = await import('node:net');
     const us = speaker(65000, '127.31.7.50', '10.0.7.1');
