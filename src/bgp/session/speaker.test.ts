@@ -381,6 +381,20 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     return o.bytes;
   }
 
+  /** The raw peer at `peerIp` connects to the speaker at `usIp`; its socket and what it got. */
+  function dial(us: TestSpeaker, usIp: string, peerIp: string) {
+    const sock = connect({ host: usIp, port: us.port, localAddress: peerIp });
+    return { sock, ...raw(sock) };
+  }
+
+  /** A started speaker at `usIp` with a passive neighbour at `peerIp` (AS 65007). */
+  async function passiveSpeaker(usIp: string, peerIp: string): Promise<TestSpeaker> {
+    const us = speaker(65000, usIp, '10.0.7.1');
+    us.addPeer({ key: peerIp, address: peerIp, remoteAs: 65007, passive: true, families: ['ipv4-unicast'] });
+    await us.start();
+    return us;
+  }
+
   for (const [label, remoteId, dumped] of [
     ['higher peer identifier: the connection we initiated is closed', 0x0a000709, 'outgoing'],
     ['lower peer identifier: the connection the peer initiated is closed', 0x0a000700, 'incoming'],
@@ -437,27 +451,18 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
     ['higher', 0x0a000709, 7],
   ] as const) {
     test(`a passive peer calling twice (${label} identifier): the newer connection is kept`, async () => {
-      const net = await import('node:net');
       const usIp = `127.31.7.${last * 10}`;
       const peerIp = `127.31.7.${last}`;
-      const us = speaker(65000, usIp, '10.0.7.1');
-      us.addPeer({
-        key: peerIp,
-        address: peerIp,
-        remoteAs: 65007,
-        passive: true,
-        families: ['ipv4-unicast'],
-      });
-      await us.start();
+      const us = await passiveSpeaker(usIp, peerIp);
       // The first connection reaches OpenConfirm and then falls silent (the peer lost it).
-      const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-      const f = raw(first);
+      const f = dial(us, usIp, peerIp);
+      const first = f.sock;
       first.write(openFrom(remoteId));
       await until('our KEEPALIVE on the first connection', () => f.got.some((m) => m.type === 'keepalive'));
       assert.equal(peerOf(us, peerIp)?.state, 'OpenConfirm');
       // The peer calls again: only a peer that gave up its first connection does.
-      const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-      const g = raw(second);
+      const g = dial(us, usIp, peerIp);
+      const second = g.sock;
       await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
       second.write(openFrom(remoteId));
       await f.closed;
@@ -479,17 +484,14 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
   test('a passive peer calling twice, its OPEN on the older connection: the newer is still the one kept', {
     timeout: 20_000,
   }, async () => {
-    const net = await import('node:net');
     const usIp = '127.31.7.80';
     const peerIp = '127.31.7.8';
-    const us = speaker(65000, usIp, '10.0.7.1');
-    us.addPeer({ key: peerIp, address: peerIp, remoteAs: 65007, passive: true, families: ['ipv4-unicast'] });
-    await us.start();
-    const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-    const f = raw(first);
+    const us = await passiveSpeaker(usIp, peerIp);
+    const f = dial(us, usIp, peerIp);
+    const first = f.sock;
     await until('our OPEN on the first connection', () => f.got.some((m) => m.type === 'open'));
-    const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-    const g = raw(second);
+    const g = dial(us, usIp, peerIp);
+    const second = g.sock;
     await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
     // An OPEN the peer had sent on its first connection before giving it up.
     first.write(openFrom(0x0a000700));
@@ -507,18 +509,17 @@ describe('connection collision (RFC 4271 §6.8) against a raw peer', () => {
   test('a dynamic neighbour calling twice: the newer connection replaces the older, the neighbour stays', {
     timeout: 20_000,
   }, async () => {
-    const net = await import('node:net');
     const usIp = '127.31.10.1';
     const peerIp = '127.31.10.5';
     const us = speaker(65000, usIp, '10.0.7.1');
     us.addPeer({ key: 'r', range: '127.31.10.0/24', remoteAs: 'external', rangeLimit: 1 });
     await us.start();
-    const first = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-    const f = raw(first);
+    const f = dial(us, usIp, peerIp);
+    const first = f.sock;
     first.write(openFrom(0x0a000700));
     await until('our KEEPALIVE on the first connection', () => f.got.some((m) => m.type === 'keepalive'));
-    const second = net.connect({ host: usIp, port: us.port, localAddress: peerIp });
-    const g = raw(second);
+    const g = dial(us, usIp, peerIp);
+    const second = g.sock;
     await until('our OPEN on the second connection', () => g.got.some((m) => m.type === 'open'));
     second.write(openFrom(0x0a000700));
     await f.closed;
