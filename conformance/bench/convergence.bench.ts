@@ -15,6 +15,8 @@
 //             work costs: 100k prefixes in 30 sets against 3000).
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
 //   `git worktree` of an older commit), for before/after figures from the same interleaved runs.
+//   BENCH_BASELINE_ENV='K=V ...' sets those variables for `baseline` alone: the same checkout under
+//             another environment, e.g. BENCH_BASELINE=. BENCH_BASELINE_ENV=GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
 //
 // Topology: one LAN (a bridge), three namespaces: inj (BIRD 2, AS 65000), rr (the reflector,
 // AS 65000) and rcv (BIRD 2, AS 65000); inj and rcv are route-reflector clients of rr, so next
@@ -141,7 +143,13 @@ interface Reflector {
 }
 
 /** tsbgp as the reflector, run from the checkout at `root` (this one, or a baseline to compare). */
-function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
+function tsbgpReflector(name: string, root: string, warmUp = true, extraEnv: string = ''): Reflector {
+  const env = { ...process.env };
+  for (const kv of extraEnv.split(' ').filter((w) => w !== '')) {
+    const at = kv.indexOf('=');
+    if (at <= 0) throw new Error(`BENCH_BASELINE_ENV: '${kv}' is not NAME=VALUE`);
+    env[kv.slice(0, at)] = kv.slice(at + 1);
+  }
   const bin = join(root, 'bin', 'tsbgp.js');
   return {
     name,
@@ -149,21 +157,27 @@ function tsbgpReflector(name: string, root: string, warmUp = true): Reflector {
       const cfg = join(lab.dir, 'tsbgp.yaml');
       writeFileSync(cfg, tsbgpReflectorConfig(LAN, warmUp ? '' : 'warmUp: { routes: 0 }\n'));
       return [
-        lab.spawn('rr', name, process.execPath, [
-          '--max-old-space-size=4096',
-          ...launchFlags(bin),
-          // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
-          ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
-          bin,
-          'run',
-          '--config',
-          cfg,
-          '--control-socket',
-          join(lab.dir, 'tsbgp.sock'),
-          '--log-level',
-          // BENCH_LOG_LEVEL=info puts the session events among --trace-opt's lines, to time them.
-          process.env.BENCH_LOG_LEVEL ?? 'warn',
-        ]),
+        lab.spawn(
+          'rr',
+          name,
+          process.execPath,
+          [
+            '--max-old-space-size=4096',
+            ...launchFlags(bin),
+            // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
+            ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+            bin,
+            'run',
+            '--config',
+            cfg,
+            '--control-socket',
+            join(lab.dir, 'tsbgp.sock'),
+            '--log-level',
+            // BENCH_LOG_LEVEL=info puts the session events among --trace-opt's lines, to time them.
+            process.env.BENCH_LOG_LEVEL ?? 'warn',
+          ],
+          env,
+        ),
       ];
     },
   };
@@ -176,7 +190,14 @@ const reflectors: Record<string, Reflector> = {
   // BENCH_BASELINE=/path/to/other/checkout adds `baseline`: the same daemon from another commit,
   // measured in the same interleaved runs (before/after figures that share the machine's noise).
   ...(process.env.BENCH_BASELINE
-    ? { baseline: tsbgpReflector('baseline', resolve(process.env.BENCH_BASELINE)) }
+    ? {
+        baseline: tsbgpReflector(
+          'baseline',
+          resolve(process.env.BENCH_BASELINE),
+          true,
+          process.env.BENCH_BASELINE_ENV ?? '',
+        ),
+      }
     : {}),
   bird2: {
     name: 'BIRD 2',
@@ -586,7 +607,7 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       }
       if (process.env.BENCH_KEEP_LOG) {
         const { copyFileSync } = await import('node:fs');
-        copyFileSync(join(lab.dir, 'rr-tsbgp.log'), process.env.BENCH_KEEP_LOG);
+        copyFileSync(join(lab.dir, `rr-${r.name}.log`), process.env.BENCH_KEEP_LOG);
       }
     }
     const peak = pids.reduce((s, p) => s + memoryOf(p, read).peak, 0);
