@@ -63,9 +63,9 @@ import { canUseNamespaces, Lab, run, type SpawnedProcess, waitFor } from '../lib
 import {
   birdReceiverConfig,
   buildReflectorLan,
-  launchFlags,
   logOf,
   tsbgpReflectorConfig,
+  tsbgpRunArgs,
 } from '../lib/reflector-lan.ts';
 import { BirdCtl, cpuSecondsOf, memoryOf, minorFaultsOf, resetPeakOf } from '../session/bird-ctl.ts';
 import { prefixes } from './table-mix.ts';
@@ -161,21 +161,17 @@ function tsbgpReflector(name: string, root: string, warmUp = true, extraEnv: str
           'rr',
           name,
           process.execPath,
-          [
-            '--max-old-space-size=4096',
-            ...launchFlags(bin),
-            // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
-            ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
-            bin,
-            'run',
-            '--config',
-            cfg,
-            '--control-socket',
-            join(lab.dir, 'tsbgp.sock'),
-            '--log-level',
+          tsbgpRunArgs(bin, {
+            config: cfg,
+            controlSocket: join(lab.dir, 'tsbgp.sock'),
             // BENCH_LOG_LEVEL=info puts the session events among --trace-opt's lines, to time them.
-            process.env.BENCH_LOG_LEVEL ?? 'warn',
-          ],
+            logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
+            nodeFlags: [
+              '--max-old-space-size=4096',
+              // e.g. TSBGP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the reflector.
+              ...(process.env.TSBGP_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+            ],
+          }),
           env,
         ),
       ];

@@ -16,9 +16,9 @@ import { canUseNamespaces, Lab, run, waitFor } from '../lib/lab.ts';
 import {
   birdReceiverConfig,
   buildReflectorLan,
-  launchFlags,
   logOf,
   tsbgpReflectorConfig,
+  tsbgpRunArgs,
 } from '../lib/reflector-lan.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -98,19 +98,17 @@ describe('the warm-up against the first real table', { skip: !canUseNamespaces()
     ]);
     const cfg = join(lab.dir, 'tsbgp.yaml');
     writeFileSync(cfg, tsbgpReflectorConfig(LAN));
-    const daemon = lab.spawn('rr', 'tsbgp', process.execPath, [
-      ...launchFlags(TSBGP),
-      '--trace-deopt',
-      '--trace-gc',
-      TSBGP,
-      'run',
-      '--config',
-      cfg,
-      '--control-socket',
-      join(lab.dir, 'tsbgp.sock'),
-      '--log-level',
-      'warn',
-    ]);
+    const daemon = lab.spawn(
+      'rr',
+      'tsbgp',
+      process.execPath,
+      tsbgpRunArgs(TSBGP, {
+        config: cfg,
+        controlSocket: join(lab.dir, 'tsbgp.sock'),
+        logLevel: 'warn',
+        nodeFlags: ['--trace-deopt', '--trace-gc'],
+      }),
+    );
     const birdc = (cmd: string) => lab.tryExec('rcv', 'birdc', ['-s', rcvSock, cmd]);
     await waitFor('replay stream built', async () => /^ready/m.test(logOf(injector)), 60_000);
     await waitFor(

@@ -58,6 +58,28 @@ export function launchFlags(bin: string): string[] {
   return (m?.[1] ?? '').split(' ').filter((f) => f !== '');
 }
 
+/**
+ * The argument list for process.execPath that runs `tsbgp run` from `bin` as the shebang would:
+ * its launch flags, then `nodeFlags` (profiling, tracing), then the daemon's own arguments.
+ */
+export function tsbgpRunArgs(
+  bin: string,
+  opts: { config: string; controlSocket: string; logLevel: string; nodeFlags?: readonly string[] },
+): string[] {
+  return [
+    ...launchFlags(bin),
+    ...(opts.nodeFlags ?? []),
+    bin,
+    'run',
+    '--config',
+    opts.config,
+    '--control-socket',
+    opts.controlSocket,
+    '--log-level',
+    opts.logLevel,
+  ];
+}
+
 /** A spawned process's log so far ('' before it exists). */
 export function logOf(p: SpawnedProcess): string {
   try {
