@@ -28,6 +28,11 @@ export interface CollisionInput {
    * (both ends advertised it: RFC 4724's procedures are between speakers that support it).
    */
   otherNegotiatedGracefulRestart: boolean;
+  /**
+   * Whether this connection was already there when the other one reached Established: then it is
+   * the peer's half of two connections made at once, not a call after a restart.
+   */
+  thisPredatesOtherEstablished: boolean;
 }
 
 /** Which of the two connections to close. */
@@ -38,9 +43,11 @@ export type CollisionLoser = 'this' | 'other';
  *
  * - An Established session wins (§6.8: "a connection collision with an existing BGP connection
  *   that is in the Established state causes closing of the newly created connection"), except
- *   when both ends exchanged the Graceful Restart Capability on it: RFC 4724 §4.2 then takes the
- *   new connection as the sign that the old TCP session is gone, closes the old one and keeps
- *   the new.
+ *   when both ends exchanged the Graceful Restart Capability on it and the new connection came
+ *   after the session was up: RFC 4724 §4.2 then takes the new connection as the sign that the
+ *   old TCP session is gone, closes the old one and keeps the new. A connection that was already
+ *   there when the session came up is the peer's own attempt of two speakers dialling at once
+ *   (its OPEN was merely late): taking it for a restart would drop the session just made.
  * - Two connections that the peer both initiated (a passive session, or one whose own attempt
  *   had not started) are not the crossed attempts §6.8 is about: the peer's FSM opens a second
  *   connection only after giving up its first, so the older one is dead and the newer one is
@@ -49,7 +56,8 @@ export type CollisionLoser = 'this' | 'other';
  * - Otherwise §6.8: the identifiers decide.
  */
 export function resolveCollision(c: CollisionInput): CollisionLoser | undefined {
-  if (c.otherState === 'Established') return c.otherNegotiatedGracefulRestart ? 'other' : 'this';
+  if (c.otherState === 'Established')
+    return c.otherNegotiatedGracefulRestart && !c.thisPredatesOtherEstablished ? 'other' : 'this';
   if (c.otherState !== 'OpenConfirm' && c.otherState !== 'OpenSent') return undefined;
   if (c.thisDirection === c.otherDirection) return c.thisIsNewer ? 'other' : 'this';
   // §6.8: if the local identifier is lower, close the connection we initiated; otherwise close

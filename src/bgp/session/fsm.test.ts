@@ -412,6 +412,7 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
     otherDirection: 'outgoing',
     thisIsNewer: true,
     otherNegotiatedGracefulRestart: false,
+    thisPredatesOtherEstablished: false,
     ...over,
   });
   const opposite = (d: 'incoming' | 'outgoing') => (d === 'incoming' ? 'outgoing' : 'incoming');
@@ -464,6 +465,21 @@ describe('collision detection (§6.8, RFC 6286 §2.3, RFC 4724 §4.2)', () => {
         'other',
       );
     }
+  });
+  test('graceful restart exchanged, but the new connection was there before the session came up: §6.8, the session stays', () => {
+    // Both speakers dialled at once and the peer's OPEN on its own connection came late.
+    for (const localId of [1, 9])
+      assert.equal(
+        resolveCollision(
+          crossed({
+            localId,
+            otherState: 'Established',
+            otherNegotiatedGracefulRestart: true,
+            thisPredatesOtherEstablished: true,
+          }),
+        ),
+        'this',
+      );
   });
   test('two connections the peer initiated: the newer one is kept, whatever the identifiers', () => {
     for (const [localId, remoteId] of [

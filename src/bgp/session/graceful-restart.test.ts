@@ -2,7 +2,7 @@
 // Cease, and whether a lost session is GR-eligible. Speaker-to-speaker and raw peers over loopback
 // (127.32.0.0/16 aliases need no root on Linux).
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
   BgpFrameReader,
@@ -175,6 +175,27 @@ interface RawPeer {
 
 async function rawPeer(host: string, port: number, localAddress: string): Promise<RawPeer> {
   const sock = connect({ host, port, localAddress });
+  const r = wrapRaw(sock);
+  await new Promise<void>((res) => sock.once('connect', () => res()));
+  return r;
+}
+
+/** A listening raw peer at `host`: its port, and the first connection made to it. */
+async function rawListener(host: string): Promise<{ port: number; accepted: Promise<RawPeer> }> {
+  let accepted: (r: RawPeer) => void = () => undefined;
+  const first = new Promise<RawPeer>((res) => {
+    accepted = res;
+  });
+  const server = createServer((sock) => {
+    server.close();
+    accepted(wrapRaw(sock));
+  });
+  await new Promise<void>((res) => server.listen({ host, port: 0 }, () => res()));
+  const a = server.address();
+  return { port: typeof a === 'object' && a !== null ? a.port : 0, accepted: first };
+}
+
+function wrapRaw(sock: Socket): RawPeer {
   sockets.push(sock);
   const got: BgpMessage[] = [];
   const reader = new BgpFrameReader();
@@ -187,7 +208,6 @@ async function rawPeer(host: string, port: number, localAddress: string): Promis
   });
   sock.on('error', () => {});
   const closed = new Promise<void>((r) => sock.once('close', () => r()));
-  await new Promise<void>((r) => sock.once('connect', () => r()));
   return {
     sock,
     got,
@@ -516,6 +536,57 @@ describe('a new connection while Established (RFC 4724 §4.2 against RFC 4271 §
     assert.equal(st.remotePort, second.sock.localPort);
     assert.equal(seen.downs[3]?.gracefulRestartEligible, true);
     second.sock.destroy();
+  });
+});
+
+describe('both graceful-restart speakers dial at once (RFC 4271 §6.8, not a restart)', () => {
+  test("the peer's OPEN arriving late on its own connection, after ours reached Established: that connection gets a Cease, the session stays up", {
+    timeout: 20_000,
+  }, async () => {
+    const usIp = '127.32.8.1';
+    const peerIp = '127.32.8.2';
+    const listener = await rawListener(peerIp);
+    const us = speaker(65000, usIp, '10.32.8.1');
+    const seen = watchLoss(us);
+    us.addPeer({
+      key: peerIp,
+      address: peerIp,
+      port: listener.port,
+      localAddress: usIp,
+      remoteAs: 65009,
+      connectRetryTime: 1,
+      gracefulRestart: { restartTime: 120 },
+    });
+    await us.start();
+    const ours = await listener.accepted;
+    await until('our OPEN on our connection', () => ours.got.some((m) => m.type === 'open'));
+    ours.send(rawOpen(grCap()));
+    await until('OpenConfirm on our connection', () => peerOf(us, peerIp)?.state === 'OpenConfirm');
+    // The peer's own attempt arrives while ours waits for its KEEPALIVE: we accept it and send our
+    // OPEN on it. Its OPEN comes only after our connection is Established.
+    const theirs = await rawPeer(usIp, us.port, peerIp);
+    await until('our OPEN on their connection', () => theirs.got.some((m) => m.type === 'open'));
+    ours.sock.write(encodeKeepalive());
+    const up = await established(us, peerIp);
+    assert.equal(up.remotePort, listener.port, 'our connection is the session');
+    theirs.send(rawOpen(grCap()));
+    await Promise.race([
+      theirs.closed,
+      ours.closed.then(() => {
+        throw new Error('our Established connection was closed instead (taken for a restart)');
+      }),
+    ]);
+    const cease = theirs.got.find((m) => m.type === 'notification');
+    assert.deepEqual(cease?.type === 'notification' ? [cease.code, cease.subcode] : null, [6, 7]);
+    assert.deepEqual(
+      ours.got.filter((m) => m.type === 'notification'),
+      [],
+      'nothing is sent on the Established connection',
+    );
+    assert.equal(peerOf(us, peerIp)?.state, 'Established');
+    assert.equal(peerOf(us, peerIp)?.remotePort, listener.port);
+    assert.equal(seen.downs.length, 0, 'the session never left Established');
+    ours.sock.destroy();
   });
 });
 

@@ -207,6 +207,13 @@ class Session {
   outHead = 0;
   waitingDrain = false;
   establishedAt = 0;
+  /**
+   * When this connection was bound and when it reached Established, as ticks of its peer's
+   * counter (Peer.tick): they order the two connections of a collision, which timestamps from
+   * the same millisecond would not.
+   */
+  boundTick = 0;
+  establishedTick = 0;
   disposed = false;
   queuePeak = 0;
   pauses = 0;
@@ -257,6 +264,8 @@ export class Peer {
   private readonly ctx: SpeakerContext;
   private readonly log: Logger;
   private main = new Session('main');
+  /** Orders the binding and establishment of this peer's connections (Session.boundTick). */
+  private tick = 0;
   private extra: Session | null = null;
   /** Set while the main connection is ended because the collision connection replaces it. */
   private mainBeingReplaced = false;
@@ -744,6 +753,8 @@ export class Peer {
   private bind(s: Session, socket: Socket, direction: ConnectionDirection): void {
     s.socket = socket;
     s.direction = direction;
+    s.boundTick = ++this.tick;
+    s.establishedTick = 0;
     s.reader = new FrameReader(DEFAULT_CODEC_OPTIONS);
     s.negotiated = null;
     s.remoteOpen = null;
@@ -1169,6 +1180,7 @@ export class Peer {
         // The collision connection is always the later of the two (promote() retires the older).
         thisIsNewer: s === this.extra,
         otherNegotiatedGracefulRestart: other.negotiated?.gracefulRestart === true,
+        thisPredatesOtherEstablished: s.boundTick < other.establishedTick,
       });
       if (loser !== undefined) {
         const dumped = loser === 'this' ? s : other;
@@ -1407,6 +1419,7 @@ export class Peer {
 
   private established(s: Session): void {
     s.establishedAt = Date.now();
+    s.establishedTick = ++this.tick;
     const n = s.negotiated;
     if (!n) return;
     // Pre-policy routes are kept when configured, or when the peer cannot re-send them.
