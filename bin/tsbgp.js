@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1 --max-inlined-bytecode-size-cumulative=230
 // Entry point. It runs the compiled JavaScript in dist/ when that is current (every source file
 // in src/ has its .js in dist/, no older than it), and the TypeScript sources through tsx's loader
 // otherwise, so a checkout runs without a build step and a stale build is never run.
@@ -19,6 +19,12 @@
 // it loads; on a small host four workers' compile jobs take the main thread's core. The first
 // 100k table converged in 0.320 s against 0.399 s (7 of 7 runs), 1M no slower, and each worker
 // fewer is one malloc arena fewer (idle RSS 103-105 MB against 105-118; docs/PERFORMANCE.md).
+//
+// --max-inlined-bytecode-size-cumulative=230 (V8's default is 920): TurboFan inlines less into
+// each function it optimises, so each compile job is smaller. The first 100k table's jobs took
+// 278-331 ms of compile time against 464-497 ms, and the daemon's CPU fell by 2-6% at 100k and at
+// 1M (2.02 s against 2.15) with convergence level; the RIB benchmark's steady state was no slower
+// (docs/PERFORMANCE.md, seventeenth session).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
