@@ -11,6 +11,7 @@
 //   BENCH_TRACE=1 prints, at every poll, the receiver's routes and the bytes taken from the injector.
 //   BENCH_DEBUG=1 prints tsbgp's `show memory` before the injector comes up and after convergence.
 //   BENCH_TWICE=1 loads the table a second time into the same reflector and prints that time.
+//   BENCH_IDLE_S=S starts the injector S seconds after the reflector is up (default: at once).
 //   BENCH_SETS=K gives the injector K distinct attribute sets instead of 3000 (what the per-set
 //             work costs: 100k prefixes in 30 sets against 3000).
 //   BENCH_BASELINE=DIR adds reflector `baseline`: tsbgp from another checkout (e.g. a
@@ -510,6 +511,10 @@ async function measure(r: Reflector, n: number): Promise<Result> {
     spawned.push(...procs);
     await waitFor('rr–rcv Established', () => protoEstablished(rcv, 'torr'), 60_000);
     step('reflector up');
+    // BENCH_IDLE_S=S: the table comes S seconds after the reflector is up, not at once, as when
+    // its peers come up later than it does (what an idle reflector's own collections do to it).
+    const idleS = Number(process.env.BENCH_IDLE_S ?? 0);
+    if (idleS > 0) await new Promise((res) => setTimeout(res, idleS * 1000));
     const pids = r.measuredPids
       ? await r.measuredPids(procs)
       : procs.map((p) => p.child.pid!).filter((p) => p > 0);
