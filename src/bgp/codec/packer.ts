@@ -132,14 +132,17 @@ class Packed implements PackedUpdates {
 const SCRATCH = Buffer.allocUnsafe(65536);
 
 /**
- * Encoded attribute blocks of frozen attribute objects, [2-octet AS, 4-octet AS]. The RIB hands
- * the packer the same frozen (interned) object for an attribute set on every commit, so a set is
- * encoded once rather than once per commit and update group: 1M one-prefix UPDATEs through a
- * reflector re-encoded its 3,000 sets ~300k times, 7% of the profile. Only frozen objects are
+ * Encoded attribute blocks of frozen attribute objects, one cache per AS number size. The RIB
+ * hands the packer the same frozen (interned) object for an attribute set on every commit, so a
+ * set is encoded once rather than once per commit and update group: 1M one-prefix UPDATEs through
+ * a reflector re-encoded its 3,000 sets ~300k times, 7% of the profile. Only frozen objects are
  * cached, since nothing can change their fields; the RIB never writes into an interned set's
- * arrays either. Entries go with their objects (a WeakMap).
+ * arrays either. Entries go with their objects (a WeakMap). Two maps, not one holding a pair: the
+ * pair was an array per set, and a copy of SCRATCH (a Buffer) a Buffer; a plain Uint8Array of at
+ * most 64 octets lives in V8's heap without an ArrayBuffer or a backing store of its own.
  */
-const blockCache = new WeakMap<PathAttributes, [Uint8Array | undefined, Uint8Array | undefined]>();
+const blockCache2 = new WeakMap<PathAttributes, Uint8Array>();
+const blockCache4 = new WeakMap<PathAttributes, Uint8Array>();
 
 /**
  * The encoded path attributes of a group (MP_REACH/MP_UNREACH excluded), at most `room` octets,
@@ -148,23 +151,18 @@ const blockCache = new WeakMap<PathAttributes, [Uint8Array | undefined, Uint8Arr
  */
 function attributeBlock(a: PathAttributes, opts: CodecOptions, room: number): Uint8Array | number {
   const frozen = Object.isFrozen(a);
-  const slot = opts.fourOctetAs ? 1 : 0;
-  let cached: [Uint8Array | undefined, Uint8Array | undefined] | undefined;
+  const cache = opts.fourOctetAs ? blockCache4 : blockCache2;
   if (frozen) {
-    cached = blockCache.get(a);
-    const block = cached?.[slot];
+    const block = cache.get(a);
     if (block !== undefined && block.length <= room) return block;
   }
   const attrs = attributesWithoutMp(a);
   const len = encodePathAttributesWithin(attrs, opts, SCRATCH, 0, room);
   if (len < 0) return -pathAttributesLength(attrs, opts);
   if (!frozen) return SCRATCH.subarray(0, len);
-  const block = Uint8Array.prototype.slice.call(SCRATCH, 0, len);
-  if (cached === undefined) {
-    cached = [undefined, undefined];
-    blockCache.set(a, cached);
-  }
-  cached[slot] = block;
+  const block = new Uint8Array(len);
+  block.set(SCRATCH.subarray(0, len));
+  cache.set(a, block);
   return block;
 }
 

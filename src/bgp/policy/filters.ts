@@ -110,6 +110,12 @@ function defaultAcceptFor(
   return { accept: true, blocked: false };
 }
 
+/**
+ * The prefix a prefix-independent chain is evaluated with (it reads none): one shared array, not
+ * one per evaluation. Nothing writes it.
+ */
+const NO_PREFIX = new Uint32Array(4);
+
 // ---------------------------------------------------------------------------------------------
 // Import
 
@@ -144,6 +150,7 @@ export class ImportFilter {
   private readonly cache: AttrResultCache;
   private readonly loopVerdicts = new Map<number, LoopVerdict>();
   private readonly attrs: AttrTable;
+  private readonly result: ImportResult = { accepted: 0, rejected: 0, loop: 'ok' };
 
   constructor(private readonly opts: ImportFilterOptions) {
     this.attrs = opts.attrs;
@@ -164,8 +171,13 @@ export class ImportFilter {
    * (a route that policy now rejects replaces an earlier accepted one, RFC 4271 §9.1.2).
    * inAttrId stays owned by the caller.
    */
-  importUpdate(rib: LocRib, peer: number, inAttrId: number, list: PrefixList): ImportResult {
-    const res: ImportResult = { accepted: 0, rejected: 0, loop: 'ok' };
+  importUpdate(rib: LocRib, peer: number, inAttrId: number, list: PrefixList): Readonly<ImportResult> {
+    // One object reused, valid until the next call: this runs once per received UPDATE, and the
+    // routing engine reads nothing of it (an object each was ~1 MB of garbage per 100k routes).
+    const res = this.result;
+    res.accepted = 0;
+    res.rejected = 0;
+    res.loop = 'ok';
     if (this.cacheable) {
       const out = this.resultFor(inAttrId, null, 0, 0);
       res.loop = this.loopVerdicts.get(inAttrId) ?? 'ok';
@@ -202,12 +214,12 @@ export class ImportFilter {
     if (this.cacheable) {
       const hit = this.cache.get(inAttrId);
       if (hit !== UNKNOWN) return hit;
-      const out = this.evaluate(inAttrId, new Uint32Array(4), 0, 0);
+      const out = this.evaluate(inAttrId, NO_PREFIX, 0, 0);
       this.cache.set(inAttrId, out);
       if (out > 0) this.attrs.unref(out); // the cache holds it now
       return out;
     }
-    return this.evaluate(inAttrId, words ?? new Uint32Array(4), offset, length);
+    return this.evaluate(inAttrId, words ?? NO_PREFIX, offset, length);
   }
 
   /** Drops cached results (after a policy change, before re-running import: soft reconfiguration). */
@@ -253,7 +265,7 @@ export class ImportFilter {
       this.attrs.ref(inAttrId);
       return inAttrId;
     }
-    return this.attrs.intern(outcome.attrs);
+    return this.attrs.internDerived(outcome.attrs);
   }
 }
 
@@ -449,7 +461,7 @@ export class ExportFilter {
       this.attrs.ref(inAttrId);
       return inAttrId;
     }
-    return this.attrs.intern(out);
+    return this.attrs.internDerived(out);
   }
 
   /** Session-type rewriting (RFC 4271 §5.1, RFC 4456 §8, RFC 5065 §5). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AttrFlag, AttrTable } from './attr-table.ts';
+import { AttrFlag, AttrTable, attributeKeyHash } from './attr-table.ts';
 import { asSequence, storedFromUpdate } from './attrs.ts';
 
 describe('AttrTable', () => {
@@ -103,9 +103,9 @@ describe('AttrTable', () => {
     assert.notEqual(kept?.buffer, message.buffer, 'the kept data does not pin the message');
   });
 
-  test('a set longer than one fromCharCode chunk keys correctly, and its arrays share one buffer', () => {
+  test('a long set (3,000 communities) keys correctly, and its arrays share one buffer', () => {
     const t = new AttrTable();
-    // 3,000 communities: 6,000+ UTF-16 units of key, past wordsToString's 4,096-unit chunks.
+    // 3,000 communities: past the key writer's first 256 words, so it grows meanwhile.
     const many = Uint32Array.from({ length: 3000 }, (_, i) => (65000 << 16) | i);
     const other = many.slice();
     other[2999] = other[2999]! + 1;
@@ -130,6 +130,61 @@ describe('AttrTable', () => {
     assert.deepEqual(Array.from(s.clusterList!), [1, 2]);
     assert.equal(s.communities!.buffer, s.asPath!.buffer);
     assert.equal(s.clusterList!.buffer, s.asPath!.buffer);
+  });
+
+  test('sets whose keys hash alike stay distinct, also after one of them is freed', () => {
+    // A birthday search over (MED, LOCAL_PREF) pairs, ~2^15 tries for 30-bit hashes. (Sets that
+    // differ in one word never collide: FNV's last step is a bijection of that word.)
+    const seen = new Map<number, [number, number]>();
+    let pair: [[number, number], [number, number]] | null = null;
+    let x = 12345;
+    for (let i = 0; pair === null && i < 1_000_000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const p: [number, number] = [x >>> 8, Math.imul(x, 2654435761) >>> 12];
+      const h = attributeKeyHash({ origin: 0, med: p[0], localPref: p[1] });
+      const prior = seen.get(h);
+      if (prior !== undefined && (prior[0] !== p[0] || prior[1] !== p[1])) pair = [prior, p];
+      else seen.set(h, p);
+    }
+    assert.ok(pair !== null, 'a colliding pair exists');
+    const set1 = { origin: 0, med: pair[0][0], localPref: pair[0][1] };
+    const set2 = { origin: 0, med: pair[1][0], localPref: pair[1][1] };
+    const t = new AttrTable();
+    const a = t.intern(set1);
+    const b = t.intern(set2);
+    assert.notEqual(a, b);
+    assert.equal(t.get(b).med, set2.med);
+    assert.equal(t.intern({ ...set1 }), a);
+    assert.equal(t.intern({ ...set2 }), b);
+    t.unref(a, 2);
+    assert.equal(t.collect(), 1);
+    assert.equal(t.has(a), false);
+    assert.equal(t.intern({ ...set2 }), b, 'the other one is still found');
+    const again = t.intern({ ...set1 });
+    assert.equal(t.get(again).med, set1.med);
+    assert.notEqual(again, b);
+  });
+
+  test('internDerived shares the arrays of the set it is given, and stores a new frozen object', () => {
+    const t = new AttrTable();
+    const base = t.get(t.intern({ origin: 0, asPath: asSequence(65001), communities: Uint32Array.of(7) }));
+    const derived = { ...base, clusterList: Uint32Array.of(1) };
+    const id = t.internDerived(derived);
+    const s = t.get(id);
+    assert.notEqual(s, derived);
+    assert.ok(Object.isFrozen(s));
+    assert.equal(s.asPath, base.asPath);
+    assert.equal(s.communities, base.communities);
+    assert.equal(s.clusterList, derived.clusterList);
+    assert.equal(
+      t.intern({
+        origin: 0,
+        asPath: asSequence(65001),
+        communities: Uint32Array.of(7),
+        clusterList: Uint32Array.of(1),
+      }),
+      id,
+    );
   });
 
   test('derived decision fields', () => {

@@ -4,8 +4,11 @@
 // FRR's attrhash).
 //
 // The key is a canonical binary encoding of the set (each attribute tagged by its type code, in
-// a fixed order), packed into a string so that a plain Map does the hashing. Interning happens
-// once per UPDATE (one attribute set, many prefixes), not per prefix.
+// a fixed order), built in a scratch array and hashed; a hash hit is confirmed by encoding the
+// stored set the same way and comparing. No key is kept: the stored set is its own key. (Keys were
+// strings once, two per received set at a reflector, each built through a UTF-16 scratch and
+// fromCharCode: ~2 MB of garbage and 6,000 retained strings at a 100k table with 3,000 sets.)
+// Interning happens once per attribute set and peer, not per prefix.
 //
 // Ids are reference counted. A set whose count drops to 0 is not freed at once: it stays
 // findable until collect() runs, so a flap that withdraws and re-announces the same set within a
@@ -31,19 +34,19 @@ export const AttrFlag = {
 
 export type AttrFreeListener = (id: number) => void;
 
-/** A set split for the packer (see AttrTable.split). */
-export interface SplitAttributes {
-  readonly attributes: Omit<StoredAttributes, 'mpNextHop'>;
-  readonly mpNextHop?: Uint8Array;
+/** What add() stores of a new set: a copy, the object itself, or a new object around its arrays. */
+enum Keep {
+  Copy,
+  AsIs,
+  Reshape,
 }
 
 export class AttrTable {
-  private byKey = new Map<string, number>();
+  /** Ids by key hash (30 bits, so always a small integer): one id, or several on a collision. */
+  private byHash = new Map<number, number | number[]>();
   private sets: (StoredAttributes | undefined)[] = [undefined];
-  /** Per id, the set as the packer takes it (see split()), made on first use. */
-  private splitCache: (SplitAttributes | undefined)[] = [undefined];
-  private keys: (string | undefined)[] = [undefined];
   private refs = new Int32Array(ID_TABLE_INITIAL);
+  private hashes = new Int32Array(ID_TABLE_INITIAL);
   private freeIds: number[] = [];
   private zeroRef: number[] = [];
   private listeners: AttrFreeListener[] = [];
@@ -57,8 +60,9 @@ export class AttrTable {
   private dClusterLen = new Uint16Array(ID_TABLE_INITIAL);
   private dOrigin = new Uint8Array(ID_TABLE_INITIAL);
   private dFlags = new Uint8Array(ID_TABLE_INITIAL);
-  private scratch = new Uint32Array(256);
-  private scratchLen = 0;
+  /** The key of the set being interned, and of a stored set it is compared with. */
+  private readonly key = new KeyWriter();
+  private readonly other = new KeyWriter();
 
   /** Number of distinct sets currently interned (including those awaiting collect()). */
   get size(): number {
@@ -67,7 +71,7 @@ export class AttrTable {
 
   /** Returns the id of the set, adding it when new; the caller owns one reference. */
   intern(attrs: StoredAttributes): number {
-    return this.add(attrs, false);
+    return this.add(attrs, Keep.Copy);
   }
 
   /**
@@ -78,25 +82,59 @@ export class AttrTable {
    * view per array field for each new set (3,000 at a full table), all promoted by the GC.
    */
   internOwned(attrs: StoredAttributes): number {
-    return this.add(attrs, attrs.unknown === undefined);
+    return this.add(attrs, attrs.unknown === undefined ? Keep.AsIs : Keep.Copy);
   }
 
-  private add(attrs: StoredAttributes, owned: boolean): number {
-    const key = this.keyOf(attrs);
-    const found = this.byKey.get(key);
-    if (found !== undefined) {
+  /**
+   * As intern(), for a set that export rewriting or policy derived from an interned one. Its
+   * arrays are either that set's (which nobody writes: the table owns them) or new ones that
+   * nobody writes afterwards (a reflected CLUSTER_LIST, a prepended AS_PATH, a policy's
+   * communities or next hop), so they are shared, not copied; only the object is rebuilt, in the
+   * one shape of storedAttributes(). The copy cost each new set a slab with its ArrayBuffer and
+   * backing store, and a view per array field: at a 100k table through a reflector, 3,000
+   * reflected sets, every one promoted by the GC.
+   */
+  internDerived(attrs: StoredAttributes): number {
+    return this.add(attrs, Keep.Reshape);
+  }
+
+  private add(attrs: StoredAttributes, keep: Keep): number {
+    this.key.write(attrs);
+    const h = this.key.hash();
+    const slot = this.byHash.get(h);
+    const found = slot === undefined ? -1 : this.findIn(slot);
+    if (found >= 0) {
       this.refs[found]!++;
       return found;
     }
     const id = this.allocate();
-    const stored = owned ? attrs : copyAttributes(attrs);
+    const stored =
+      keep === Keep.AsIs
+        ? attrs
+        : keep === Keep.Reshape
+          ? storedAttributes(attrs, attrs.mpNextHop)
+          : copyAttributes(attrs);
     this.sets[id] = Object.freeze(stored);
-    this.keys[id] = key;
-    this.byKey.set(key, id);
+    this.hashes[id] = h;
+    if (slot === undefined) this.byHash.set(h, id);
+    else if (typeof slot === 'number') this.byHash.set(h, [slot, id]);
+    else slot.push(id);
     this.refs[id] = 1;
     this.live++;
     this.derive(id, stored);
     return id;
+  }
+
+  /** The id in `slot` whose set has the key just written to this.key, or -1. */
+  private findIn(slot: number | number[]): number {
+    if (typeof slot === 'number') return this.hasKey(slot) ? slot : -1;
+    for (const id of slot) if (this.hasKey(id)) return id;
+    return -1;
+  }
+
+  private hasKey(id: number): boolean {
+    this.other.write(this.sets[id]!);
+    return this.key.equals(this.other);
   }
 
   /** The set named by id. Treat it as immutable: it is shared by every route that uses it. */
@@ -104,23 +142,6 @@ export class AttrTable {
     const a = this.sets[id];
     if (a === undefined) throw new Error(`attribute set ${id} is not interned`);
     return a;
-  }
-
-  /**
-   * The set without its MP next hop, and that next hop: the shape the UPDATE packer takes. Cached
-   * per id, because export asks for it per attribute set, per peer, per commit.
-   */
-  split(id: number): SplitAttributes {
-    let v = this.splitCache[id];
-    if (v === undefined) {
-      // The set itself serves as the packer's attributes: the packer reads PathAttributes fields
-      // by name and never looks at mpNextHop. A copy without it cost an object per set.
-      const attributes = this.get(id);
-      v =
-        attributes.mpNextHop === undefined ? { attributes } : { attributes, mpNextHop: attributes.mpNextHop };
-      this.splitCache[id] = v;
-    }
-    return v;
   }
 
   has(id: number): boolean {
@@ -165,16 +186,24 @@ export class AttrTable {
         for (const l of this.listeners) l(id);
         // A listener may have taken a reference (it should not, but stay safe).
         if (this.refs[id] !== 0) continue;
-        this.byKey.delete(this.keys[id]!);
+        this.unhash(id);
         this.sets[id] = undefined;
-        this.splitCache[id] = undefined;
-        this.keys[id] = undefined;
         this.freeIds.push(id);
         this.live--;
         freed++;
       }
     }
     return freed;
+  }
+
+  private unhash(id: number): void {
+    const h = this.hashes[id]!;
+    const slot = this.byHash.get(h);
+    if (slot === id) this.byHash.delete(h);
+    else if (Array.isArray(slot)) {
+      const rest = slot.filter((x) => x !== id);
+      this.byHash.set(h, rest.length === 1 ? rest[0]! : rest);
+    }
   }
 
   // --- derived fields (hot path of the decision process) ---
@@ -208,7 +237,6 @@ export class AttrTable {
     if (reused !== undefined) return reused;
     const id = this.sets.length;
     this.sets.push(undefined);
-    this.keys.push(undefined);
     if (id >= this.refs.length) this.grow(this.refs.length * 2);
     return id;
   }
@@ -222,6 +250,9 @@ export class AttrTable {
     const r = new Int32Array(n);
     r.set(this.refs);
     this.refs = r;
+    const h = new Int32Array(n);
+    h.set(this.hashes);
+    this.hashes = h;
     this.dLocalPref = g32(this.dLocalPref);
     this.dMed = g32(this.dMed);
     this.dAsPathLen = g32(this.dAsPathLen);
@@ -255,44 +286,18 @@ export class AttrTable {
     this.dClusterLen[id] = Math.min(a.clusterList?.length ?? 0, 0xffff);
     this.dOrigin[id] = a.origin ?? 2;
   }
+}
 
-  // --- canonical key ---
-  private push(a: number, b?: number, c?: number): void {
-    this.pushWord(a);
-    if (b !== undefined) this.pushWord(b);
-    if (c !== undefined) this.pushWord(c);
-  }
+/**
+ * The canonical encoding of a set: each attribute tagged by its type code, in a fixed order, as
+ * 32-bit words. Two sets are the same set exactly when their encodings are equal.
+ */
+class KeyWriter {
+  private words = new Uint32Array(256);
+  private length = 0;
 
-  private pushWord(v: number): void {
-    if (this.scratchLen === this.scratch.length) {
-      const b = new Uint32Array(this.scratch.length * 2);
-      b.set(this.scratch);
-      this.scratch = b;
-    }
-    this.scratch[this.scratchLen++] = v;
-  }
-
-  private pushArray(tag: number, arr: Uint32Array): void {
-    this.push((tag << 24) | arr.length);
-    for (let i = 0; i < arr.length; i++) this.pushWord(arr[i]!);
-  }
-
-  private pushBytes(tag: number, bytes: Uint8Array): void {
-    this.push((tag << 24) | bytes.length);
-    let w = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      w = (w << 8) | bytes[i]!;
-      if ((i & 3) === 3) {
-        this.pushWord(w >>> 0);
-        w = 0;
-      }
-    }
-    if ((bytes.length & 3) !== 0) this.pushWord(w >>> 0);
-  }
-
-  /** The canonical encoding of a set, as a string (two UTF-16 code units per 32-bit word). */
-  keyOf(a: StoredAttributes): string {
-    this.scratchLen = 0;
+  write(a: StoredAttributes): void {
+    this.length = 0;
     if (a.origin !== undefined) this.push((1 << 24) | a.origin);
     if (a.asPath !== undefined) this.pushArray(2, a.asPath);
     if (a.nextHop !== undefined) this.push(3 << 24, a.nextHop);
@@ -313,30 +318,61 @@ export class AttrTable {
         this.pushBytes(255, u.data);
       }
     }
-    return wordsToString(this.scratch, this.scratchLen);
+  }
+
+  /** FNV-1a over the words, folded to 30 bits: V8 keeps such numbers as small integers. */
+  hash(): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < this.length; i++) h = Math.imul(h ^ this.words[i]!, 0x01000193);
+    return (h ^ (h >>> 30)) & 0x3fffffff;
+  }
+
+  equals(o: KeyWriter): boolean {
+    if (o.length !== this.length) return false;
+    for (let i = 0; i < this.length; i++) if (o.words[i] !== this.words[i]) return false;
+    return true;
+  }
+
+  private push(a: number, b?: number, c?: number): void {
+    this.pushWord(a);
+    if (b !== undefined) this.pushWord(b);
+    if (c !== undefined) this.pushWord(c);
+  }
+
+  private pushWord(v: number): void {
+    if (this.length === this.words.length) {
+      const b = new Uint32Array(this.words.length * 2);
+      b.set(this.words);
+      this.words = b;
+    }
+    this.words[this.length++] = v;
+  }
+
+  private pushArray(tag: number, arr: Uint32Array): void {
+    this.push((tag << 24) | arr.length);
+    for (let i = 0; i < arr.length; i++) this.pushWord(arr[i]!);
+  }
+
+  private pushBytes(tag: number, bytes: Uint8Array): void {
+    this.push((tag << 24) | bytes.length);
+    let w = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      w = (w << 8) | bytes[i]!;
+      if ((i & 3) === 3) {
+        this.pushWord(w >>> 0);
+        w = 0;
+      }
+    }
+    if ((bytes.length & 3) !== 0) this.pushWord(w >>> 0);
   }
 }
 
-/** Scratch for wordsToString (grown on demand; keys are built one at a time). */
-let keyUnits = new Uint16Array(512);
+const hashWriter = new KeyWriter();
 
-/**
- * Two UTF-16 code units per word. fromCharCode.apply takes the typed array itself: going through
- * Array.from, as before, made this 6% of a 100k-route convergence profile (3.7 µs a key).
- */
-function wordsToString(words: Uint32Array, n: number): string {
-  if (keyUnits.length < n * 2) keyUnits = new Uint16Array(n * 2);
-  const units = keyUnits;
-  for (let i = 0; i < n; i++) {
-    const w = words[i]!;
-    units[2 * i] = w >>> 16;
-    units[2 * i + 1] = w & 0xffff;
-  }
-  let s = '';
-  for (let i = 0; i < 2 * n; i += 4096) {
-    s += String.fromCharCode.apply(null, units.subarray(i, Math.min(2 * n, i + 4096)) as unknown as number[]);
-  }
-  return s;
+/** The hash AttrTable files a set under (exported for the collision test). */
+export function attributeKeyHash(a: StoredAttributes): number {
+  hashWriter.write(a);
+  return hashWriter.hash();
 }
 
 /**

@@ -421,9 +421,11 @@ export class UpdateBatch {
       }
       if (own === 0) {
         // The common case: the whole bucket, as a range of the grouped arrays (no views made).
-        const { attributes, mpNextHop } = this.attrs.split(s.bucketAttr[b]!);
+        // The set itself serves as the packer's attributes: the packer reads PathAttributes fields
+        // by name and never looks at mpNextHop.
+        const attributes = this.attrs.get(s.bucketAttr[b]!);
         announce.push(
-          new PrefixRangeGroup(this.family, attributes, mpNextHop, s.grouped!, start, end - start),
+          new PrefixRangeGroup(this.family, attributes, attributes.mpNextHop, s.grouped!, start, end - start),
         );
         continue;
       }
@@ -440,7 +442,8 @@ export class UpdateBatch {
         if (src[j] !== peer)
           keep.push(s.gWords, j * stride, s.gLengths[j]!, s.gPathIds === null ? 0 : s.gPathIds[j]!);
       const prefixes = keep.view();
-      const { attributes, mpNextHop } = this.attrs.split(s.bucketAttr[b]!);
+      const attributes = this.attrs.get(s.bucketAttr[b]!);
+      const mpNextHop = attributes.mpNextHop;
       announce.push(
         mpNextHop === undefined
           ? { family: this.family, attributes, prefixes }

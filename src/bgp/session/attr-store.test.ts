@@ -340,6 +340,38 @@ describe('AttributeStore', () => {
     assert.equal(made, n, 'a kept idle set is not decoded again');
   });
 
+  test('the idle queue keeps its order through thousands of revivals (each leaves a stale entry)', () => {
+    const store = new AttributeStore();
+    const keyOf = (i: number) => Uint8Array.of(i & 0xff, (i >>> 8) & 0xff, (i >>> 16) & 0xff);
+    const first = store.internBytes(keyOf(0), 3, noAttrs);
+    store.ref(first);
+    store.unref(first);
+    const churned = store.internBytes(keyOf(1), 3, noAttrs);
+    // Far more idlings than the queue's first capacity: it compacts, and grows, meanwhile.
+    for (let i = 0; i < 5000; i++) {
+      store.ref(churned);
+      store.unref(churned);
+    }
+    const rest: number[] = [];
+    for (let i = 2; i <= IDLE_SETS_KEPT; i++) {
+      const id = store.internBytes(keyOf(i), 3, noAttrs);
+      store.ref(id);
+      store.unref(id);
+      rest.push(id);
+    }
+    // IDLE_SETS_KEPT + 1 idle sets: only the first to idle is forgotten.
+    assert.equal(store.lookupBytes(keyOf(0), 3), -1, 'the oldest idle set is forgotten');
+    assert.equal(store.lookupBytes(keyOf(1), 3), churned, 'the churned set idled late and is kept');
+    assert.equal(store.lookupBytes(keyOf(2), 3), rest[0]);
+    assert.equal(store.lookupBytes(keyOf(IDLE_SETS_KEPT), 3), rest[rest.length - 1]);
+    // One more idle set: now the churned one is the oldest (its latest idling counts).
+    const last = store.internBytes(keyOf(IDLE_SETS_KEPT + 1), 3, noAttrs);
+    store.ref(last);
+    store.unref(last);
+    assert.equal(store.lookupBytes(keyOf(1), 3), -1, 'the churned set goes next');
+    assert.equal(store.lookupBytes(keyOf(2), 3), rest[0]);
+  });
+
   test('a set revived and idle again counts from its latest idling, not its first', () => {
     const store = new AttributeStore();
     const keyOf = (i: number) => Uint8Array.of(i & 0xff, (i >>> 8) & 0xff, (i >>> 16) & 0xff);

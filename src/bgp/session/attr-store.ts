@@ -24,6 +24,8 @@ export interface StoredAttributes {
  * goes with each batch, and the next UPDATE carrying it would decode and intern it again.
  */
 const IDLE_SETS_KEPT = 16384;
+/** The idle queue's first capacity (see AttributeStore.idle). */
+const IDLE_QUEUE_INITIAL = 128;
 
 export class AttributeStore {
   private readonly byKey = new Map<string, number>();
@@ -37,10 +39,19 @@ export class AttributeStore {
   private idleFlags = new Uint8Array(ID_TABLE_INITIAL);
   /** 1 when the set was decoded without any RFC 7606 error (see isClean). */
   private cleanFlags = new Uint8Array(ID_TABLE_INITIAL);
-  /** Sets in the order they went idle, each with its idling stamp (a revived set's entry is stale). */
-  private idle: number[] = [];
-  private idleStamps: number[] = [];
+  /**
+   * Sets in the order they went idle, each with its idling stamp (a revived set's entry is stale):
+   * the queue is idle[idleHead, idleTail). Typed arrays compacted in place, not JS arrays: without
+   * an Adj-RIB-In every UPDATE's set goes idle when its batch is released, and growing and
+   * rebuilding JS arrays for that was ~1.8 MB of garbage per 100k routes received. They start
+   * small enough for the start-up warm-up's sets to grow them: V8 treats a field that has kept its
+   * first value as a constant, and the first growth in the first real table threw away the
+   * optimised unref() (conformance/daemon/warm-up-deopt.test.ts).
+   */
+  private idle = new Int32Array(IDLE_QUEUE_INITIAL);
+  private idleStamps = new Float64Array(IDLE_QUEUE_INITIAL);
   private idleHead = 0;
+  private idleTail = 0;
   /** The stamp of each set's latest idling. */
   private idleAt = new Float64Array(ID_TABLE_INITIAL);
   private idleClock = 0;
@@ -199,50 +210,53 @@ export class AttributeStore {
     this.idleCount++;
     const stamp = ++this.idleClock;
     this.idleAt[id] = stamp;
-    this.idle.push(id);
-    this.idleStamps.push(stamp);
+    if (this.idleTail === this.idle.length) this.compactIdle();
+    this.idle[this.idleTail] = id;
+    this.idleStamps[this.idleTail++] = stamp;
     while (this.idleCount > IDLE_SETS_KEPT) {
       const i = this.idleHead++;
       const old = this.idle[i]!;
       if (this.isCurrentIdle(old, this.idleStamps[i]!)) this.forget(old);
     }
-    // Entries of sets revived since accumulate: drop them once they outnumber the live ones.
-    // and the consumed head of the queue is dropped once it is most of the queue.
-    if (
-      this.idle.length - this.idleHead > 2 * this.idleCount + 1024 ||
-      (this.idleHead > 4096 && this.idleHead * 2 > this.idle.length)
-    )
-      this.compactIdle();
   }
 
   private isCurrentIdle(id: number, stamp: number): boolean {
     return this.idleFlags[id] === 1 && this.idleAt[id] === stamp;
   }
 
+  /**
+   * Drops the consumed head and the stale entries (sets revived since they went idle), keeping
+   * the order; doubles the arrays when live entries still fill more than half of them.
+   */
   private compactIdle(): void {
-    const ids: number[] = [];
-    const stamps: number[] = [];
-    for (let i = this.idleHead; i < this.idle.length; i++) {
+    let n = 0;
+    for (let i = this.idleHead; i < this.idleTail; i++) {
       const id = this.idle[i]!;
       const stamp = this.idleStamps[i]!;
       if (!this.isCurrentIdle(id, stamp)) continue;
-      ids.push(id);
-      stamps.push(stamp);
+      this.idle[n] = id;
+      this.idleStamps[n++] = stamp;
     }
-    this.idle = ids;
-    this.idleStamps = stamps;
     this.idleHead = 0;
+    this.idleTail = n;
+    if (n * 2 > this.idle.length) {
+      const ids = new Int32Array(this.idle.length * 2);
+      ids.set(this.idle.subarray(0, n));
+      this.idle = ids;
+      const stamps = new Float64Array(ids.length);
+      stamps.set(this.idleStamps.subarray(0, n));
+      this.idleStamps = stamps;
+    }
   }
 
   /** Forgets every set nobody refers to (tests, and a peer's sets after its session ends). */
   sweepIdle(): void {
-    for (let i = this.idleHead; i < this.idle.length; i++) {
+    for (let i = this.idleHead; i < this.idleTail; i++) {
       const id = this.idle[i]!;
       if (this.isCurrentIdle(id, this.idleStamps[i]!)) this.forget(id);
     }
-    this.idle = [];
-    this.idleStamps = [];
     this.idleHead = 0;
+    this.idleTail = 0;
   }
 
   private forget(id: number): void {
