@@ -915,7 +915,10 @@ export class RoutingEngine {
       batch.entries.some((e) => e.kind === 'withdraw') &&
       (this.speaker.adjRibIn(p.id)?.size() ?? 0) === 0;
     const held: { family: FamilyKey; prefixes: PrefixList }[] = [];
-    for (const e of batch.entries) {
+    // Indexed: an unoptimised for-of allocates an iterator result per entry (one per UPDATE).
+    const entries = batch.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (!this.families.has(e.family)) continue;
       const rib = this.ribOf(e.family);
       if (e.kind === 'announce') {

@@ -35,16 +35,51 @@ import {
  */
 export class PrefixRangeGroup implements UpdateGroup {
   private view: PrefixList | null = null;
+  family: FamilyKey;
+  attributes: PathAttributes;
+  mpNextHop: Uint8Array | undefined;
+  /** the list the range is taken from; valid as long as the group is */
+  source: PrefixList;
+  start: number;
+  count: number;
 
   constructor(
-    readonly family: FamilyKey,
-    readonly attributes: PathAttributes,
-    readonly mpNextHop: Uint8Array | undefined,
-    /** the list the range is taken from; valid as long as the group is */
-    readonly source: PrefixList,
-    readonly start: number,
-    readonly count: number,
-  ) {}
+    family: FamilyKey,
+    attributes: PathAttributes,
+    mpNextHop: Uint8Array | undefined,
+    source: PrefixList,
+    start: number,
+    count: number,
+  ) {
+    this.family = family;
+    this.attributes = attributes;
+    this.mpNextHop = mpNextHop;
+    this.source = source;
+    this.start = start;
+    this.count = count;
+  }
+
+  /**
+   * Points the group at another range, for an owner that reuses its groups from one batch to the
+   * next (update-group.ts) and knows the previous batch's groups are packed and dropped.
+   */
+  reuse(
+    family: FamilyKey,
+    attributes: PathAttributes,
+    mpNextHop: Uint8Array | undefined,
+    source: PrefixList,
+    start: number,
+    count: number,
+  ): this {
+    this.family = family;
+    this.attributes = attributes;
+    this.mpNextHop = mpNextHop;
+    this.source = source;
+    this.start = start;
+    this.count = count;
+    this.view = null;
+    return this;
+  }
 
   get prefixes(): PrefixList {
     if (this.view === null) {
@@ -248,7 +283,8 @@ export function packUpdates(
   const failed: { group: UpdateGroup; reason: string }[] = [];
   let prefixCount = 0;
 
-  for (const w of withdrawals) {
+  for (let wi = 0; wi < withdrawals.length; wi++) {
+    const w = withdrawals[wi]!;
     const list = w.prefixes;
     if (list.count === 0) continue;
     const withIds = opts.addPath.has(w.family);
@@ -298,7 +334,10 @@ export function packUpdates(
     }
   }
 
-  for (const g of groups) {
+  // Indexed loops, here and above: packing often runs before V8 optimises it, and an
+  // unoptimised for-of allocates an iterator result per group.
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi]!;
     // A range group is read in place (see PrefixRangeGroup); [first, last) of list is the group.
     const ranged = g instanceof PrefixRangeGroup;
     const list = ranged ? g.source : g.prefixes;

@@ -9,6 +9,7 @@
 import {
   asPathContains,
   asPathPrepend,
+  cloneAttributes,
   formatAsPath,
   nextHopBytes,
   originAs,
@@ -68,7 +69,7 @@ export class RouteWork {
 
   mut(): StoredAttributes {
     if (!this.modified) {
-      this.attrs = { ...this.attrs };
+      this.attrs = cloneAttributes(this.attrs);
       this.modified = true;
     }
     return this.attrs;
@@ -361,7 +362,7 @@ export class PolicyCompiler {
       if (cur !== undefined && before !== undefined && sameWords(cur, before)) return;
       if ((cur === undefined || cur.length === 0) && before === undefined) return;
       const a = work.mut();
-      if (cur === undefined || cur.length === 0) delete a[kind];
+      if (cur === undefined || cur.length === 0) a[kind] = undefined;
       else a[kind] = cur;
     };
   }
@@ -425,7 +426,7 @@ export class PolicyCompiler {
         out.push((_r, w) => {
           const a = w.mut();
           a.mpNextHop = bytes;
-          delete a.nextHop;
+          a.nextHop = undefined;
           w.nextHop = 'unchanged';
         });
       } else {
@@ -434,7 +435,7 @@ export class PolicyCompiler {
           const a = w.mut();
           if (r.afi === 1) {
             a.nextHop = v;
-            delete a.mpNextHop;
+            a.mpNextHop = undefined;
           } else a.mpNextHop = Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
           w.nextHop = 'unchanged';
         });

@@ -30,6 +30,7 @@ import {
   asPathPrepend,
   asPathStripConfed,
   buildAsPath,
+  cloneAttributes,
   type StoredAttributes,
   WellKnownCommunity,
 } from '../rib/attrs.ts';
@@ -244,7 +245,8 @@ export class ImportFilter {
     let attrs = inAttrs;
     // RFC 4271 §5.1.5: LOCAL_PREF from an external peer MUST be ignored.
     if (this.opts.neighbor.kind === 'ebgp' && attrs.localPref !== undefined) {
-      attrs = { ...attrs, localPref: undefined };
+      attrs = cloneAttributes(attrs);
+      attrs.localPref = undefined;
     }
     this.evaluations++;
     const outcome = evaluateChain(
@@ -480,7 +482,7 @@ export class ExportFilter {
     let out = a;
     if (s.kind === 'ebgp') {
       // §5.1.2: prepend our AS (leaving the confederation: its segments go, RFC 5065 §5.1.3).
-      out = { ...a };
+      out = cloneAttributes(a);
       out.asPath = asPathPrepend(asPathStripConfed(out.asPath), s.localAs, 1);
       // §5.1.5 LOCAL_PREF and RFC 4456 attributes are not sent to external peers.
       out.localPref = undefined;
@@ -489,14 +491,17 @@ export class ExportFilter {
       // §5.1.4: a MED learned from another AS is not passed on, unless our policy set it.
       if (out.med !== undefined && src.kind !== 'local' && a.med === original.med) out.med = undefined;
     } else if (s.kind === 'confed-ebgp') {
-      out = { ...a };
+      out = cloneAttributes(a);
       out.asPath = confedPrepend(out.asPath, s.localAs);
       out.originatorId = undefined;
       out.clusterList = undefined;
       if (out.localPref === undefined) out.localPref = 100;
     } else {
       // §5.1.5: LOCAL_PREF is always sent to internal peers.
-      if (out.localPref === undefined) out = { ...a, localPref: 100 };
+      if (out.localPref === undefined) {
+        out = cloneAttributes(a);
+        out.localPref = 100;
+      }
       if (isReflection(fromRole, this.targetRole)) {
         out = reflectAttributes(out, src.routerId, s.reflector);
       }
@@ -510,7 +515,7 @@ export class ExportFilter {
           : 'unchanged'
         : s.nextHop);
     if (mode === 'self' || !hasNextHop) {
-      if (out === a) out = { ...a };
+      if (out === a) out = cloneAttributes(a);
       this.setSelf(out);
     }
     return out;

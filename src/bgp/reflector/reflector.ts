@@ -41,7 +41,7 @@
 // tsbgp does not relax the loop check (BIRD and FRR do not either); docs/route-reflection.md
 // shows both configurations.
 
-import type { StoredAttributes } from '../rib/attrs.ts';
+import { cloneAttributes, type StoredAttributes } from '../rib/attrs.ts';
 
 /** How a peer relates to us, for the advertisement rules. */
 export type ReflectionRole = 'local' | 'ebgp' | 'confed-ebgp' | 'client' | 'non-client';
@@ -87,7 +87,7 @@ export function reflectAttributes(
   sourceRouterId: number,
   cfg: ReflectorConfig,
 ): StoredAttributes {
-  const out: StoredAttributes = { ...a };
+  const out = cloneAttributes(a);
   if (out.originatorId === undefined) out.originatorId = sourceRouterId >>> 0;
   const old = a.clusterList;
   const list = new Uint32Array((old?.length ?? 0) + 1);

@@ -86,16 +86,16 @@ export class AttrTable {
   }
 
   /**
-   * As intern(), for a set that export rewriting or policy derived from an interned one. Its
-   * arrays are either that set's (which nobody writes: the table owns them) or new ones that
+   * As intern(), for a set that export rewriting or policy derived from an interned one, made by
+   * cloneAttributes() (so in the one shape) and handed over: a new set is stored as it is, frozen.
+   * Its arrays are either that set's (which nobody writes: the table owns them) or new ones that
    * nobody writes afterwards (a reflected CLUSTER_LIST, a prepended AS_PATH, a policy's
-   * communities or next hop), so they are shared, not copied; only the object is rebuilt, in the
-   * one shape of storedAttributes(). The copy cost each new set a slab with its ArrayBuffer and
-   * backing store, and a view per array field: at a 100k table through a reflector, 3,000
-   * reflected sets, every one promoted by the GC.
+   * communities or next hop), so they are shared, not copied. The copy cost each new set a slab
+   * with its ArrayBuffer and backing store, and a view per array field: at a 100k table through
+   * a reflector, 3,000 reflected sets, every one promoted by the GC.
    */
   internDerived(attrs: StoredAttributes): number {
-    return this.add(attrs, Keep.Reshape);
+    return this.add(attrs, Keep.AsIs);
   }
 
   private add(attrs: StoredAttributes, keep: Keep): number {
@@ -108,12 +108,7 @@ export class AttrTable {
       return found;
     }
     const id = this.allocate();
-    const stored =
-      keep === Keep.AsIs
-        ? attrs
-        : keep === Keep.Reshape
-          ? storedAttributes(attrs, attrs.mpNextHop)
-          : copyAttributes(attrs);
+    const stored = keep === Keep.AsIs ? attrs : copyAttributes(attrs);
     this.sets[id] = Object.freeze(stored);
     this.hashes[id] = h;
     if (slot === undefined) this.byHash.set(h, id);

@@ -54,6 +54,16 @@ export function storedAttributes(
   };
 }
 
+/**
+ * A new, writable copy of a set in the one shape, sharing its arrays (which nobody writes): what
+ * export rewriting and policy change before interning the result (AttrTable.internDerived). A
+ * spread (`{ ...a }`) of a frozen set made an object of another hidden class, which interning
+ * then had to rebuild.
+ */
+export function cloneAttributes(a: StoredAttributes): StoredAttributes {
+  return storedAttributes(a, a.mpNextHop);
+}
+
 /** Builds the stored form of an UPDATE's attributes (drops MP NLRI, keeps the MP next hop). */
 export function storedFromUpdate(attrs: PathAttributes): StoredAttributes {
   return storedAttributes(attrs, attrs.mpReach?.nextHop);

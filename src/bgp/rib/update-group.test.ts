@@ -159,12 +159,21 @@ describe('update groups', () => {
     );
     first.recycle();
     assert.throws(() => first.forPeer(dst), /after recycle/);
-    // The next commit reuses the arrays: it must show only its own routes.
-    rib.announce(src, sets[0]!, prefixListOf(1, ['192.0.2.0/24']));
+    // The next commit reuses the arrays and the range groups: it must show only its own routes,
+    // with their own attributes (bucket 0 held the first set's routes before).
+    rib.announce(src, sets[2]!, prefixListOf(1, ['192.0.2.0/24']));
     const second = groups.process(rib.commit()).get(g)!;
     assert.equal(second.announcedCount, 1);
     assert.equal(second.bucketCount, 1);
-    assert.deepEqual(texts(second.forPeer(dst).announce[0]!.prefixes), ['192.0.2.0/24']);
+    const again = second.forPeer(dst).announce[0]!;
+    assert.deepEqual(texts(again.prefixes), ['192.0.2.0/24']);
+    assert.equal(formatAsPath(again.attributes.asPath), formatAsPath(out.announce[2]!.attributes.asPath));
+    const repacked = packUpdates([again], [], {
+      fourOctetAs: true,
+      extendedMessage: false,
+      addPath: new Set(),
+    });
+    assert.equal(repacked.prefixCount, 1);
     second.recycle();
   });
 

@@ -1478,9 +1478,10 @@ export class Peer {
   private sendUpdate(s: Session, update: ExportUpdate): void {
     const n = s.negotiated;
     if (!n) return;
-    const negotiated = new Set(n.families);
-    const announce = update.announce.filter((g) => negotiated.has(g.family));
-    const withdraw = update.withdraw.filter((g) => negotiated.has(g.family));
+    // Copies only when some group is of a family the session did not negotiate (rare): this runs
+    // per commit, with one group per attribute set, and copying every time was garbage each.
+    const announce = ofFamilies(update.announce, n.families);
+    const withdraw = ofFamilies(update.withdraw, n.families);
     if (announce.length === 0 && withdraw.length === 0) return;
     // A slow peer: merge instead of packing. Once the backlog holds anything, every change goes
     // there, or a newer state packed now could be overtaken by an older one packed from it.
@@ -1667,4 +1668,15 @@ export function sessionLoss(n: Negotiated | null, e: FsmEvent, actions: readonly
       cause === 'hold-timer' ||
       (cause === 'notification' && (n?.gracefulRestartNotification ?? false)));
   return { cause, eligible, peerGracefulRestart: cap };
+}
+
+/** The groups of the given families: `groups` itself when all are. */
+function ofFamilies<G extends { readonly family: FamilyKey }>(
+  groups: readonly G[],
+  families: readonly FamilyKey[],
+): readonly G[] {
+  for (let i = 0; i < groups.length; i++) {
+    if (!families.includes(groups[i]!.family)) return groups.filter((g) => families.includes(g.family));
+  }
+  return groups;
 }
