@@ -51,8 +51,16 @@ import { createSessionSpeaker } from './speaker-adapter.ts';
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
 const WARM_UP_TIMEOUT_MS = 20_000;
 const WARM_AS = 64_512;
-/** Distinct attribute sets in the synthetic table (a community each), as in a real table. */
-export const WARM_SETS = 500;
+/**
+ * Distinct attribute sets in the synthetic table (a community each), as many as the benchmark's
+ * real table has: the code that handles a new set (decoding, interning, policy, reflection, the
+ * packer's encoding) runs once per set, and with 500 the first real table still compiled most of
+ * it. More sets used to help little, because that code was thrown away at the first real set; the
+ * stored sets' settled hidden class (settleStoredShape in src/bgp/rib/attrs.ts) keeps it. The
+ * cost: ~50 ms more warm-up and ~6 MiB more RSS until V8's next full collection
+ * (docs/PERFORMANCE.md, nineteenth session).
+ */
+export const WARM_SETS = 3000;
 
 export interface WarmUpReport {
   readonly ok: boolean;

@@ -64,6 +64,76 @@ export function cloneAttributes(a: StoredAttributes): StoredAttributes {
   return storedAttributes(a, a.mpNextHop);
 }
 
+/**
+ * Settles the hidden class of storedAttributes() once, at load, before any code is optimised on
+ * it. V8 specialises each field on the kinds of value it has seen (small integer, other number,
+ * object, undefined) and on whether it was ever written after creation; code optimised on that
+ * is thrown away ("code dependencies" in --trace-deopt) the first time a set breaks the pattern.
+ * The warm-up's table cannot show every pattern a real one has (a MED of 0, no LOCAL_PREF, an
+ * AGGREGATOR, large communities), so after it the first real table threw away the interning,
+ * reflection and best-path code and optimised it again while loading. Giving every field each
+ * kind here, and writing each once, leaves nothing for a real set to change.
+ */
+function settleStoredShape(): StoredAttributes {
+  const words = Uint32Array.of(1);
+  const bytes = Uint8Array.of(1);
+  const a = storedAttributes({}, undefined);
+  const b = storedAttributes(
+    {
+      origin: 0,
+      asPath: words,
+      nextHop: 0,
+      med: 0,
+      localPref: 0,
+      atomicAggregate: true,
+      aggregator: { asn: 0, address: 0 },
+      communities: words,
+      originatorId: 0,
+      clusterList: words,
+      extendedCommunities: words,
+      largeCommunities: words,
+      otc: 0,
+      unknown: [],
+    },
+    bytes,
+  );
+  // Numbers beyond V8's small integers (2^30 and up: most IPv4 addresses, many MEDs).
+  const c = storedAttributes(
+    {
+      origin: 2,
+      nextHop: 0xc0000201,
+      med: 0xffffffff,
+      localPref: 0xffffffff,
+      originatorId: 0xc0000201,
+      otc: 0xfffffffe,
+    },
+    undefined,
+  );
+  for (const o of [a, b, c]) {
+    o.origin = o.origin === undefined ? 1 : undefined;
+    o.asPath = o.asPath === undefined ? words : undefined;
+    o.nextHop = o.nextHop === undefined ? 1 : undefined;
+    o.med = o.med === undefined ? 1 : undefined;
+    o.localPref = o.localPref === undefined ? 1 : undefined;
+    o.atomicAggregate = o.atomicAggregate === undefined ? true : undefined;
+    o.aggregator = o.aggregator === undefined ? { asn: 1, address: 1 } : undefined;
+    o.communities = o.communities === undefined ? words : undefined;
+    o.originatorId = o.originatorId === undefined ? 1 : undefined;
+    o.clusterList = o.clusterList === undefined ? words : undefined;
+    o.extendedCommunities = o.extendedCommunities === undefined ? words : undefined;
+    o.largeCommunities = o.largeCommunities === undefined ? words : undefined;
+    o.otc = o.otc === undefined ? 1 : undefined;
+    o.unknown = o.unknown === undefined ? [] : undefined;
+    o.mpNextHop = o.mpNextHop === undefined ? bytes : undefined;
+  }
+  return b;
+}
+/**
+ * Kept so that the settled hidden class lives on: V8 frees a hidden class once no object has it,
+ * and a daemon that has no routes yet may have no attribute set.
+ */
+export const settledStoredShape: StoredAttributes = Object.freeze(settleStoredShape());
+
 /** Builds the stored form of an UPDATE's attributes (drops MP NLRI, keeps the MP next hop). */
 export function storedFromUpdate(attrs: PathAttributes): StoredAttributes {
   return storedAttributes(attrs, attrs.mpReach?.nextHop);
