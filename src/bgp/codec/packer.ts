@@ -35,13 +35,13 @@ import {
  */
 export class PrefixRangeGroup implements UpdateGroup {
   private view: PrefixList | null = null;
-  family: FamilyKey;
-  attributes: PathAttributes;
+  family!: FamilyKey;
+  attributes!: PathAttributes;
   mpNextHop: Uint8Array | undefined;
   /** the list the range is taken from; valid as long as the group is */
-  source: PrefixList;
-  start: number;
-  count: number;
+  source!: PrefixList;
+  start!: number;
+  count!: number;
 
   constructor(
     family: FamilyKey,
@@ -51,12 +51,7 @@ export class PrefixRangeGroup implements UpdateGroup {
     start: number,
     count: number,
   ) {
-    this.family = family;
-    this.attributes = attributes;
-    this.mpNextHop = mpNextHop;
-    this.source = source;
-    this.start = start;
-    this.count = count;
+    this.reuse(family, attributes, mpNextHop, source, start, count);
   }
 
   /**

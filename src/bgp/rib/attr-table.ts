@@ -18,6 +18,7 @@
 // Per id the table also keeps the fields best-path selection reads, in typed arrays, so the
 // decision process never touches the objects (see best-path.ts).
 
+import { type HashSlot, HashSlots } from '../hash-slots.ts';
 import { ID_TABLE_INITIAL } from '../id-table.ts';
 import { asPathLength, neighborAs, type StoredAttributes, storedAttributes } from './attrs.ts';
 
@@ -43,7 +44,7 @@ enum Keep {
 
 export class AttrTable {
   /** Ids by key hash (30 bits, so always a small integer): one id, or several on a collision. */
-  private byHash = new Map<number, number | number[]>();
+  private readonly byHash = new HashSlots();
   private sets: (StoredAttributes | undefined)[] = [undefined];
   private refs = new Int32Array(ID_TABLE_INITIAL);
   private hashes = new Int32Array(ID_TABLE_INITIAL);
@@ -111,9 +112,7 @@ export class AttrTable {
     const stored = keep === Keep.AsIs ? attrs : copyAttributes(attrs);
     this.sets[id] = Object.freeze(stored);
     this.hashes[id] = h;
-    if (slot === undefined) this.byHash.set(h, id);
-    else if (typeof slot === 'number') this.byHash.set(h, [slot, id]);
-    else slot.push(id);
+    this.byHash.add(h, id, slot);
     this.refs[id] = 1;
     this.live++;
     this.derive(id, stored);
@@ -121,7 +120,7 @@ export class AttrTable {
   }
 
   /** The id in `slot` whose set has the key just written to this.key, or -1. */
-  private findIn(slot: number | number[]): number {
+  private findIn(slot: HashSlot): number {
     if (typeof slot === 'number') return this.hasKey(slot) ? slot : -1;
     for (const id of slot) if (this.hasKey(id)) return id;
     return -1;
@@ -181,7 +180,7 @@ export class AttrTable {
         for (const l of this.listeners) l(id);
         // A listener may have taken a reference (it should not, but stay safe).
         if (this.refs[id] !== 0) continue;
-        this.unhash(id);
+        this.byHash.remove(this.hashes[id]!, id);
         this.sets[id] = undefined;
         this.freeIds.push(id);
         this.live--;
@@ -189,16 +188,6 @@ export class AttrTable {
       }
     }
     return freed;
-  }
-
-  private unhash(id: number): void {
-    const h = this.hashes[id]!;
-    const slot = this.byHash.get(h);
-    if (slot === id) this.byHash.delete(h);
-    else if (Array.isArray(slot)) {
-      const rest = slot.filter((x) => x !== id);
-      this.byHash.set(h, rest.length === 1 ? rest[0]! : rest);
-    }
   }
 
   // --- derived fields (hot path of the decision process) ---

@@ -8,6 +8,7 @@
 // deterministic, so equal keys mean equal decoded attributes, without building a key per field.
 
 import type { PathAttributes } from '../codec/index.ts';
+import { type HashSlot, HashSlots } from '../hash-slots.ts';
 import { ID_TABLE_INITIAL } from '../id-table.ts';
 
 export interface StoredAttributes {
@@ -30,7 +31,7 @@ const IDLE_QUEUE_INITIAL = 128;
 export class AttributeStore {
   private readonly byKey = new Map<string, number>();
   /** Byte keys by 32-bit hash: one id, or several on a collision. */
-  private readonly byHash = new Map<number, number | number[]>();
+  private readonly byHash = new HashSlots();
   private entries: (StoredAttributes | undefined)[] = [];
   private keys: (string | Uint8Array | undefined)[] = [];
   private hashes = new Int32Array(ID_TABLE_INITIAL);
@@ -95,9 +96,7 @@ export class AttributeStore {
     this.cleanFlags[id] = clean ? 1 : 0;
     this.keys[id] = key.slice(0, length);
     this.hashes[id] = h;
-    if (slot === undefined) this.byHash.set(h, id);
-    else if (typeof slot === 'number') this.byHash.set(h, [slot, id]);
-    else slot.push(id);
+    this.byHash.add(h, id, slot);
     return id;
   }
 
@@ -138,7 +137,7 @@ export class AttributeStore {
     return this.cleanFlags[id] === 1;
   }
 
-  private findInSlot(slot: number | number[] | undefined, key: Uint8Array, length: number): number {
+  private findInSlot(slot: HashSlot | undefined, key: Uint8Array, length: number): number {
     if (slot === undefined) return -1;
     if (typeof slot === 'number') return this.sameKey(slot, key, length) ? slot : -1;
     for (const id of slot) if (this.sameKey(id, key, length)) return id;
@@ -265,15 +264,7 @@ export class AttributeStore {
     this.held--;
     const key = this.keys[id];
     if (typeof key === 'string') this.byKey.delete(key);
-    else if (key !== undefined) {
-      const h = this.hashes[id]!;
-      const slot = this.byHash.get(h);
-      if (slot === id) this.byHash.delete(h);
-      else if (Array.isArray(slot)) {
-        const rest = slot.filter((x) => x !== id);
-        this.byHash.set(h, rest.length === 1 ? rest[0]! : rest);
-      }
-    }
+    else if (key !== undefined) this.byHash.remove(this.hashes[id]!, id);
     this.entries[id] = undefined;
     this.keys[id] = undefined;
     this.free.push(id);
