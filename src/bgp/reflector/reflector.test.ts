@@ -54,6 +54,19 @@ describe('reflected attributes (RFC 4456 §8)', () => {
     assert.equal(again.originatorId, parseIpv4('10.9.9.9'));
     assert.deepEqual(Array.from(again.clusterList!), [0x02020202, 0x01010101]);
   });
+
+  test('sets reflected without a CLUSTER_LIST share one [cluster id] array; longer lists are new', () => {
+    const cfg = { enabled: true, clusterId: 0x01010101, clientToClient: true };
+    const one = reflectAttributes({ origin: 0, med: 1 }, 1, cfg);
+    const two = reflectAttributes({ origin: 1, clusterList: new Uint32Array(0) }, 2, cfg);
+    assert.equal(one.clusterList, two.clusterList);
+    const other = reflectAttributes({ origin: 0 }, 1, { ...cfg, clusterId: 7 });
+    assert.deepEqual(Array.from(other.clusterList!), [7]);
+    assert.deepEqual(Array.from(one.clusterList!), [0x01010101]);
+    const longer = reflectAttributes(one, 1, { ...cfg, clusterId: 9 });
+    assert.deepEqual(Array.from(longer.clusterList!), [9, 0x01010101]);
+    assert.notEqual(longer.clusterList, one.clusterList);
+  });
 });
 
 // A small world: this node is a reflector; peers of every role; export to a group of a role.

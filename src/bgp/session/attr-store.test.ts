@@ -266,6 +266,35 @@ describe('AttributeStore', () => {
     }
   });
 
+  test('keys survive the slab compacting around forgotten ones, round after round', () => {
+    const store = new AttributeStore();
+    const next = rng(0x51ab);
+    const kept: { key: Uint8Array; id: number }[] = [];
+    for (let round = 0; round < 20; round++) {
+      const fresh: { key: Uint8Array; id: number }[] = [];
+      for (let i = 0; i < 5_000; i++) {
+        const k = new Uint8Array(9 + (next() % 24));
+        for (let j = 0; j < k.length; j++) k[j] = next() & 0xff;
+        const id = store.internBytes(k, k.length, noAttrs);
+        store.ref(id);
+        fresh.push({ key: k, id });
+      }
+      // Keep one in ten of this round; forget the rest, leaving holes all over the slab.
+      for (let i = 0; i < fresh.length; i++) {
+        if (i % 10 === 0) kept.push(fresh[i]!);
+        else store.unref(fresh[i]!.id);
+      }
+      store.sweepIdle();
+      for (const { key, id } of kept) assert.equal(store.lookupBytes(key, key.length), id, `round ${round}`);
+      for (let i = 1; i < fresh.length; i += 97) {
+        if (i % 10 === 0) continue;
+        const k = fresh[i]!.key;
+        assert.equal(store.lookupBytes(k, k.length), -1, `forgotten, round ${round}`);
+      }
+    }
+    assert.equal(store.size, kept.length);
+  });
+
   test('string keys intern once and are forgotten like byte keys', () => {
     const store = new AttributeStore();
     let made = 0;

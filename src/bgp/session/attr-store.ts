@@ -27,13 +27,33 @@ export interface StoredAttributes {
 const IDLE_SETS_KEPT = 16384;
 /** The idle queue's first capacity (see AttributeStore.idle). */
 const IDLE_QUEUE_INITIAL = 128;
+/**
+ * The key slab's first size in bytes (see AttributeStore.keySlab): small enough for the start-up
+ * warm-up's sets to grow it, as with the idle queue.
+ */
+const KEY_SLAB_INITIAL = 4096;
 
 export class AttributeStore {
   private readonly byKey = new Map<string, number>();
   /** Byte keys by 32-bit hash: one id, or several on a collision. */
   private readonly byHash = new HashSlots();
   private entries: (StoredAttributes | undefined)[] = [];
-  private keys: (string | Uint8Array | undefined)[] = [];
+  /** The string keys of intern() (sets whose bytes could not be keyed): rare. */
+  private stringKeys: (string | undefined)[] = [];
+  /**
+   * The byte keys of internBytes(), back to back: set `id`'s key is
+   * keySlab[keyAt[id], keyAt[id] + keyLength[id]), and keyLength 0 means it has none (a byte key
+   * is never empty: it starts with the AS number size). One slab, not a Uint8Array per set: each
+   * of those was three heap objects (the view, its ArrayBuffer and its data), 9,000 of the
+   * ~60,000 objects a 100k table with 3,000 sets left for the GC to promote. Forgotten keys leave
+   * holes, which compactKeys() closes when the slab is full.
+   */
+  private keySlab = new Uint8Array(KEY_SLAB_INITIAL);
+  private keySlabUsed = 0;
+  /** Bytes of the keys still held (keySlabUsed less the holes). */
+  private keySlabLive = 0;
+  private keyAt = new Int32Array(ID_TABLE_INITIAL);
+  private keyLength = new Int32Array(ID_TABLE_INITIAL);
   private hashes = new Int32Array(ID_TABLE_INITIAL);
   private refs = new Int32Array(ID_TABLE_INITIAL);
   /** 1 while a set has no reference and waits in `idle` to be forgotten or used again. */
@@ -73,7 +93,7 @@ export class AttributeStore {
     const found = this.byKey.get(key);
     if (found !== undefined) return found;
     const id = this.store(make);
-    this.keys[id] = key;
+    this.stringKeys[id] = key;
     this.byKey.set(key, id);
     return id;
   }
@@ -94,7 +114,7 @@ export class AttributeStore {
     if (found >= 0) return found;
     const id = this.store(make);
     this.cleanFlags[id] = clean ? 1 : 0;
-    this.keys[id] = key.slice(0, length);
+    this.addKey(id, key, length);
     this.hashes[id] = h;
     this.byHash.add(h, id, slot);
     return id;
@@ -122,9 +142,10 @@ export class AttributeStore {
   }
 
   private sameSection(id: number, asSize: number, frame: Uint8Array, start: number, end: number): boolean {
-    const k = this.keys[id];
-    if (!(k instanceof Uint8Array) || k.length !== end - start + 1 || k[0] !== asSize) return false;
-    for (let i = start, j = 1; i < end; i++, j++) if (k[j] !== frame[i]) return false;
+    const slab = this.keySlab;
+    const at = this.keyAt[id]!;
+    if (this.keyLength[id] !== end - start + 1 || slab[at] !== asSize) return false;
+    for (let i = start, j = at + 1; i < end; i++, j++) if (slab[j] !== frame[i]) return false;
     return true;
   }
 
@@ -145,10 +166,47 @@ export class AttributeStore {
   }
 
   private sameKey(id: number, key: Uint8Array, length: number): boolean {
-    const k = this.keys[id];
-    if (!(k instanceof Uint8Array) || k.length !== length) return false;
-    for (let i = 0; i < length; i++) if (k[i] !== key[i]) return false;
+    if (this.keyLength[id] !== length) return false;
+    const slab = this.keySlab;
+    const at = this.keyAt[id]!;
+    for (let i = 0; i < length; i++) if (slab[at + i] !== key[i]) return false;
     return true;
+  }
+
+  /** Appends set `id`'s byte key key[0, length) to the slab. */
+  private addKey(id: number, key: Uint8Array, length: number): void {
+    if (this.keySlabUsed + length > this.keySlab.length) this.compactKeys(length);
+    const slab = this.keySlab;
+    const at = this.keySlabUsed;
+    // A byte loop: keys are tens of bytes, and set(subarray) would allocate a view.
+    for (let i = 0; i < length; i++) slab[at + i] = key[i]!;
+    this.keyAt[id] = at;
+    this.keyLength[id] = length;
+    this.keySlabUsed = at + length;
+    this.keySlabLive += length;
+  }
+
+  /**
+   * Moves the held keys to the front of a new slab with room for `extra` more bytes, sized so that
+   * at least half of it is free (so a compaction's copy is paid for by as many bytes of new keys).
+   */
+  private compactKeys(extra: number): void {
+    const need = this.keySlabLive + extra;
+    let size = KEY_SLAB_INITIAL;
+    while (size < need * 2) size *= 2;
+    const from = this.keySlab;
+    const slab = new Uint8Array(size);
+    let to = 0;
+    for (let id = 0; id < this.entries.length; id++) {
+      const n = this.keyLength[id]!;
+      if (n === 0) continue;
+      const at = this.keyAt[id]!;
+      for (let i = 0; i < n; i++) slab[to + i] = from[at + i]!;
+      this.keyAt[id] = to;
+      to += n;
+    }
+    this.keySlab = slab;
+    this.keySlabUsed = to;
   }
 
   private store(make: () => { attributes: PathAttributes; mpNextHop: Uint8Array | null }): number {
@@ -170,6 +228,12 @@ export class AttributeStore {
       const clean = new Uint8Array(size);
       clean.set(this.cleanFlags);
       this.cleanFlags = clean;
+      const keyAt = new Int32Array(size);
+      keyAt.set(this.keyAt);
+      this.keyAt = keyAt;
+      const keyLength = new Int32Array(size);
+      keyLength.set(this.keyLength);
+      this.keyLength = keyLength;
     }
     const { attributes, mpNextHop } = make();
     // Not Object.freeze()d: the Readonly types already keep writers out, and the two freezes per
@@ -262,11 +326,18 @@ export class AttributeStore {
     this.idleFlags[id] = 0;
     this.idleCount--;
     this.held--;
-    const key = this.keys[id];
-    if (typeof key === 'string') this.byKey.delete(key);
-    else if (key !== undefined) this.byHash.remove(this.hashes[id]!, id);
+    const key = this.stringKeys[id];
+    if (key !== undefined) {
+      this.byKey.delete(key);
+      this.stringKeys[id] = undefined;
+    }
+    const length = this.keyLength[id]!;
+    if (length > 0) {
+      this.byHash.remove(this.hashes[id]!, id);
+      this.keySlabLive -= length;
+      this.keyLength[id] = 0;
+    }
     this.entries[id] = undefined;
-    this.keys[id] = undefined;
     this.free.push(id);
   }
 }
