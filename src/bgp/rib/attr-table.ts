@@ -175,9 +175,13 @@ export class AttrTable {
     while (this.zeroRef.length > 0) {
       const pending = this.zeroRef;
       this.zeroRef = [];
-      for (const id of pending) {
+      // Indexed loops: this runs once per commit, often unoptimised, and an unoptimised for-of
+      // allocates an iterator result per element (per freed set, and again per listener).
+      const listeners = this.listeners;
+      for (let i = 0; i < pending.length; i++) {
+        const id = pending[i]!;
         if (this.refs[id] !== 0 || this.sets[id] === undefined) continue;
-        for (const l of this.listeners) l(id);
+        for (let j = 0; j < listeners.length; j++) listeners[j]!(id);
         // A listener may have taken a reference (it should not, but stay safe).
         if (this.refs[id] !== 0) continue;
         this.byHash.remove(this.hashes[id]!, id);
