@@ -202,6 +202,8 @@ class Session {
   /** Reading resumes when this fires (MODERATE_PAUSE_MS). */
   moderationTimer: NodeJS.Timeout | null = null;
   scheduled = false;
+  /** Runs the Peer's processSlice on this session: made once, not a closure per schedule. */
+  processSlice: (() => void) | null = null;
   // Output queue for bulk UPDATEs.
   out: Buffer[] = [];
   outHead = 0;
@@ -921,6 +923,7 @@ export class Peer {
     s.reader.push(chunk);
     let updates = 0;
     let updateBytes = 0;
+    let arrived = false;
     for (;;) {
       if (s.disposed || s.socket === null) return;
       const length = s.reader.nextRange();
@@ -936,9 +939,15 @@ export class Peer {
       const k = counterKey(type);
       if (k) this.received[k]++;
       // Any message shows the peer is alive: restart the hold timer on arrival (RFC 4271 §6.5
-      // names KEEPALIVE and UPDATE; a ROUTE-REFRESH proves it as well).
-      if (s.holdDeadline !== 0 && s.negotiated && s.holdSeconds > 0) {
-        s.holdDeadline = Date.now() + s.holdSeconds * 1000;
+      // names KEEPALIVE and UPDATE; a ROUTE-REFRESH proves it as well). Once per read, at its
+      // first whole message: the messages of one read arrived together, and a deadline per
+      // message was a few boxed numbers each in code V8 had not optimised yet (~1.9 MB of
+      // garbage over a 100k table and its withdrawal, docs/PERFORMANCE.md, twentieth session).
+      if (!arrived) {
+        arrived = true;
+        if (s.holdDeadline !== 0 && s.negotiated && s.holdSeconds > 0) {
+          s.holdDeadline = Date.now() + s.holdSeconds * 1000;
+        }
       }
       if (type === 2) {
         if (s.fsm.state === 'Established') {
@@ -1274,7 +1283,8 @@ export class Peer {
   private scheduleProcessing(s: Session): void {
     if (s.scheduled) return;
     s.scheduled = true;
-    setImmediate(() => this.processSlice(s));
+    s.processSlice ??= () => this.processSlice(s);
+    setImmediate(s.processSlice);
   }
 
   /** Decodes queued UPDATEs for at most SLICE_MS, then yields. */
