@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { mappedBytes, setHugePageArrays } from '../huge-pages.ts';
 import { AttrTable } from './attr-table.ts';
 import { asSequence, parseIpv4 } from './attrs.ts';
 import { CandidateSet, DEFAULT_DECISION_OPTIONS, DecisionProcess } from './best-path.ts';
@@ -547,5 +548,51 @@ describe('LocRib', () => {
     assert.equal(rib.commit().count, 3000);
     for (const p of all.slice(0, 3000)) assert.ok(rib.lookup(p) >= 0, p);
     assert.equal(rib.lookup(all[3000]!), -1);
+  });
+  test('a table grown onto huge-page arrays (and one on ordinary arrays) finds, decides and forgets the same', () => {
+    // 300k IPv4 prefixes: the records, the path pool and the hash slots all grow past 2 MiB,
+    // where they move to mappings of their own (huge-pages.ts).
+    const n = 300_000;
+    const words = new Uint32Array(n);
+    for (let i = 0; i < n; i++) words[i] = (0x0a000000 + i * 256) >>> 0;
+    const run = (huge: boolean) => {
+      setHugePageArrays(huge);
+      try {
+        const s = setup();
+        const a = s.peer(1);
+        const ax = s.attrs.intern({ origin: 0, asPath: asSequence(65001), nextHop: parseIpv4('10.1.0.1') });
+        const mappedBefore = mappedBytes;
+        for (let i = 0; i < n; i++) s.rib.upsert(a, 0, ax, words, i, 24);
+        s.rib.commit();
+        const mapped = mappedBytes - mappedBefore;
+        let found = 0;
+        for (let i = 0; i < n; i++) {
+          const p = s.rib.find(words, i, 24);
+          if (p >= 0 && s.rib.pathPeer(s.rib.bestPath(p)) === a) found++;
+        }
+        // Withdraw every other prefix: the rest must still be found, the withdrawn ones not.
+        for (let i = 0; i < n; i += 2) s.rib.remove(a, 0, words, i, 24);
+        s.rib.commit();
+        let kept = 0;
+        let gone = 0;
+        for (let i = 0; i < n; i++) {
+          const p = s.rib.find(words, i, 24);
+          if (i % 2 === 1 && p >= 0 && s.rib.bestPath(p) >= 0) kept++;
+          if (i % 2 === 0 && (p < 0 || s.rib.bestPath(p) < 0)) gone++;
+        }
+        return { found, kept, gone, mapped };
+      } finally {
+        setHugePageArrays(true);
+      }
+    };
+    const huge = run(true);
+    const plain = run(false);
+    assert.ok(huge.mapped > 8 * 1024 * 1024, `mapped ${huge.mapped} B: the big arrays were mappings`);
+    assert.equal(plain.mapped, 0);
+    for (const r of [huge, plain]) {
+      assert.equal(r.found, n);
+      assert.equal(r.kept, n / 2);
+      assert.equal(r.gone, n / 2);
+    }
   });
 });

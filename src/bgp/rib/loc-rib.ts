@@ -18,6 +18,7 @@
 // path stay valid (and readable) until then, so a consumer can still read the withdrawn prefix.
 
 import type { PrefixList } from '../codec/types.ts';
+import { bigInt32Array } from '../huge-pages.ts';
 import type { AttrTable } from './attr-table.ts';
 import { CandidateSet, type DecisionProcess, type Explanation } from './best-path.ts';
 import { type Afi, formatPrefix, parsePrefix, strideOf } from './prefix.ts';
@@ -239,12 +240,12 @@ export class LocRib {
     const n = Math.max(16, opts.initialPrefixes ?? 1024);
     this.initialCap = n;
     this.pCap = n;
-    this.pRec = new Int32Array(n * this.pSize);
-    this.pWords = new Uint32Array(this.pRec.buffer);
-    this.slots = new Int32Array(slotsFor(n));
+    this.pRec = bigInt32Array(n * this.pSize);
+    this.pWords = new Uint32Array(this.pRec.buffer, this.pRec.byteOffset, this.pRec.length);
+    this.slots = bigInt32Array(slotsFor(n));
     this.mask = this.slots.length - 1;
     this.qCap = n;
-    this.qRec = new Int32Array(n * Q_SIZE);
+    this.qRec = bigInt32Array(n * Q_SIZE);
   }
 
   // --- record accessors ---------------------------------------------------------------------
@@ -687,15 +688,15 @@ export class LocRib {
   private reset(): void {
     const n = this.initialCap;
     this.pCap = n;
-    this.pRec = new Int32Array(n * this.pSize);
-    this.pWords = new Uint32Array(this.pRec.buffer);
+    this.pRec = bigInt32Array(n * this.pSize);
+    this.pWords = new Uint32Array(this.pRec.buffer, this.pRec.byteOffset, this.pRec.length);
     this.pTop = 0;
     this.pFree = -1;
-    this.slots = new Int32Array(slotsFor(n));
+    this.slots = bigInt32Array(slotsFor(n));
     this.mask = this.slots.length - 1;
     this.tombstones = 0;
     this.qCap = n;
-    this.qRec = new Int32Array(n * Q_SIZE);
+    this.qRec = bigInt32Array(n * Q_SIZE);
     this.qTop = 0;
     this.qFree = -1;
     // No prefix exists, so none is dirty.
@@ -882,7 +883,7 @@ export class LocRib {
   }
 
   private rehash(size: number): void {
-    this.slots = new Int32Array(size);
+    this.slots = bigInt32Array(size);
     this.mask = size - 1;
     this.tombstones = 0;
     if (this.prefixCount >= REHASH_BUCKETED_FROM) {
@@ -916,7 +917,7 @@ export class LocRib {
       starts[((this.hash(this.pWords, p * this.pSize, this.pLen(p)) & mask) >>> shift) + 1]!++;
     }
     for (let b = 1; b < starts.length; b++) starts[b]! += starts[b - 1]!;
-    const pairs = new Int32Array(2 * this.prefixCount);
+    const pairs = bigInt32Array(2 * this.prefixCount);
     for (let p = 0; p < this.pTop; p++) {
       if ((this.pFlags(p) & P_IN_USE) === 0) continue;
       const full = this.hash(this.pWords, p * this.pSize, this.pLen(p));
@@ -960,10 +961,10 @@ export class LocRib {
 
   private growPrefixes(): void {
     const n = Math.ceil(this.pCap * RIB_GROWTH);
-    const r = new Int32Array(n * this.pSize);
+    const r = bigInt32Array(n * this.pSize);
     r.set(this.pRec);
     this.pRec = r;
-    this.pWords = new Uint32Array(r.buffer);
+    this.pWords = new Uint32Array(r.buffer, r.byteOffset, r.length);
     this.pCap = n;
   }
 
@@ -993,7 +994,7 @@ export class LocRib {
 
   private growPaths(): void {
     const n = Math.ceil(this.qCap * RIB_GROWTH);
-    const r = new Int32Array(n * Q_SIZE);
+    const r = bigInt32Array(n * Q_SIZE);
     r.set(this.qRec);
     this.qRec = r;
     this.qCap = n;

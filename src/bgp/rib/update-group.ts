@@ -28,6 +28,7 @@ import type {
   PrefixList,
   WithdrawGroup,
 } from '../codec/types.ts';
+import { bigInt32Array, bigUint16Array } from '../huge-pages.ts';
 import { type ExportFilter, type ExportSettings, REJECT } from '../policy/filters.ts';
 import type { AttrTable } from './attr-table.ts';
 import { UNREACHABLE } from './best-path.ts';
@@ -555,8 +556,8 @@ export class UpdateGroup {
   ) {
     if (filter.settings.afi !== rib.afi)
       throw new Error('update group: export settings and Loc-RIB differ in AFI');
-    this.adv = new Int32Array(rib.prefixCapacity);
-    this.advSource = new Uint16Array(addPathLimit > 0 ? 0 : rib.prefixCapacity);
+    this.adv = bigInt32Array(rib.prefixCapacity);
+    this.advSource = bigUint16Array(addPathLimit > 0 ? 0 : rib.prefixCapacity);
     this.pool = new StorePool(rib.afi, addPathLimit > 0);
   }
 
@@ -597,24 +598,24 @@ export class UpdateGroup {
   private ensureCapacity(): void {
     const cap = this.rib.prefixCapacity;
     if (cap > this.adv.length) {
-      const a = new Int32Array(cap);
+      const a = bigInt32Array(cap);
       a.set(this.adv);
       this.adv = a;
       if (this.addPathLimit === 0) {
-        const s = new Uint16Array(cap);
+        const s = bigUint16Array(cap);
         s.set(this.advSource);
         this.advSource = s;
       }
     }
     const qcap = this.rib.pathCapacity;
     if (this.addPathLimit > 0 && qcap > this.pathAttr.length) {
-      const a = new Int32Array(qcap);
+      const a = bigInt32Array(qcap);
       a.set(this.pathAttr);
       this.pathAttr = a;
-      const s = new Uint16Array(qcap);
+      const s = bigUint16Array(qcap);
       s.set(this.pathSource);
       this.pathSource = s;
-      const n = new Int32Array(qcap);
+      const n = bigInt32Array(qcap);
       n.set(this.pathNext);
       this.pathNext = n;
     }
