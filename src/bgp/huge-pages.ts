@@ -24,8 +24,13 @@
 import { createRequire } from 'node:module';
 
 const HUGE_PAGE = 2 * 1024 * 1024;
-/** Arrays from this many bytes go on their own mapping. */
-export const HUGE_ARRAY_FROM = HUGE_PAGE;
+/**
+ * Arrays from this many bytes go on their own mapping. Not smaller: the Loc-RIB starts at 131,072
+ * prefixes (a 2 MiB path pool), and on a mapping that pool's memory went back to the kernel with
+ * the start-up warm-up's tables and was faulted in again by the first real one. A 100k table
+ * then showed 4.8 MB more RSS growth and 10% more faults (docs/PERFORMANCE.md, twentieth session).
+ */
+export const HUGE_ARRAY_FROM = 2 * HUGE_PAGE;
 
 // Linux x86-64 and arm64 values (<asm-generic/mman-common.h>, <bits/mman-linux.h>).
 const PROT_READ_WRITE = 0x1 | 0x2;
