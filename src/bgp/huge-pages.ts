@@ -6,8 +6,8 @@
 // its hash slots, the update groups' per-prefix state: tens of MB at 1M routes), and the kernel
 // maps each 4 KiB page of them on its first write. That was ~25,000 minor faults over a 1M table,
 // at ~12 µs apiece on this project's VM. With 2 MiB pages it is one fault per 2 MiB
-// (docs/PERFORMANCE.md, twentieth session). Java (-XX:+UseTransparentHugePages) and Go's runtime
-// ask for the same.
+// (docs/PERFORMANCE.md, twentieth session). The JVM's -XX:+UseTransparentHugePages asks the
+// kernel the same way.
 //
 // Why not advise an ordinary `new Int32Array(n)`: its memory comes from malloc, which for a block
 // it has had before zeroes it with memset, touching every page before the advice can be given.
@@ -96,7 +96,7 @@ const unmapper = new FinalizationRegistry<Mapping>((m) => {
   mappedBytes -= m.length;
 });
 
-/** Bytes currently mapped here (for `show memory` and tests). */
+/** Bytes currently mapped here, slack included (`tsbgp show memory`, tests). */
 export let mappedBytes = 0;
 
 /** Turns the mappings off or on for arrays made from now on (tests compare both). */

@@ -4,6 +4,7 @@ import type { PeerStatus, RouteView } from '../daemon/speaker-port.ts';
 import {
   comparePrefixes,
   formatDuration,
+  formatMemory,
   formatNeighbors,
   formatRoutes,
   formatSince,
@@ -115,5 +116,43 @@ describe('CLI rendering', () => {
     assert.equal(formatDuration(3_723_000), '01:02:03');
     assert.equal(formatDuration(90_061_000), '1d 01:01:01');
     assert.equal(formatSince(0, now), '-');
+  });
+  test("show memory: the process, the big tables' own mappings, and per family B/prefix", () => {
+    const MiB = 2 ** 20;
+    const text = formatMemory({
+      process: {
+        rss: 170 * MiB,
+        heapTotal: 40 * MiB,
+        heapUsed: 30 * MiB,
+        external: 5 * MiB,
+        arrayBuffers: 12 * MiB,
+        hugePageMappings: 42 * MiB,
+      },
+      speaker: {
+        rib: {
+          attributeSets: 3000,
+          families: [
+            {
+              family: 'ipv4-unicast',
+              prefixes: 1_000_000,
+              paths: 1_000_000,
+              locRibBytes: 36 * MiB,
+              updateGroups: 1,
+              adjRibOutBytes: 6 * MiB,
+            },
+          ],
+        },
+        adjRibInBytes: 0,
+        adjRibInRetained: 0,
+        sessionAttributeSets: 3000,
+      },
+    });
+    assert.match(text, /resident\s+170\.0 MiB/);
+    assert.match(text, /table mappings\s+42\.0 MiB/);
+    assert.match(
+      text,
+      /ipv4-unicast\s+1000000 prefixes, 1000000 paths: Loc-RIB 36\.0 MiB, Adj-RIB-Out 6\.0 MiB in 1 update group\(s\); 44 B\/prefix/,
+    );
+    assert.match(text, /attribute sets\s+3000 in the RIB, 3000 received/);
   });
 });

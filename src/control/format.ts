@@ -174,6 +174,7 @@ export function formatMemory(m: DaemonMemory): string {
     `  resident        ${mib(m.process.rss)}`,
     `  JS heap         ${mib(m.process.heapUsed)} used of ${mib(m.process.heapTotal).trim()}`,
     `  array buffers   ${mib(m.process.arrayBuffers)}`,
+    `  table mappings  ${mib(m.process.hugePageMappings)}  (big tables on huge pages: address space, resident as written)`,
   ];
   const s = m.speaker;
   if (s !== undefined) {

@@ -4,6 +4,7 @@
 // socket, signals and CLI all go through the methods here; read models (DaemonState, the events
 // Observable) are what later consumers (Prometheus, a looking glass, etcd status) build on.
 import { Subject, type Subscription } from 'rxjs';
+import { mappedBytes } from '../bgp/huge-pages.ts';
 import type { RouteDetail } from '../bgp/rib/show.ts';
 import { type ConfigDiff, diffConfig, summarizeDiff } from '../config/diff.ts';
 import { ConfigError, type ConfigIssue } from '../config/loader.ts';
@@ -70,6 +71,8 @@ export interface DaemonMemory {
     readonly heapUsed: number;
     readonly external: number;
     readonly arrayBuffers: number;
+    /** Bytes of the big tables' own mappings (src/bgp/huge-pages.ts), outside arrayBuffers. */
+    readonly hugePageMappings: number;
   };
   readonly speaker?: SpeakerMemory;
 }
@@ -410,6 +413,7 @@ export class Daemon {
         heapUsed: m.heapUsed,
         external: m.external,
         arrayBuffers: m.arrayBuffers,
+        hugePageMappings: mappedBytes,
       },
       ...(this.speaker?.memory ? { speaker: this.speaker.memory() } : {}),
     };
