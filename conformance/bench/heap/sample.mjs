@@ -2,7 +2,8 @@
 // counting objects the GC has already freed too, from HEAP_SAMPLE_START_MS after start (default
 // 4000) to exit. Writes HEAP_SAMPLE_OUT (default /tmp/heap-<pid>.heapprofile); read it with
 // summarize.mjs. Used for docs/PERFORMANCE.md (nineteenth session). HEAP_SAMPLE_SURVIVORS=1 leaves
-// out what a scavenge freed: what is left is what lived long enough to be copied or promoted.
+// out what a scavenge freed. What is left is not only what survived one: while no scavenge runs
+// (a young generation larger than the sampled burst), everything allocated stays in.
 // HEAP_SAMPLE_UNTIL (below) ends the sampling at a log line instead of at exit.
 import fs from 'node:fs';
 import inspector from 'node:inspector';
