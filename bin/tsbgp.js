@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1 --max-inlined-bytecode-size-cumulative=230
+#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1 --max-inlined-bytecode-size-cumulative=230 --no-memory-reducer
 // Entry point. It runs the compiled JavaScript in dist/ when that is current (every source file
 // in src/ has its .js in dist/, no older than it), and the TypeScript sources through tsx's loader
 // otherwise, so a checkout runs without a build step and a stale build is never run.
@@ -25,6 +25,13 @@
 // 278-331 ms of compile time against 464-497 ms, and the daemon's CPU fell by 2-6% at 100k and at
 // 1M (2.02 s against 2.15) with convergence level; the RIB benchmark's steady state was no slower
 // (docs/PERFORMANCE.md, seventeenth session).
+//
+// --no-memory-reducer: V8's memory reducer starts full collections on an idle heap, and those
+// shrink the young generation that src/daemon/young-generation.ts keeps at its working size (at
+// the latest at the reducer's 100 s watchdog). With both, the first 100k table 30 s after start
+// converged in 0.278 s against 0.318 s (6 of 7 runs) with 0.38 against 0.48 CPU s; the idle
+// daemon's RSS stays ~20 MiB higher (docs/PERFORMANCE.md, twenty-second session). V8 creates the
+// reducer at start-up only, so the flag cannot be set from the code.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -31,4 +31,6 @@ export const DEFAULTS = {
   controlSocket: '/run/tsbgp/tsbgp.sock',
   /** Routes of the start-up warm-up (src/daemon/warm-up.ts); 0 turns it off. */
   warmUpRoutes: 50_000,
+  /** Keep V8's young generation at its working size while idle (src/daemon/young-generation.ts). */
+  warmUpKeepWarm: true,
 } as const;

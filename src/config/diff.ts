@@ -125,6 +125,7 @@ export function diffConfig(oldConfig: Config, newConfig: Config): ConfigDiff {
     'workloads',
     'control',
     'warmUpRoutes',
+    'warmUpKeepWarm',
   ] as const satisfies readonly (keyof Config)[];
   const otherSections = otherKeys.filter((k) => !same(oldConfig[k], newConfig[k]));
   const listenChanged = !same(oldConfig.listen, newConfig.listen);

@@ -229,6 +229,7 @@ export function resolveConfig(
     workloads: raw.workloads,
     control: raw.control,
     warmUpRoutes: raw.warmUp?.routes ?? DEFAULTS.warmUpRoutes,
+    warmUpKeepWarm: raw.warmUp?.keepWarm ?? DEFAULTS.warmUpKeepWarm,
   };
   return { config, issues: [] };
 }

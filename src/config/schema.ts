@@ -372,6 +372,8 @@ export const configSchema = z.strictObject({
   warmUp: z
     .strictObject({
       routes: z.number().int().min(0).max(1_000_000).default(DEFAULTS.warmUpRoutes),
+      /** Keep V8's young generation at its working size while idle (young-generation.ts). */
+      keepWarm: z.boolean().default(DEFAULTS.warmUpKeepWarm),
     })
     .optional(),
   control: z

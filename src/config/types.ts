@@ -115,4 +115,6 @@ export interface Config {
   control?: NonNullable<RawConfig['control']> | undefined;
   /** Routes of the start-up warm-up; 0: none. */
   warmUpRoutes: number;
+  /** Keep V8's young generation at its working size while idle (src/daemon/young-generation.ts). */
+  warmUpKeepWarm: boolean;
 }

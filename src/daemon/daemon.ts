@@ -310,6 +310,11 @@ export class Daemon {
       warnings.push(msg);
       this.log.info({}, msg);
     }
+    if (diff.otherSections.includes('warmUpKeepWarm')) {
+      const msg = 'warmUp.keepWarm changed: it is read only at start-up';
+      warnings.push(msg);
+      this.log.info({}, msg);
+    }
     for (const ext of this.options.extensions ?? []) {
       if (ext.applyConfig)
         await attempt(`applying to ${ext.name}`, undefined, () => ext.applyConfig?.(next, diff));

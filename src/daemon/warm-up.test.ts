@@ -69,5 +69,9 @@ describe('start-up warm-up', () => {
     assert.equal(DEFAULTS.warmUpRoutes, 50_000);
     assert.equal(parseConfig(`${base}warmUp: { routes: 0 }\n`, 't.yaml').warmUpRoutes, 0);
     assert.throws(() => parseConfig(`${base}warmUp: { routes: -1 }\n`, 't.yaml'), /warmUp\.routes/);
+    // The young-generation keeper (young-generation.ts) is on unless turned off.
+    assert.equal(parseConfig(base, 't.yaml').warmUpKeepWarm, true);
+    assert.equal(parseConfig(`${base}warmUp: { keepWarm: false }\n`, 't.yaml').warmUpKeepWarm, false);
+    assert.throws(() => parseConfig(`${base}warmUp: { keepWarm: 1 }\n`, 't.yaml'), /warmUp\.keepWarm/);
   });
 });

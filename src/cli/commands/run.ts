@@ -137,12 +137,14 @@ export const runCommand: CommandModule = {
     }
 
     let stopping = false;
+    let keeper: { stop(): void } | undefined;
     const stop = async (signal: string) => {
       if (stopping) {
         log.warn({ signal }, 'second signal during stop: exiting now');
         process.exit(1);
       }
       stopping = true;
+      keeper?.stop();
       const timer = setTimeout(() => {
         log.error({ signal }, `stop did not finish within ${STOP_TIMEOUT_MS} ms: exiting`);
         process.exit(1);
@@ -195,6 +197,17 @@ export const runCommand: CommandModule = {
       return;
     }
     log.info({ version, pid: process.pid, controlSocket: socketPath }, 'tsbgp running');
+    if (config.warmUpKeepWarm) {
+      // After the sessions start, so that the warm-up has grown the young generation first.
+      const { keepYoungGenerationWarm, KEEP_WARM_BYTES_PER_SECOND } = await import(
+        '../../daemon/young-generation.ts'
+      );
+      keeper = keepYoungGenerationWarm();
+      log.info(
+        { bytesPerSecond: KEEP_WARM_BYTES_PER_SECOND },
+        'keeping the young generation warm (warmUp.keepWarm)',
+      );
+    }
   },
 };
 
