@@ -17,7 +17,7 @@
 // the young generation regardless of the rate (at the latest by its 100 s watchdog), and
 // V8 creates it at start-up only, so no code can turn it off later.
 //
-// Costs (measured, docs/PERFORMANCE.md): ~3 ms of CPU per second on the idle daemon (0.3% of a
+// Costs (measured, docs/PERFORMANCE.md): ~2 ms of CPU per second on the idle daemon (0.2% of a
 // core), and the young generation's ~16 MiB stay resident. `warmUp.keepWarm: false` turns it
 // off; a per-host daemon whose tables are small has no use for it.
 
