@@ -11,6 +11,8 @@
 //   BENCH_TRACE=1 prints, at every poll, the receiver's routes and the bytes taken from the injector.
 //   BENCH_DEBUG=1 prints tsbgp's `show memory` before the injector comes up and after convergence.
 //   BENCH_TWICE=1 loads the table a second time into the same reflector and prints that time.
+//   BENCH_AFTER_S=S waits S seconds after the full withdrawal and prints the reflector's RSS then
+//             (what an idle reflector gives back after losing its table).
 //   BENCH_IDLE_S=S starts the injector S seconds after the reflector is up (default: at once).
 //   BENCH_SETS=K gives the injector K distinct attribute sets instead of 3000 (what the per-set
 //             work costs: 100k prefixes in 30 sets against 3000).
@@ -620,6 +622,15 @@ async function measure(r: Reflector, n: number): Promise<Result> {
       await new Promise((res) => setTimeout(res, 10));
     }
     const withdrawS = (performance.now() - t1) / 1000;
+    const afterS = Number(process.env.BENCH_AFTER_S ?? 0);
+    if (afterS > 0) {
+      await new Promise((res) => setTimeout(res, afterS * 1000));
+      const rssAfter = pids.reduce((s, p) => s + memoryOf(p, read).rss, 0);
+      process.stderr.write(
+        `  ${r.name}: RSS ${afterS} s after the withdrawal ${(rssAfter / 2 ** 20).toFixed(1)} MiB ` +
+          `(before the injector ${(rssBefore / 2 ** 20).toFixed(1)}, peak ${(peak / 2 ** 20).toFixed(1)})\n`,
+      );
+    }
     if (process.env.BENCH_TWICE) {
       // The same table again into the same reflector process: what the first load paid for cold
       // code, growing tables and new attribute sets (printed, not in the table).
