@@ -305,13 +305,13 @@ export class Daemon {
       warnings.push(msg);
       this.log.warn({}, msg);
     }
-    if (diff.otherSections.includes('warmUpRoutes')) {
-      const msg = 'warmUp.routes changed: the warm-up runs only at start-up';
-      warnings.push(msg);
-      this.log.info({}, msg);
-    }
-    if (diff.otherSections.includes('warmUpKeepWarm')) {
-      const msg = 'warmUp.keepWarm changed: it is read only at start-up';
+    // Fields that `tsbgp run` reads once, before the sessions start: a reload only says so.
+    const startUpOnly = [
+      ['warmUpRoutes', 'warmUp.routes changed: the warm-up runs only at start-up'],
+      ['warmUpKeepWarm', 'warmUp.keepWarm changed: it is read only at start-up'],
+    ] as const;
+    for (const [field, msg] of startUpOnly) {
+      if (!diff.otherSections.includes(field)) continue;
       warnings.push(msg);
       this.log.info({}, msg);
     }
