@@ -597,6 +597,81 @@ function withError(errors: AttributeError[] | null, e: AttributeError): Attribut
 }
 
 /**
+ * A PathAttributes with every field present (undefined where absent), always in this order: what
+ * the decoder fills. Why: V8 gives an object built by adding properties one by one a hidden class
+ * per order and subset of attributes seen, and optimised code is specialised on the classes it
+ * met. Built from `{}`, an UPDATE with LOCAL_PREF but no MED (BIRD 2's iBGP routes) had another
+ * class than the start-up warm-up's, and the first real table threw away the interning code
+ * optimised on the warm-up ("wrong map" in --trace-deopt) and compiled it again while loading.
+ * Readers test fields with `=== undefined`, so an absent attribute reads the same either way.
+ */
+export function decodedAttributes(): PathAttributes {
+  return {
+    origin: undefined,
+    asPath: undefined,
+    nextHop: undefined,
+    med: undefined,
+    localPref: undefined,
+    atomicAggregate: undefined,
+    aggregator: undefined,
+    communities: undefined,
+    originatorId: undefined,
+    clusterList: undefined,
+    mpReach: undefined,
+    mpUnreach: undefined,
+    extendedCommunities: undefined,
+    as4Path: undefined,
+    as4Aggregator: undefined,
+    largeCommunities: undefined,
+    otc: undefined,
+    unknown: undefined,
+  };
+}
+
+/**
+ * Settles decodedAttributes()'s hidden class at load, as settleStoredShape in rib/attrs.ts does
+ * for stored sets: each field is written once with each kind of value it can hold (small integer,
+ * number beyond V8's small integers, object, undefined), so that no real attribute set changes
+ * a field's representation later and throws away code optimised on it ("code dependencies").
+ */
+function settleDecodedShape(): PathAttributes {
+  const a = decodedAttributes();
+  settleFields(a);
+  return a;
+}
+
+/**
+ * One value of each kind V8 tells apart in an object's field: small integer, other number, object,
+ * boolean, and undefined last (an absent attribute).
+ */
+export const FIELD_KINDS: readonly unknown[] = Object.freeze([
+  1,
+  2 ** 31,
+  Uint32Array.of(1),
+  true,
+  undefined,
+]);
+
+/** Writes each of obj's own fields with each of FIELD_KINDS (so no field stays "constant" either). */
+export function settleFields(obj: object): void {
+  const fields = obj as Record<string, unknown>;
+  for (const key of Object.keys(fields)) for (const v of FIELD_KINDS) fields[key] = v;
+}
+
+/**
+ * A PathAttributes whose every field holds `value`: what a factory of attribute-set objects is
+ * called with once per FIELD_KINDS at load, so that the object literal it builds has seen each
+ * kind in each field before any code is optimised on it.
+ */
+export function uniformAttributes(value: unknown): PathAttributes {
+  const a = decodedAttributes() as Record<string, unknown>;
+  for (const key of Object.keys(a)) a[key] = value;
+  return a as PathAttributes;
+}
+/** Kept so that the settled hidden class lives on (V8 frees a hidden class no object has). */
+export const settledDecodedShape: PathAttributes = Object.freeze(settleDecodedShape());
+
+/**
  * Decodes a path-attribute block buf[start, end) on its own (RFC 4271 §4.3 + RFC 7606). Used by
  * the UPDATE decoder and by the MRT reader (there with fourOctetAs=true and extra.mrtFamily).
  * The AS4 merge of RFC 6793 §4.2.3 is applied when opts.fourOctetAs is false.
@@ -609,7 +684,7 @@ export function decodePathAttributes(
   opts: CodecOptions,
   extra?: AttributeDecodeOptions,
 ): DecodeResult<DecodedAttributes> {
-  const attrs: PathAttributes = {};
+  const attrs = decodedAttributes();
   const ctx: DecodeContext = { opts, mrtFamily: extra?.mrtFamily };
   let errors: AttributeError[] | null = null;
   let worst = 0;
@@ -774,8 +849,9 @@ export function applyAs4Merge(attrs: PathAttributes): void {
   const as4Path = attrs.as4Path;
   const as4Aggregator = attrs.as4Aggregator;
   if (as4Path === undefined && as4Aggregator === undefined) return;
-  delete attrs.as4Path;
-  delete attrs.as4Aggregator;
+  // Cleared, not deleted: a delete would give the object a hidden class of its own.
+  attrs.as4Path = undefined;
+  attrs.as4Aggregator = undefined;
   if (attrs.aggregator !== undefined && attrs.aggregator.asn !== AS_TRANS) {
     // the aggregation happened at an OLD speaker: AS4_* are stale and ignored
     return;

@@ -7,10 +7,14 @@ export {
   type AttributeSpec,
   applyAs4Merge,
   attributeName,
+  decodedAttributes,
   decodePathAttributes,
   encodePathAttributes,
   encodePathAttributesWithin,
+  FIELD_KINDS,
   pathAttributesLength,
+  settleFields,
+  uniformAttributes,
 } from './attributes.ts';
 export {
   capabilityCode,

@@ -411,8 +411,9 @@ function decodeUpdate(
 export function endOfRibFamily(update: UpdateMessage): FamilyKey | null {
   if (update.withdrawn.count !== 0 || update.nlri.count !== 0) return null;
   const a = update.attributes;
+  // Present attributes, not keys: decoded sets have every key (decodedAttributes in attributes.ts).
   let keys = 0;
-  for (const _k in a) keys++;
+  for (const k in a) if ((a as Record<string, unknown>)[k] !== undefined) keys++;
   if (keys === 0) return Family.IPv4Unicast;
   const un = a.mpUnreach;
   if (keys !== 1 || un === undefined) return null;

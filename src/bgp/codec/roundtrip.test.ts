@@ -17,6 +17,7 @@ import {
   arbPathAttributes,
   arbPrefixList,
 } from './testing/arbitraries.ts';
+import { presentFields } from './testing/present-fields.ts';
 import {
   type AsPath,
   type BgpMessage,
@@ -52,7 +53,7 @@ function testCodec<T>(codec: Codec<T>, value: T, opts: CodecOptions): void {
   assert.equal(written, len, 'bytes written === encodingLength');
   const decoded = codec.decode(buf, 0, len, opts);
   if (!decoded.ok) assert.fail(`decode failed: ${decoded.error.reason}`);
-  assert.deepStrictEqual(decoded.value, normalize(codec, value, opts));
+  assert.deepStrictEqual(presentFields(decoded.value), presentFields(normalize(codec, value, opts)));
   // re-encoding the decoded value gives the same bytes
   const again = Buffer.alloc(codec.encodingLength(decoded.value, opts));
   codec.encode(decoded.value, opts, again, 0);

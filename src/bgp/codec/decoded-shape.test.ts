@@ -1,0 +1,58 @@
+// Decoded attribute sets share one V8 hidden class whatever attributes they hold and in whatever
+// order they came (decodedAttributes in attributes.ts). Checked in a child process with V8's
+// %HaveSameMap, because only V8 can say which hidden class an object has.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ATTRIBUTES = fileURLToPath(new URL('./attributes.ts', import.meta.url));
+
+// Three blocks: BIRD 2's iBGP set (no MED), a set with MED and numbers beyond V8's small
+// integers, and one with the attributes in another order (RFC 4271 §5 allows any order).
+const CHILD = `
+const { decodePathAttributes, encodePathAttributes, pathAttributesLength } = await import(${JSON.stringify(ATTRIBUTES)});
+const opts = { fourOctetAs: true, extendedMessage: false, addPath: new Set() };
+const block = (a) => {
+  const buf = new Uint8Array(pathAttributesLength(a, opts));
+  encodePathAttributes(a, opts, buf, 0);
+  return buf;
+};
+const decode = (buf) => {
+  const r = decodePathAttributes(buf, 0, buf.length, opts);
+  if (!r.ok) throw new Error(r.error.reason);
+  return r.value.attributes;
+};
+const bird = block({ origin: 0, asPath: new Uint32Array(0), nextHop: 0x0a030002, localPref: 100, communities: Uint32Array.of(0xfde80001) });
+const withMed = block({ origin: 2, asPath: Uint32Array.of(0x02000001, 4200000000), nextHop: 0xc0000201, med: 0xfffffff0, localPref: 0x80000000 });
+// ORIGIN moved behind NEXT_HOP: the same attributes as bird, another order on the wire.
+const o = bird.subarray(0, 4), rest = bird.subarray(4);
+const reordered = new Uint8Array(bird.length);
+const nh = 3 + rest[2]; // AS_PATH's length: header 3 + value
+reordered.set(rest.subarray(0, nh + 7), 0);
+reordered.set(o, nh + 7);
+reordered.set(rest.subarray(nh + 7), nh + 11);
+const a = decode(bird), b = decode(withMed), c = decode(reordered);
+if (c.origin !== 0 || c.localPref !== 100) throw new Error('reordered block decoded wrong: ' + JSON.stringify(c));
+console.log(JSON.stringify({ ab: %HaveSameMap(a, b), ac: %HaveSameMap(a, c) }));
+`;
+
+test('decoded attribute sets share one hidden class whatever attributes they hold', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', CHILD],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  assert.equal(code, 0, `child failed: ${out}`);
+  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { ab: boolean; ac: boolean };
+  assert.deepEqual(r, { ab: true, ac: true });
+});
