@@ -19,6 +19,7 @@
 // publishes after each; a commit runs behind pending I/O (setImmediate), so keepalives are never
 // starved, and under load at most every COMMIT_INTERVAL_MS, so that one commit covers several
 // slices' worth of prefixes.
+
 import type { Observable } from 'rxjs';
 import { Subject, type Subscription } from 'rxjs';
 import {
@@ -29,6 +30,7 @@ import {
   type PathAttributes,
   type PrefixList,
 } from '../bgp/codec/index.ts';
+import { holeyArray } from '../bgp/holey-array.ts';
 import { ID_TABLE_INITIAL } from '../bgp/id-table.ts';
 import { formatCommunity } from '../bgp/policy/communities.ts';
 import { PolicyCompiler } from '../bgp/policy/compile.ts';
@@ -265,7 +267,7 @@ export class RoutingEngine {
   private initialDone = false;
   private initialTimer: NodeJS.Timeout | null = null;
   /** Session attribute id -> RIB attribute id, valid while the session's object is the same. */
-  private sessObj: (SessionAttributes | undefined)[] = [];
+  private sessObj: (SessionAttributes | undefined)[] = holeyArray();
   private sessRib = new Int32Array(ID_TABLE_INITIAL);
   private stopped = false;
   /** Counters for `show` and tests. */

@@ -422,3 +422,24 @@ export function packUpdates(
   out.closeChunk();
   return new Packed(out.chunks, out.lengths, prefixCount, failed);
 }
+
+/**
+ * One instance of each class packUpdates makes and drops per call, kept for the process's life.
+ * Why: the hidden class a constructor's fields give an object lives only while such an object
+ * does (the class's map transitions are weak). A full collection that finds none frees it, and V8
+ * throws away the optimised code that makes these objects ("weak objects" in --trace-deopt). The
+ * start-up warm-up's last collection found none, so the first real table compiled packUpdates,
+ * Output.reserve and their callers again. A test (kept-shapes.test.ts) shows the effect.
+ */
+export const keptPackerShapes: readonly object[] = [
+  new Output(),
+  new Packed([], [], 0, []),
+  new PrefixRangeGroup(
+    Family.IPv4Unicast,
+    {},
+    undefined,
+    { afi: 1, count: 0, lengths: new Uint8Array(0), words: new Uint32Array(0), pathIds: null },
+    0,
+    0,
+  ),
+];

@@ -15,6 +15,7 @@ import {
   originAs,
   parseIpv4,
   type StoredAttributes,
+  settledStoredShape,
 } from '../rib/attrs.ts';
 import type { PeerInfo } from '../rib/peers.ts';
 import { type Afi, parseIpv6, parsePrefix, prefixCovers, strideOf } from '../rib/prefix.ts';
@@ -75,6 +76,12 @@ export class RouteWork {
     return this.attrs;
   }
 }
+
+/**
+ * A RouteWork kept for the process's life (one is made per route evaluated and dropped at once),
+ * for the reason given at keptPackerShapes in codec/packer.ts.
+ */
+export const keptRouteWorkShape: RouteWork = new RouteWork(settledStoredShape);
 
 type Matcher = (r: RouteInput) => boolean;
 type Action = (r: RouteInput, w: RouteWork) => void;

@@ -18,6 +18,7 @@
 // path stay valid (and readable) until then, so a consumer can still read the withdrawn prefix.
 
 import type { PrefixList } from '../codec/types.ts';
+import { holeyArray } from '../holey-array.ts';
 import { bigInt32Array } from '../huge-pages.ts';
 import type { AttrTable } from './attr-table.ts';
 import { CandidateSet, type DecisionProcess, type Explanation } from './best-path.ts';
@@ -225,7 +226,7 @@ export class LocRib {
   /** Stale paths per peer index: the count an End-of-RIB sweep removes, and when it can stop */
   private perPeerStale = new Uint32Array(64);
   /** queued passes, at most one per peer */
-  private readonly passes: PeerPass[] = [];
+  private readonly passes: PeerPass[] = holeyArray();
   private readonly cand = new CandidateSet();
   private readonly changes = new RibChanges();
 

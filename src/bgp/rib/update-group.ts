@@ -28,9 +28,11 @@ import type {
   PrefixList,
   WithdrawGroup,
 } from '../codec/types.ts';
+import { Family } from '../codec/types.ts';
+import { holeyArray } from '../holey-array.ts';
 import { bigInt32Array, bigUint16Array } from '../huge-pages.ts';
 import { type ExportFilter, type ExportSettings, REJECT } from '../policy/filters.ts';
-import type { AttrTable } from './attr-table.ts';
+import { AttrTable } from './attr-table.ts';
 import { UNREACHABLE } from './best-path.ts';
 import { type LocRib, PathFlag, RibChange, type RibChanges } from './loc-rib.ts';
 import { PrefixListBuilder } from './prefix.ts';
@@ -142,7 +144,7 @@ class BatchStore {
    * the largest single source of garbage at a 100k table (~2.4 MB). A group whose source is not
    * this batch's `grouped` list is from an earlier batch, and is pointed at the new range.
    */
-  private readonly ranges: (PrefixRangeGroup | undefined)[] = [];
+  private readonly ranges: (PrefixRangeGroup | undefined)[] = holeyArray();
 
   constructor(
     readonly afi: 1 | 2,
@@ -911,3 +913,16 @@ export class UpdateGroups {
     return out;
   }
 }
+
+/**
+ * An UpdateBatch (with its store and withdrawal list) kept for the process's life, for the reason
+ * given at keptPackerShapes in codec/packer.ts: batches live for one commit, and a full collection
+ * between loads that found none threw away exportOne, announceRoute, forPeer and release.
+ */
+export const keptBatchShape: UpdateBatch = new UpdateBatch(
+  1,
+  Family.IPv4Unicast,
+  new AttrTable(),
+  false,
+  null,
+);

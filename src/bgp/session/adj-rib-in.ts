@@ -15,6 +15,7 @@ import {
   parsePrefixes,
   type UpdateMessage,
 } from '../codec/index.ts';
+import { holeyArray } from '../holey-array.ts';
 import { type AttributeStore, attributeKeyInto, type KeyScratch } from './attr-store.ts';
 import { PrefixTable } from './prefix-table.ts';
 
@@ -109,14 +110,14 @@ export class AdjRibIn implements AdjRibInView {
   private accepted: ((family: FamilyKey) => number) | null = null;
   private readonly store: AttributeStore;
   private readonly tables = new Map<FamilyKey, PrefixTable>();
-  private pending: AdjRibInEntry[] = [];
+  private pending: AdjRibInEntry[] = holeyArray();
   /**
    * Prefix lists applyFrame parsed into, lent to the pending entries and reused once the batch
    * holding them is released: the fast path then allocates no lists per UPDATE (the lists and
    * their typed arrays were most of the receive path's garbage at a full table).
    */
-  private readonly listPool: PrefixList[] = [];
-  private lent: PrefixList[] = [];
+  private readonly listPool: PrefixList[] = holeyArray();
+  private lent: PrefixList[] = holeyArray();
   private lentToBatch: { batch: AdjRibInBatch; lists: PrefixList[] } | null = null;
 
   constructor(peer: PeerKey, store: AttributeStore) {
@@ -457,11 +458,11 @@ export class AdjRibIn implements AdjRibInView {
   drain(): AdjRibInBatch | null {
     if (this.pending.length === 0) return null;
     const entries = this.pending;
-    this.pending = [];
+    this.pending = holeyArray();
     const batch = { peer: this.peer, entries };
     if (this.lent.length > 0) {
       this.lentToBatch = { batch, lists: this.lent };
-      this.lent = [];
+      this.lent = holeyArray();
     }
     return batch;
   }

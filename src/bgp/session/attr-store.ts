@@ -7,8 +7,9 @@
 // MP_UNREACH_NLRI left out), prefixed with the decode options that change their meaning. Decoding is
 // deterministic, so equal keys mean equal decoded attributes, without building a key per field.
 
-import type { PathAttributes } from '../codec/index.ts';
+import { FIELD_KINDS, type PathAttributes, settleFields, uniformAttributes } from '../codec/index.ts';
 import { type HashSlot, HashSlots } from '../hash-slots.ts';
+import { holeyArray } from '../holey-array.ts';
 import { ID_TABLE_INITIAL } from '../id-table.ts';
 
 export interface StoredAttributes {
@@ -37,7 +38,7 @@ export class AttributeStore {
   private readonly byKey = new Map<string, number>();
   /** Byte keys by 32-bit hash: one id, or several on a collision. */
   private readonly byHash = new HashSlots();
-  private entries: (StoredAttributes | undefined)[] = [];
+  private entries: (StoredAttributes | undefined)[] = holeyArray();
   /** The string keys of intern() (sets whose bytes could not be keyed): rare. */
   private stringKeys: (string | undefined)[] = [];
   /**
@@ -429,3 +430,16 @@ function withoutNlri(a: PathAttributes): PathAttributes {
     unknown: a.unknown,
   };
 }
+
+/**
+ * Settles withoutNlri()'s hidden class at load: each field is built with each kind of value and
+ * written once, as settleStoredShape in rib/attrs.ts does for the Loc-RIB's sets. Without it the
+ * object literal's fields were specialised on the warm-up's sets, and the first real set without
+ * a MED threw withoutNlri's code away ("not a Smi" in --trace-deopt). Kept so the class lives on.
+ */
+export const settledSessionShape: PathAttributes = (() => {
+  let a = withoutNlri(uniformAttributes(undefined));
+  for (const kind of FIELD_KINDS) a = withoutNlri(uniformAttributes(kind));
+  settleFields(a);
+  return Object.freeze(a);
+})();
