@@ -185,12 +185,28 @@ export class KernelNextHopResolver implements NextHopResolver {
       addr.length === 4
         ? ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0
         : formatAddressBytes(addr);
+    // The last IPv4 next hop asked for, before the LRU: a table's sets mostly share a few next
+    // hops, and lru-cache's lookup is optimised per cache instance, so the warm-up's copy was of
+    // no use to the real resolver's first table ("wrong call target" in --trace-deopt).
+    if (key === this.lastKey) return this.lastCost;
     const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (typeof key === 'number') this.remember(key, hit);
+      return hit;
+    }
     this.misses++;
     const cost = resolveCost(this.routes, addr);
     this.cache.set(key, cost);
+    if (typeof key === 'number') this.remember(key, cost);
     return cost;
+  }
+
+  private lastKey = -1;
+  private lastCost = 0;
+
+  private remember(key: number, cost: number): void {
+    this.lastKey = key;
+    this.lastCost = cost;
   }
 
   /** Number of next hops currently cached. */
@@ -215,6 +231,7 @@ export class KernelNextHopResolver implements NextHopResolver {
     }
     this.routes = routes;
     this.cache.clear();
+    this.lastKey = -1;
   }
 
   private changed(): void {

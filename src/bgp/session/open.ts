@@ -331,8 +331,11 @@ export function validateOpen(
       local.gracefulRestart !== undefined &&
       (local.gracefulRestart.notification ?? true) &&
       (gr?.notification ?? false),
-    receiveOptions: { fourOctetAs, extendedMessage, addPath: addPathReceive },
-    sendOptions: { fourOctetAs, extendedMessage, addPath: addPathSend },
+    // Frozen, as DEFAULT_CODEC_OPTIONS (used until the OPENs are exchanged) is: one hidden class
+    // for every options object the decoder meets, or the first session after the warm-up threw
+    // its optimised code away ("wrong map" at maxMessageLength in --trace-deopt-verbose).
+    receiveOptions: Object.freeze({ fourOctetAs, extendedMessage, addPath: addPathReceive }),
+    sendOptions: Object.freeze({ fourOctetAs, extendedMessage, addPath: addPathSend }),
     peerCapabilities: caps,
   };
   return { ok: true, negotiated };
