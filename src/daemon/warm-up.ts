@@ -48,6 +48,10 @@ import type { Logger } from '../log/logger.ts';
 import { collectGarbage } from './heap.ts';
 import { createSessionSpeaker } from './speaker-adapter.ts';
 
+/** UPDATEs between two KEEPALIVEs in the synthetic table (see sendTable in warmUp). */
+const KEEPALIVE_EVERY = 1000;
+/** Routes the probe session announces before it goes down (see warmUp). */
+const PROBE_ROUTES = 200;
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
 const WARM_UP_TIMEOUT_MS = 20_000;
 const WARM_AS = 64_512;
@@ -279,6 +283,24 @@ async function primeNetlink(): Promise<void> {
   }
 }
 
+/**
+ * Node's timer objects as the daemon will have them, before any code is optimised. A Timeout
+ * keeps its delay in a field that starts as a small integer; the first delay with a fraction
+ * (the commit pacing waits `interval - elapsed` ms, from performance.now()) turns that field into
+ * a double, which gives every Timeout a new hidden class ("[migrating] _idleTimeout:s->d" in
+ * --trace-migration) and throws away all optimised code that makes timers ("code dependencies"
+ * for onData, processSlice and onBatch in --trace-deopt). That happened near the warm-up's end,
+ * so the first real table compiled those three again (~40 ms of compiler time). One timer with
+ * a fractional delay, made and cleared at load, changes the field before anything is optimised on
+ * it.
+ */
+function primeTimers(): void {
+  clearTimeout(setTimeout(() => undefined, 1.5));
+}
+// At load, not in warmUp(): a timer made before the change (the warm-up's own timeout) moves to
+// the new hidden class when it is next written, and that too threw code away.
+primeTimers();
+
 /** Counts an UPDATE's IPv4 NLRI and withdrawn prefixes without decoding its attributes. */
 function countPrefixes(frame: Buffer): { announced: number; withdrawn: number } {
   const count = (from: number, to: number): number => {
@@ -306,13 +328,42 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   const finished = new Promise<{ ok: boolean; reason?: string }>((r) => {
     done = r;
   });
-  // Both raw peers send End-of-RIB (RFC 4724 §2), as BGP speakers with graceful restart do: the
-  // sink at once (it has no routes), the feed after its table.
+  // Every raw peer sends End-of-RIB (RFC 4724 §2), as BGP speakers with graceful restart do: the
+  // sink at once (it has no routes), the probe and the feed after their routes.
+  // A KEEPALIVE among the UPDATEs now and then, as a peer's keepalive timer puts them: the
+  // receive path then has seen a control message by the time it is optimised. Without them the
+  // first real session's KEEPALIVE (at its start, before its table) threw away onData's code
+  // ("insufficient type feedback" at onControlFrame in --trace-deopt-verbose).
+  const sendTable = (s: Socket, n: number, nextHop: number): void => {
+    const messages = warmUpTable(n, nextHop);
+    for (let i = 0; i < messages.length; i++) {
+      s.write(messages[i]!);
+      if (i % KEEPALIVE_EVERY === KEEPALIVE_EVERY - 1) s.write(encodeKeepalive());
+    }
+    s.write(encodeEndOfRib(Family.IPv4Unicast, CODEC));
+  };
+  // The probe's session comes up, announces a few routes and goes down before the feed sends its
+  // table. Why: a session going down writes fields that were objects until then (its socket, its
+  // timers) with null, and V8 then throws away the code optimised on what those fields held
+  // ("code dependencies" for onData, processSlice and onBatch in --trace-deopt). When the feed's
+  // loss at the end was the first, that code was thrown away just before the first real table,
+  // which compiled it again. After the probe's loss it is optimised on what it will meet.
+  // Its neighbour is then removed from the scratch speaker, which disposes of the Peer: the first
+  // disposal changed more such fields (onData and processSlice read `disposed`).
+  let phase: 'probe' | 'table' = 'probe';
+  let feedMaySend = false;
+  let feedSocket: Socket | null = null;
+  let removeProbe: () => Promise<void> = async () => undefined;
+  const probe = new RawPeer(
+    0x7f000004,
+    (s) => sendTable(s, PROBE_ROUTES, 0x7f000004),
+    () => undefined,
+  );
   const feed = new RawPeer(
     0x7f000001,
     (s) => {
-      for (const m of warmUpTable(routes, 0x7f000001)) s.write(m);
-      s.write(encodeEndOfRib(Family.IPv4Unicast, CODEC));
+      feedSocket = s;
+      if (feedMaySend) sendTable(s, routes, 0x7f000001);
     },
     () => undefined,
   );
@@ -322,7 +373,16 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
     (frame) => {
       const c = countPrefixes(frame);
       held += c.announced - c.withdrawn;
-      if (held >= routes)
+      if (phase === 'probe') {
+        if (held >= PROBE_ROUTES) probe.close();
+        else if (held === 0 && c.withdrawn > 0) {
+          phase = 'table';
+          void removeProbe().then(() => {
+            feedMaySend = true;
+            if (feedSocket !== null) sendTable(feedSocket, routes, 0x7f000001);
+          });
+        }
+      } else if (held >= routes)
         feed.close(); // the feed's session goes down: every route is withdrawn
       else if (held === 0 && c.withdrawn > 0) done({ ok: true });
     },
@@ -334,12 +394,13 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   );
   try {
     await primeNetlink();
-    for (const host of ['127.0.0.1', '127.0.0.2']) {
+    for (const host of ['127.0.0.1', '127.0.0.2', '127.0.0.4']) {
       const why = await loopbackWorks(host);
       if (why !== null) return { ok: false, routes: 0, ms: performance.now() - t0, reason: why };
     }
     const feedPort = await feed.listen('127.0.0.1');
     const sinkPort = await sink.listen('127.0.0.2');
+    const probePort = await probe.listen('127.0.0.4');
     const config = parseConfig(
       `asn: ${WARM_AS}
 routerId: 127.0.0.3
@@ -347,6 +408,7 @@ listen: { addresses: [] }
 neighbors:
   - { name: warm-up-feed, address: 127.0.0.1, port: ${feedPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
   - { name: warm-up-sink, address: 127.0.0.2, port: ${sinkPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
+  - { name: warm-up-probe, address: 127.0.0.4, port: ${probePort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
 `,
       '(warm-up)',
     );
@@ -356,6 +418,12 @@ neighbors:
       openKernelRoutes: async () => new FakeRoutes([LOOPBACK_ROUTE]),
     });
     for (const n of config.neighbors) speaker.addPeer(n);
+    const scratch = speaker;
+    const probeKey = config.neighbors.find((n) => n.name === 'warm-up-probe')?.key;
+    removeProbe = async () => {
+      if (probeKey !== undefined)
+        await scratch.removePeer(probeKey, 'warm-up probe done').catch(() => undefined);
+    };
     await speaker.start();
     const r = await finished;
     // The full collection runs here, while the scratch stack still stands, not after its
@@ -382,6 +450,7 @@ neighbors:
     clearTimeout(timer);
     feed.close();
     sink.close();
+    probe.close();
     await speaker?.stop('warm-up done').catch(() => undefined);
   }
 }
