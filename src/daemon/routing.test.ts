@@ -589,6 +589,9 @@ describe('kernel next-hop resolver', () => {
     const misses = r.misses;
     assert.equal(r.cost(nh('10.0.1.7'), {}), 0);
     assert.equal(r.misses, misses, 'cached');
+    // Asked last before the change, so the resolver's memo of its last next hop holds it.
+    assert.equal(r.cost(nh('172.16.0.1'), {}), UNREACHABLE);
+    assert.equal(r.cost(nh('172.16.0.1'), {}), UNREACHABLE);
     let changed = 0;
     r.onChange(() => changed++);
     await kernel.apply([
