@@ -56,3 +56,48 @@ test('decoded attribute sets share one hidden class whatever attributes they hol
   const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { ab: boolean; ac: boolean };
   assert.deepEqual(r, { ab: true, ac: true });
 });
+
+// A reused PrefixList has its fields rewritten (parsePrefixes into a pooled list). Code
+// optimised on the list's fields must survive that: the shape is settled at load
+// (settledPrefixListShape in prefix.ts). The control is an object whose fields V8 still treats
+// as constants, and whose first rewrite must throw the code away, or the test shows nothing.
+const PREFIX = fileURLToPath(new URL('./prefix.ts', import.meta.url));
+const REWRITE_CHILD = `
+const { parsePrefixes } = await import(${JSON.stringify(PREFIX)});
+const list = { afi: 1, count: 0, lengths: new Uint8Array(16), words: new Uint32Array(16), pathIds: null };
+const control = { lengths: new Uint8Array(16), count: 0 };
+const readList = (l) => l.count + l.lengths.length;
+const readControl = (c) => c.count + c.lengths.length;
+for (const [f, o] of [[readList, list], [readControl, control]]) {
+  %PrepareFunctionForOptimization(f);
+  for (let i = 0; i < 20; i++) f(o);
+  %OptimizeFunctionOnNextCall(f);
+  f(o);
+}
+const r = parsePrefixes(Uint8Array.of(24, 10, 0, 0), 0, 4, 1, false, list);
+if (r !== list || list.count !== 1) throw new Error('not parsed into the list');
+control.count = 1;
+control.lengths = new Uint8Array(32);
+const optimised = (f) => (%GetOptimizationStatus(f) & 16) !== 0;
+console.log(JSON.stringify({ list: optimised(readList), control: optimised(readControl) }));
+`;
+
+test('rewriting a reused PrefixList keeps code optimised on its fields', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', REWRITE_CHILD],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  assert.equal(code, 0, `child failed: ${out}`);
+  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { list: boolean; control: boolean };
+  assert.equal(r.control, false, 'V8 kept code across a first field rewrite: the test shows nothing');
+  assert.equal(r.list, true);
+});

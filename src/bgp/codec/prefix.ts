@@ -13,6 +13,26 @@ export function emptyPrefixList(afi: 1 | 2): PrefixList {
   return { afi, count: 0, lengths: EMPTY_LENGTHS, words: EMPTY_WORDS, pathIds: null };
 }
 
+/**
+ * Settles the hidden class of PrefixList objects at load. Every PrefixList literal lists its
+ * fields in this order, so all share one V8 hidden class, and parsePrefixes() rewrites the
+ * fields of a reused list (listOf). V8 treats a field as a constant until its first rewrite, and
+ * that rewrite throws away all code optimised on it: in the middle of the start-up warm-up,
+ * --trace-deopt showed "code dependencies" for view, encodePrefixes, packUpdates, applyUpdate
+ * and decodeUpdate at the first reused list, and some of it was not optimised again before the
+ * first real table. Each field is rewritten here, with each kind of value it holds, before any
+ * code is optimised on it. Kept so that the hidden class lives on.
+ */
+export const settledPrefixListShape: PrefixList = (() => {
+  const list: PrefixList = { afi: 1, count: 0, lengths: EMPTY_LENGTHS, words: EMPTY_WORDS, pathIds: null };
+  listOf(list, 2, 1, new Uint8Array(1), new Uint32Array(4), new Uint32Array(1));
+  listOf(list, 1, 0, EMPTY_LENGTHS, EMPTY_WORDS, null);
+  const writable = list as { afi: 1 | 2 };
+  writable.afi = 2;
+  writable.afi = 1;
+  return list;
+})();
+
 export function prefixStride(afi: 1 | 2): number {
   return afi === 1 ? 1 : 4;
 }
