@@ -50,6 +50,8 @@ import { createSessionSpeaker } from './speaker-adapter.ts';
 
 /** UPDATEs between two KEEPALIVEs in the synthetic table (see sendTable in warmUp). */
 const KEEPALIVE_EVERY = 1000;
+/** Routes the tail peer announces after the feed's table (see warmUp): ~1,000 UPDATEs, as many new sets. */
+const TAIL_ROUTES = 4000;
 /** Routes the probe session announces before it goes down (see warmUp). */
 const PROBE_ROUTES = 200;
 /** A warm-up that has not finished by then is abandoned (the daemon starts anyway). */
@@ -329,7 +331,7 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
     done = r;
   });
   // Every raw peer sends End-of-RIB (RFC 4724 §2), as BGP speakers with graceful restart do: the
-  // sink at once (it has no routes), the probe and the feed after their routes.
+  // sink at once (it has no routes), the probe, the feed and the tail after their routes.
   // A KEEPALIVE among the UPDATEs now and then, as a peer's keepalive timer puts them: the
   // receive path then has seen a control message by the time it is optimised. Without them the
   // first real session's KEEPALIVE (at its start, before its table) threw away onData's code
@@ -350,7 +352,15 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   // which compiled it again. After the probe's loss it is optimised on what it will meet.
   // Its neighbour is then removed from the scratch speaker, which disposes of the Peer: the first
   // disposal changed more such fields (onData and processSlice read `disposed`).
-  let phase: 'probe' | 'table' = 'probe';
+  // After the feed's table is withdrawn, a tail peer announces a few thousand routes in sets the
+  // stack has forgotten by then, and the warm-up ends once the sink holds them. Why: V8 marks a
+  // function for optimisation when it has run enough, and compiles it at its next call. Code
+  // that runs once per slice of UPDATEs or once per new attribute set was often marked in the
+  // table's last moments, so its first compilation came with the first real table
+  // (processSlice, internSession, decodeUpdate, storedFromUpdate in --trace-opt). The tail calls
+  // it again.
+  let phase: 'probe' | 'table' | 'tail' = 'probe';
+  let tailSocket: Socket | null = null;
   let feedMaySend = false;
   let feedSocket: Socket | null = null;
   let removeProbe: () => Promise<void> = async () => undefined;
@@ -364,6 +374,13 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
     (s) => {
       feedSocket = s;
       if (feedMaySend) sendTable(s, routes, 0x7f000001);
+    },
+    () => undefined,
+  );
+  const tail = new RawPeer(
+    0x7f000005,
+    (s) => {
+      tailSocket = s;
     },
     () => undefined,
   );
@@ -382,9 +399,15 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
             if (feedSocket !== null) sendTable(feedSocket, routes, 0x7f000001);
           });
         }
-      } else if (held >= routes)
-        feed.close(); // the feed's session goes down: every route is withdrawn
-      else if (held === 0 && c.withdrawn > 0) done({ ok: true });
+      } else if (phase === 'table') {
+        if (held >= routes)
+          feed.close(); // the feed's session goes down: every route is withdrawn
+        else if (held === 0 && c.withdrawn > 0) {
+          phase = 'tail';
+          if (tailSocket === null) done({ ok: true });
+          else sendTable(tailSocket, TAIL_ROUTES, 0x7f000005);
+        }
+      } else if (held >= TAIL_ROUTES) done({ ok: true });
     },
   );
   let speaker: ReturnType<typeof createSessionSpeaker> | null = null;
@@ -394,13 +417,14 @@ export async function warmUp(routes: number, log: Logger): Promise<WarmUpReport>
   );
   try {
     await primeNetlink();
-    for (const host of ['127.0.0.1', '127.0.0.2', '127.0.0.4']) {
+    for (const host of ['127.0.0.1', '127.0.0.2', '127.0.0.4', '127.0.0.5']) {
       const why = await loopbackWorks(host);
       if (why !== null) return { ok: false, routes: 0, ms: performance.now() - t0, reason: why };
     }
     const feedPort = await feed.listen('127.0.0.1');
     const sinkPort = await sink.listen('127.0.0.2');
     const probePort = await probe.listen('127.0.0.4');
+    const tailPort = await tail.listen('127.0.0.5');
     const config = parseConfig(
       `asn: ${WARM_AS}
 routerId: 127.0.0.3
@@ -409,6 +433,7 @@ neighbors:
   - { name: warm-up-feed, address: 127.0.0.1, port: ${feedPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
   - { name: warm-up-sink, address: 127.0.0.2, port: ${sinkPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
   - { name: warm-up-probe, address: 127.0.0.4, port: ${probePort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
+  - { name: warm-up-tail, address: 127.0.0.5, port: ${tailPort}, asn: ${WARM_AS}, routeReflectorClient: true, connectRetry: 1 }
 `,
       '(warm-up)',
     );
@@ -451,6 +476,7 @@ neighbors:
     feed.close();
     sink.close();
     probe.close();
+    tail.close();
     await speaker?.stop('warm-up done').catch(() => undefined);
   }
 }
