@@ -5,9 +5,9 @@
 // instance whose code V8 must throw away, or the test no longer shows what the kept ones are for.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runV8Child } from '../testing/v8-child.ts';
 
 const module = (p: string): string => JSON.stringify(fileURLToPath(new URL(p, import.meta.url)));
 
@@ -52,24 +52,10 @@ console.log(JSON.stringify({ before, after }));
 `;
 
 test('code making short-lived objects stays optimised through a full collection', async () => {
-  const child = spawn(
-    process.execPath,
-    ['--allow-natives-syntax', '--expose-gc', '--import', 'tsx', '--input-type=module', '-e', CHILD],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
-  assert.equal(code, 0, `child failed: ${out}`);
-  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as {
-    before: Record<string, boolean>;
-    after: Record<string, boolean>;
-  };
+  const r = await runV8Child<{ before: Record<string, boolean>; after: Record<string, boolean> }>(CHILD, [
+    '--allow-natives-syntax',
+    '--expose-gc',
+  ]);
   assert.deepEqual(
     r.before,
     { makeUnkept: true, makeBatch: true, pack: true, policy: true },

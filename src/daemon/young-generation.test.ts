@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runV8Child } from '../testing/v8-child.ts';
 import { keepYoungGenerationWarm } from './young-generation.ts';
 
 const MODULE = fileURLToPath(new URL('./young-generation.ts', import.meta.url));
@@ -33,32 +33,11 @@ interface ChildReport {
 }
 
 function runChild(mode: 'keeper' | 'idle'): Promise<ChildReport> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--max-semi-space-size=8',
-      '--no-memory-reducer',
-      '--expose-gc',
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      CHILD,
-      mode,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+  return runV8Child<ChildReport>(
+    CHILD,
+    ['--max-semi-space-size=8', '--no-memory-reducer', '--expose-gc'],
+    [mode],
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`child (${mode}) exited with ${code}: ${out}`));
-      else resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as ChildReport);
-    });
-  });
 }
 
 test('the keeper keeps an idle young generation from shrinking; without it V8 shrinks it', async () => {

@@ -3,9 +3,9 @@
 // %HaveSameMap, because only V8 can say which hidden class an object has.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runV8Child } from '../../testing/v8-child.ts';
 
 const ATTRIBUTES = fileURLToPath(new URL('./attributes.ts', import.meta.url));
 
@@ -39,21 +39,7 @@ console.log(JSON.stringify({ ab: %HaveSameMap(a, b), ac: %HaveSameMap(a, c) }));
 `;
 
 test('decoded attribute sets share one hidden class whatever attributes they hold', async () => {
-  const child = spawn(
-    process.execPath,
-    ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', CHILD],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
-  assert.equal(code, 0, `child failed: ${out}`);
-  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { ab: boolean; ac: boolean };
+  const r = await runV8Child<{ ab: boolean; ac: boolean }>(CHILD, ['--allow-natives-syntax']);
   assert.deepEqual(r, { ab: true, ac: true });
 });
 
@@ -83,21 +69,7 @@ console.log(JSON.stringify({ list: optimised(readList), control: optimised(readC
 `;
 
 test('rewriting a reused PrefixList keeps code optimised on its fields', async () => {
-  const child = spawn(
-    process.execPath,
-    ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', REWRITE_CHILD],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
-  assert.equal(code, 0, `child failed: ${out}`);
-  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { list: boolean; control: boolean };
+  const r = await runV8Child<{ list: boolean; control: boolean }>(REWRITE_CHILD, ['--allow-natives-syntax']);
   assert.equal(r.control, false, 'V8 kept code across a first field rewrite: the test shows nothing');
   assert.equal(r.list, true);
 });
