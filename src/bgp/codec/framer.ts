@@ -26,81 +26,39 @@ export class BgpFrameReader {
 
   /** Octets received but not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.end - this.offset + (this.stash === null ? 0 : this.stash.length - this.stashOffset);
+    return this.end - this.offset;
   }
 
-  /**
-   * Appends a socket chunk. The chunk is used in place when nothing is pending (no copy). When a
-   * message straddles the previous chunk and this one, only that message is copied, into a buffer
-   * of its own, and the rest of the chunk is used in place after it (see stash).
-   */
+  /** Appends a socket chunk. The chunk is used in place when nothing is pending (no copy). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.failure !== null) return;
     const pending = this.end - this.offset;
     const incoming = Buffer.isBuffer(chunk)
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (pending === 0 && this.stash === null) {
+    if (pending === 0) {
       this.buffer = incoming;
       this.offset = 0;
       this.end = incoming.length;
       return;
     }
-    if (this.stash === null && this.carryStraddling(incoming, pending)) return;
     // Append after the pending bytes. Never compact in place: earlier frames may still view the
-    // old memory, so a fresh buffer takes the pending tail plus the chunk.
-    if (this.stash === null && this.end + incoming.length <= this.buffer.length && this.ownsBuffer) {
+    // old memory, so a fresh buffer takes the pending tail plus the chunk. The tail is at most
+    // one partial message, so this copies little.
+    if (this.end + incoming.length <= this.buffer.length && this.ownsBuffer) {
       incoming.copy(this.buffer, this.end);
       this.end += incoming.length;
       return;
     }
-    const stashed = this.stash === null ? 0 : this.stash.length - this.stashOffset;
-    const need = pending + stashed + incoming.length;
+    const need = pending + incoming.length;
     const next = Buffer.allocUnsafe(Math.max(need, Math.min(2 * need, need + this.maxMessageLength)));
     this.buffer.copy(next, 0, this.offset, this.end);
-    if (this.stash !== null) this.stash.copy(next, pending, this.stashOffset);
-    incoming.copy(next, pending + stashed);
+    incoming.copy(next, pending);
     this.buffer = next;
     this.ownsBuffer = true;
     this.offset = 0;
     this.end = need;
-    this.stash = null;
-    this.stashOffset = 0;
   }
-
-  /**
-   * The chunk after a split message: copies that message alone (pending bytes plus its rest from
-   * the chunk) into a buffer of its own and stashes the chunk to be read in place after it.
-   * Why: copying the whole chunk behind the pending bytes, as the fallback does, put a fresh
-   * 64-128 KiB buffer in every socket read of a full table, and its first writes were page faults
-   * (`_copyActual`, ~11 ms of a 100k table in a profile); a message of at most 4,096 octets comes
-   * from Node's buffer pool. False (nothing done) when the chunk does not complete the message or
-   * its header is not plain (nextRange then reports the error on the merged bytes).
-   */
-  private carryStraddling(incoming: Buffer, pending: number): boolean {
-    if (pending + incoming.length < BGP_HEADER_LENGTH) return false;
-    const at = (i: number): number => (i < pending ? this.buffer[this.offset + i]! : incoming[i - pending]!);
-    const length = (at(16) << 8) | at(17);
-    if (length < BGP_HEADER_LENGTH || length > this.maxMessageLength || length <= pending) return false;
-    const rest = length - pending;
-    if (rest > incoming.length) return false;
-    const carry = Buffer.allocUnsafe(length);
-    this.buffer.copy(carry, 0, this.offset, this.end);
-    incoming.copy(carry, pending, 0, rest);
-    this.buffer = carry;
-    this.ownsBuffer = false;
-    this.offset = 0;
-    this.end = length;
-    if (rest < incoming.length) {
-      this.stash = incoming;
-      this.stashOffset = rest;
-    }
-    return true;
-  }
-
-  /** A chunk to read in place once buffer is consumed (from stashOffset), or null. */
-  private stash: Buffer | null = null;
-  private stashOffset = 0;
 
   // Whether buffer was allocated here (so the free space after end is ours to write); a buffer
   // adopted from push() belongs to the caller.
@@ -150,14 +108,11 @@ export class BgpFrameReader {
     this.frameStart = at;
     this.offset += length;
     if (this.offset === this.end) {
-      // everything consumed: drop the reference so the memory can be freed with its frames, and
-      // go on with the stashed chunk if there is one
-      this.buffer = this.stash ?? EMPTY_BUFFER;
-      this.offset = this.stashOffset;
-      this.end = this.stash === null ? 0 : this.stash.length;
+      // everything consumed: drop the reference so the memory can be freed with its frames
+      this.buffer = EMPTY_BUFFER;
+      this.offset = 0;
+      this.end = 0;
       this.ownsBuffer = false;
-      this.stash = null;
-      this.stashOffset = 0;
     }
     return length;
   }
