@@ -24,6 +24,19 @@ describe('tsbgp decode (hex input)', () => {
     assert.deepEqual(a.asPath, [{ type: 'as-sequence', asns: [65001] }]);
   });
 
+  test('End-of-RIB markers are named with their family (RFC 4724 §2)', () => {
+    // IPv4 unicast: an empty UPDATE. IPv6 unicast: an UPDATE with only an empty MP_UNREACH_NLRI.
+    const v4 = `${MARKER}001702 00000000`;
+    const v6 = `${MARKER}001e02 0000 0007 800f03 000201`;
+    // Not one: an UPDATE with an attribute but no NLRI.
+    const attrOnly = `${MARKER}001b02 0000 0004 40010100`;
+    const items = [...decodeHexMessages(parseHex(`${v4} ${v6} ${attrOnly}`) ?? new Uint8Array(), flags)];
+    assert.deepEqual(
+      items.map((i) => i.json.endOfRib ?? null),
+      ['ipv4-unicast', 'ipv6-unicast', null],
+    );
+  });
+
   test('RFC 7606 outcomes and session-reset errors are in the JSON', () => {
     // ORIGIN with an invalid value 7: treat-as-withdraw (RFC 7606 §7.1).
     const attrs = '40010107' + '400206020100' + '00fde9' + '4003040a000001';

@@ -21,6 +21,7 @@ import {
   type DecodeResult,
   decodeMessage,
   decodeShutdownCommunication,
+  endOfRibFamily,
   type FamilyKey,
   familyKey,
   familyName,
@@ -282,16 +283,9 @@ export function messageJson(m: BgpMessage): { [k: string]: Json } {
         capabilities: m.capabilities.map(capabilityJson),
       };
     case 'update': {
-      const eor =
-        m.withdrawn.count === 0 && m.nlri.count === 0 && Object.keys(m.attributes).length === 0
-          ? 'ipv4-unicast'
-          : m.withdrawn.count === 0 &&
-              m.nlri.count === 0 &&
-              m.attributes.mpUnreach &&
-              Object.keys(m.attributes).length === 1 &&
-              (m.attributes.mpUnreach.nlri?.count ?? 0) === 0
-            ? familyName(familyKey(m.attributes.mpUnreach.afi, m.attributes.mpUnreach.safi))
-            : null;
+      // The codec's test (RFC 4724 §2): decoded attribute sets have every key, present or not.
+      const eorFamily = endOfRibFamily(m);
+      const eor = eorFamily === null ? null : familyName(eorFamily);
       return {
         withdrawn: prefixesJson(m.withdrawn),
         attributes: attributesJson(m.attributes),
