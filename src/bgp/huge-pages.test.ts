@@ -11,6 +11,7 @@ import {
   bigUint16Array,
   HUGE_ARRAY_FROM,
   mappedBytes,
+  releaseBigArray,
   setHugePageArrays,
 } from './huge-pages.ts';
 
@@ -24,6 +25,12 @@ function thpMode(): string | null {
   } catch {
     return null;
   }
+}
+
+/** The process's resident anonymous memory, KiB. */
+function anonKiB(): number {
+  const m = /Anonymous:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
 function anonHugeKiB(): number {
@@ -97,5 +104,25 @@ describe('huge-page arrays', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(mappedBytes < withIt, `mapped ${mappedBytes} B, ${withIt} B with the array`);
+  });
+
+  test('a released array gives its pages back at once, before any collection, and reads zeros', () => {
+    const n = (32 * 1024 * 1024) / 4;
+    const a = bigInt32Array(n);
+    a.fill(3);
+    const written = anonKiB();
+    assert.equal(releaseBigArray(a), true);
+    const after = anonKiB();
+    // 32 MiB written, then dropped: the process's anonymous memory falls by (nearly) all of it,
+    // while `a` is still referenced here, so no collection can have done it.
+    assert.ok(
+      written - after >= 30 * 1024,
+      `anonymous memory ${written} KiB after writing, ${after} KiB after the release`,
+    );
+    assert.equal(a[0], 0);
+    assert.equal(a[n - 1], 0);
+    // Once only; an ordinary array is the collector's.
+    assert.equal(releaseBigArray(a), false);
+    assert.equal(releaseBigArray(new Int32Array(16)), false);
   });
 });

@@ -36,6 +36,7 @@ export const HUGE_ARRAY_FROM = 2 * HUGE_PAGE;
 const PROT_READ_WRITE = 0x1 | 0x2;
 const MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
 const MADV_HUGEPAGE = 14;
+const MADV_DONTNEED = 4;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
 /** A pointer as koffi hands it out (an opaque external value). */
@@ -44,7 +45,7 @@ type Pointer = object;
 interface Libc {
   mmap(length: number): Pointer | null;
   munmap(ptr: Pointer, length: number): void;
-  madvise(start: bigint, length: bigint): number;
+  madvise(start: bigint, length: bigint, advice: number): number;
   address(ptr: Pointer): bigint;
   view(ptr: Pointer, length: number): ArrayBuffer;
 }
@@ -76,7 +77,7 @@ function bind(): Libc | null {
       munmap: (ptr, length) => {
         munmap(ptr, length);
       },
-      madvise: (start, length) => madvise(start, length, MADV_HUGEPAGE) as number,
+      madvise: (start, length, advice) => madvise(start, length, advice) as number,
       address: (ptr) => koffi.address(ptr),
       view: (ptr, length) => koffi.view(ptr, length),
     };
@@ -90,6 +91,9 @@ interface Mapping {
   readonly ptr: Pointer;
   readonly length: number;
 }
+
+/** Where each mapping's buffer lives, for releaseBigArray. */
+const addresses = new WeakMap<ArrayBuffer, { readonly at: bigint; readonly length: number }>();
 
 const unmapper = new FinalizationRegistry<Mapping>((m) => {
   libc?.munmap(m.ptr, m.length);
@@ -117,9 +121,10 @@ function mapFresh(bytes: number): { buffer: ArrayBuffer; offset: number } | null
   const page = BigInt(HUGE_PAGE);
   const start = ((at + page - 1n) / page) * page;
   // A refused advice leaves ordinary pages: still fresh memory, still correct.
-  c.madvise(start, (BigInt(bytes) / page) * page);
+  c.madvise(start, (BigInt(bytes) / page) * page, MADV_HUGEPAGE);
   const buffer = c.view(ptr, length);
   unmapper.register(buffer, { ptr, length });
+  addresses.set(buffer, { at, length });
   mappedBytes += length;
   return { buffer, offset: Number(start - at) };
 }
@@ -134,4 +139,23 @@ export function bigInt32Array(length: number): Int32Array<ArrayBuffer> {
 export function bigUint16Array(length: number): Uint16Array<ArrayBuffer> {
   const m = mapFresh(length * 2);
   return m === null ? new Uint16Array(length) : new Uint16Array(m.buffer, m.offset, length);
+}
+
+/**
+ * Gives the memory of a big array back to the kernel now, for an owner that has just replaced the
+ * array (a grown or emptied table) and reads it no more. Without this the pages stay resident
+ * until V8 collects the buffer and the FinalizationRegistry unmaps it: a full collection that an
+ * idle daemon may not run for minutes, and that a table growing from 512k to 1M prefixes does not
+ * run between copying its records and writing the new ones, so the old and the new array were
+ * both resident at the peak (docs/PERFORMANCE.md, twenty-fourth session).
+ *
+ * madvise(MADV_DONTNEED) on a private anonymous mapping drops its pages; the mapping stays, and a
+ * read after this finds zeros, never a fault, so a stray view is wrong but memory-safe. Ordinary
+ * (small, or not mapped here) arrays are left to the collector. True when pages were released.
+ */
+export function releaseBigArray(array: { readonly buffer: ArrayBufferLike }): boolean {
+  const m = addresses.get(array.buffer as ArrayBuffer);
+  if (m === undefined || libc === null || libc === undefined) return false;
+  addresses.delete(array.buffer as ArrayBuffer);
+  return libc.madvise(m.at, BigInt(m.length), MADV_DONTNEED) === 0;
 }

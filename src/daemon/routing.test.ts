@@ -362,6 +362,9 @@ describe('routing engine', () => {
   test('a session loss at 150k routes is decided in slices, with I/O between them, and withdraws every route', async () => {
     const { speaker, engine, sent, fib } = setup();
     engines.push(engine);
+    const v4 = engine.families.get(familyKey(1, 1));
+    assert.ok(v4);
+    const groupBytes = v4.groups.storage().bytes;
     const prefixes = Array.from(
       { length: 150_000 },
       (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`,
@@ -392,6 +395,13 @@ describe('routing engine', () => {
     assert.equal(engine.routes({}).length, 0);
     assert.equal(announced(sent.a).size, 0, 'client A got every withdrawal');
     assert.ok(fib.length > 0);
+    // 150k outgrew the starting room. The commit that published the last withdrawals gave the
+    // table back (LocRib.settle), and the update groups' arrays with it: no later change is
+    // needed for that (an idle daemon may see none for hours).
+    assert.equal(v4.rib.size, 0, 'freed, not awaiting the next commit');
+    assert.equal(v4.rib.prefixCapacity, RIB_INITIAL_PREFIXES);
+    assert.equal(v4.rib.pathCapacity, RIB_INITIAL_PREFIXES);
+    assert.equal(v4.groups.storage().bytes, groupBytes);
   });
 
   test("each family's Loc-RIB starts at RIB_INITIAL_PREFIXES, a step of its own growth from 1,024", () => {

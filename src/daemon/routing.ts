@@ -1006,9 +1006,13 @@ export class RoutingEngine {
       const changes = s.rib.commit(limit);
       if (s.rib.pending > 0) more = true;
       this.stats.commits++;
-      if (changes.count === 0) continue;
-      this.ribExport.publish(family, changes);
-      this.publishFib(s.rib, changes);
+      if (changes.count !== 0) {
+        this.ribExport.publish(family, changes);
+        this.publishFib(s.rib, changes);
+      }
+      // Published (synchronously): what the commit removed can be freed now rather than at the
+      // next commit, which after a full withdrawal may not come for hours.
+      if (s.rib.pending === 0 && s.rib.settle()) s.groups.fitEmptyRib();
     }
     this.attrs.collect();
     if (more) {

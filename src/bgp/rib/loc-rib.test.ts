@@ -525,6 +525,36 @@ describe('LocRib', () => {
     }
   });
 
+  test('settle() frees what the last commit removed without another commit, and only then', () => {
+    const { attrs, rib, peer } = setup(1, 1, 6000);
+    const a = peer(1);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+    const all = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    rib.announce(a, id, prefixListOf(1, all));
+    // Undecided changes: nothing may be freed yet.
+    assert.equal(rib.settle(), false);
+    rib.commit();
+    assert.equal(rib.prefixCapacity, 6000 * RIB_GROWTH);
+    rib.withdraw(a, prefixListOf(1, all.slice(0, 9_000)));
+    rib.commit();
+    // Not empty: settled, but the arrays stay.
+    assert.equal(rib.settle(), false);
+    assert.equal(rib.prefixCapacity, 6000 * RIB_GROWTH);
+    rib.withdraw(a, prefixListOf(1, all.slice(9_000)));
+    rib.commit();
+    // The commit that emptied the table keeps its records until the next commit or settle().
+    assert.equal(rib.prefixCapacity, 6000 * RIB_GROWTH);
+    assert.equal(rib.settle(), true);
+    assert.equal(rib.prefixCapacity, 6000);
+    assert.equal(rib.pathCapacity, 6000);
+    assert.equal(rib.settle(), false);
+    // And the table works after it.
+    rib.announce(a, id, prefixListOf(1, all.slice(0, 10)));
+    rib.commit();
+    assert.equal(rib.size, 10);
+    assert.ok(rib.lookup('10.0.3.0/24') >= 0);
+  });
+
   test('a fully withdrawn table gives its memory back and works again; per-peer counts', () => {
     const { attrs, rib, peer } = setup();
     const a = peer(1);

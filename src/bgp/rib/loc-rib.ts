@@ -19,7 +19,7 @@
 
 import type { PrefixList } from '../codec/types.ts';
 import { holeyArray } from '../holey-array.ts';
-import { bigInt32Array } from '../huge-pages.ts';
+import { bigInt32Array, releaseBigArray } from '../huge-pages.ts';
 import type { AttrTable } from './attr-table.ts';
 import { CandidateSet, type DecisionProcess, type Explanation } from './best-path.ts';
 import { type Afi, formatPrefix, parsePrefix, strideOf } from './prefix.ts';
@@ -288,7 +288,7 @@ export class LocRib {
     return this.prefixCount;
   }
 
-  /** Prefixes holding paths: size without those emptied by the last commit, freed at the next. */
+  /** Prefixes holding paths: size without those emptied by the last commit, freed at the next or by settle(). */
   get livePrefixes(): number {
     return this.prefixCount - this.pendingFree.length;
   }
@@ -660,7 +660,19 @@ export class LocRib {
     this.setPHead(p, q);
   }
 
-  private releasePending(): void {
+  /**
+   * Frees now what the last commit removed, as the next commit would first thing, and gives an
+   * emptied table's memory back (reset). For the caller that has published the last commit and
+   * expects no other soon: an idle daemon after a full withdrawal held the table's arrays until
+   * the next route arrived, hours later perhaps (docs/PERFORMANCE.md, twenty-fourth session).
+   * True when the table was emptied and its arrays replaced (update groups then fit theirs).
+   */
+  settle(): boolean {
+    if (this.pending !== 0) return false;
+    return this.releasePending();
+  }
+
+  private releasePending(): boolean {
     const freed = this.pendingFree.items;
     for (let i = 0, n = this.pendingFree.length; i < n; i++) {
       const p = freed[i]!;
@@ -678,8 +690,11 @@ export class LocRib {
     this.pendingPathFree.clear();
     // pTop and qTop are high-water marks: more than 4,096 records ever used means pages worth
     // giving back, whether or not the arrays grew past their initial capacity.
-    if (this.prefixCount === 0 && this.pathCount === 0 && (this.pTop > 4096 || this.qTop > 4096))
+    if (this.prefixCount === 0 && this.pathCount === 0 && (this.pTop > 4096 || this.qTop > 4096)) {
       this.reset();
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -688,6 +703,9 @@ export class LocRib {
    */
   private reset(): void {
     const n = this.initialCap;
+    releaseBigArray(this.pRec);
+    releaseBigArray(this.slots);
+    releaseBigArray(this.qRec);
     this.pCap = n;
     this.pRec = bigInt32Array(n * this.pSize);
     this.pWords = new Uint32Array(this.pRec.buffer, this.pRec.byteOffset, this.pRec.length);
@@ -884,6 +902,7 @@ export class LocRib {
   }
 
   private rehash(size: number): void {
+    releaseBigArray(this.slots);
     this.slots = bigInt32Array(size);
     this.mask = size - 1;
     this.tombstones = 0;
@@ -931,6 +950,7 @@ export class LocRib {
       while (slots[h] !== 0) h = (h + 1) & mask;
       slots[h] = pairs[k + 1]!;
     }
+    releaseBigArray(pairs);
   }
 
   private freePrefix(p: number): void {
@@ -964,6 +984,7 @@ export class LocRib {
     const n = Math.ceil(this.pCap * RIB_GROWTH);
     const r = bigInt32Array(n * this.pSize);
     r.set(this.pRec);
+    releaseBigArray(this.pRec);
     this.pRec = r;
     this.pWords = new Uint32Array(r.buffer, r.byteOffset, r.length);
     this.pCap = n;
@@ -997,6 +1018,7 @@ export class LocRib {
     const n = Math.ceil(this.qCap * RIB_GROWTH);
     const r = bigInt32Array(n * Q_SIZE);
     r.set(this.qRec);
+    releaseBigArray(this.qRec);
     this.qRec = r;
     this.qCap = n;
   }

@@ -72,6 +72,33 @@ describe('update groups', () => {
     );
   });
 
+  test("a group's arrays follow an emptied Loc-RIB back to its initial size, and only then", () => {
+    const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
+    const src = mk(1, 'ebgp', 65001);
+    const g = groups.join(mk(2, 'ebgp', 65002), ebgpSettings, wire);
+    const id = attrs.intern({ asPath: asSequence(65001), nextHop: parseIpv4('10.1.0.1') });
+    const all = Array.from({ length: 20_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    const small = g.storageBytes();
+    rib.announce(src, id, prefixListOf(1, all));
+    for (const b of groups.process(rib.commit()).values()) b.release();
+    const grown = g.storageBytes();
+    assert.ok(grown > small, `${grown} > ${small}`);
+    // Still advertising: nothing to give back.
+    groups.fitEmptyRib();
+    assert.equal(g.storageBytes(), grown);
+    rib.withdraw(src, prefixListOf(1, all));
+    for (const b of groups.process(rib.commit()).values()) b.release();
+    assert.equal(g.size, 0);
+    assert.equal(rib.settle(), true);
+    groups.fitEmptyRib();
+    assert.equal(g.storageBytes(), small);
+    // The group serves the next table.
+    rib.announce(src, id, prefixListOf(1, all.slice(0, 3)));
+    const again = groups.process(rib.commit());
+    assert.equal(g.size, 3);
+    for (const b of again.values()) b.release();
+  });
+
   test('one export per attribute set, prefixes bucketed by outgoing attributes, withdrawals', () => {
     const { attrs, rib, mk, groups, ebgpSettings, wire } = world();
     const src = mk(1, 'ebgp', 65001);

@@ -30,7 +30,7 @@ import type {
 } from '../codec/types.ts';
 import { Family } from '../codec/types.ts';
 import { holeyArray } from '../holey-array.ts';
-import { bigInt32Array, bigUint16Array } from '../huge-pages.ts';
+import { bigInt32Array, bigUint16Array, releaseBigArray } from '../huge-pages.ts';
 import { type ExportFilter, type ExportSettings, REJECT } from '../policy/filters.ts';
 import { AttrTable } from './attr-table.ts';
 import { UNREACHABLE } from './best-path.ts';
@@ -602,10 +602,12 @@ export class UpdateGroup {
     if (cap > this.adv.length) {
       const a = bigInt32Array(cap);
       a.set(this.adv);
+      releaseBigArray(this.adv);
       this.adv = a;
       if (this.addPathLimit === 0) {
         const s = bigUint16Array(cap);
         s.set(this.advSource);
+        releaseBigArray(this.advSource);
         this.advSource = s;
       }
     }
@@ -613,14 +615,39 @@ export class UpdateGroup {
     if (this.addPathLimit > 0 && qcap > this.pathAttr.length) {
       const a = bigInt32Array(qcap);
       a.set(this.pathAttr);
+      releaseBigArray(this.pathAttr);
       this.pathAttr = a;
       const s = bigUint16Array(qcap);
       s.set(this.pathSource);
+      releaseBigArray(this.pathSource);
       this.pathSource = s;
       const n = bigInt32Array(qcap);
       n.set(this.pathNext);
+      releaseBigArray(this.pathNext);
       this.pathNext = n;
     }
+  }
+
+  /**
+   * After the Loc-RIB gave an emptied table's memory back (LocRib.settle): arrays of its new,
+   * initial capacity, when the group advertises nothing. Entries are 0 (nothing advertised) in
+   * both, so only the size changes. True when the arrays were replaced.
+   */
+  fitEmptyRib(): boolean {
+    if (this.advertised !== 0 || this.adv.length <= this.rib.prefixCapacity) return false;
+    releaseBigArray(this.adv);
+    releaseBigArray(this.advSource);
+    this.adv = bigInt32Array(this.rib.prefixCapacity);
+    this.advSource = bigUint16Array(this.addPathLimit > 0 ? 0 : this.rib.prefixCapacity);
+    if (this.addPathLimit > 0) {
+      releaseBigArray(this.pathAttr);
+      releaseBigArray(this.pathSource);
+      releaseBigArray(this.pathNext);
+      this.pathAttr = new Int32Array(0);
+      this.pathSource = new Uint16Array(0);
+      this.pathNext = new Int32Array(0);
+    }
+    return true;
   }
 
   private newBatch(): UpdateBatch {
@@ -831,6 +858,8 @@ export class UpdateGroup {
       if (this.addPathLimit === 0) this.rib.attrs.unref(a);
       else for (let q = a - 1; q >= 0; q = this.pathNext[q]!) this.rib.attrs.unref(this.pathAttr[q]!);
     }
+    for (const a of [this.adv, this.advSource, this.pathAttr, this.pathSource, this.pathNext])
+      releaseBigArray(a);
     this.adv = new Int32Array(0);
     this.advertised = 0;
     this.fromSource.fill(0);
@@ -904,6 +933,11 @@ export class UpdateGroups {
 
   get groups(): IterableIterator<UpdateGroup> {
     return this.byKey.values();
+  }
+
+  /** After LocRib.settle() emptied the table: every group's arrays at its new capacity. */
+  fitEmptyRib(): void {
+    for (const g of this.byKey.values()) g.fitEmptyRib();
   }
 
   /** Applies a Loc-RIB commit to every group. */
