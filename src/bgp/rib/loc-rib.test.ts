@@ -525,6 +525,40 @@ describe('LocRib', () => {
     }
   });
 
+  test('lists applied to a table large enough for touchSlots() end as in a small one', () => {
+    // 131,072 prefixes of room: 262,144 slots, past TOUCH_FROM_SLOTS; 16: far below it.
+    const big = setup(1, 1, 131_072);
+    const small = setup(1, 1, 16);
+    const all = Array.from({ length: 3_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    for (const { attrs, rib, peer } of [big, small]) {
+      const a = peer(1);
+      const id = attrs.intern({ asPath: asSequence(65001), nextHop: 1 });
+      rib.announce(a, id, prefixListOf(1, all));
+      rib.commit();
+      rib.withdraw(
+        a,
+        prefixListOf(
+          1,
+          all.filter((_, i) => i % 3 === 0),
+        ),
+      );
+      rib.commit();
+      // Again, over the tombstones the withdrawals left.
+      rib.announce(
+        a,
+        id,
+        prefixListOf(
+          1,
+          all.filter((_, i) => i % 6 === 0),
+        ),
+      );
+      rib.commit();
+    }
+    assert.equal(big.rib.size, small.rib.size);
+    for (const p of all) assert.equal(big.rib.lookup(p) >= 0, small.rib.lookup(p) >= 0, p);
+    assert.equal(big.rib.size, 2_000 + 500);
+  });
+
   test('settle() frees what the last commit removed without another commit, and only then', () => {
     const { attrs, rib, peer } = setup(1, 1, 6000);
     const a = peer(1);
