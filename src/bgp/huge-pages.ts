@@ -145,9 +145,9 @@ export function bigUint16Array(length: number): Uint16Array<ArrayBuffer> {
  * Gives the memory of a big array back to the kernel now, for an owner that has just replaced the
  * array (a grown or emptied table) and reads it no more. Without this the pages stay resident
  * until V8 collects the buffer and the FinalizationRegistry unmaps it: a full collection that an
- * idle daemon may not run for minutes, and that a table growing from 512k to 1M prefixes does not
- * run between copying its records and writing the new ones, so the old and the new array were
- * both resident at the peak (docs/PERFORMANCE.md, twenty-fourth session).
+ * idle daemon may not run for minutes, so an idle reflector that had lost a 1M table held ~50 MiB
+ * of it, and a growing table's old arrays stayed resident beside the new ones while it loaded
+ * (docs/PERFORMANCE.md, twenty-fourth session).
  *
  * madvise(MADV_DONTNEED) on a private anonymous mapping drops its pages; the mapping stays, and a
  * read after this finds zeros, never a fault, so a stray view is wrong but memory-safe. Ordinary

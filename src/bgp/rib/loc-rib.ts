@@ -364,7 +364,7 @@ export class LocRib {
    * them, the misses wait in turn. A loop of independent loads lets the CPU have several in flight,
    * so the probes that follow find their lines loaded (JavaScript has no prefetch instruction; a
    * load whose value is kept is the portable one). The 1M RIB benchmark's receive phase, 250
-   * prefixes per UPDATE: 348–413 ms against 430–502 without (docs/PERFORMANCE.md, twenty-fourth
+   * prefixes per UPDATE: 387–462 ms against 442–542 without (docs/PERFORMANCE.md, twenty-fourth
    * session).
    */
   private touchSlots(list: PrefixList): void {
