@@ -635,14 +635,10 @@ export class UpdateGroup {
    */
   fitEmptyRib(): boolean {
     if (this.advertised !== 0 || this.adv.length <= this.rib.prefixCapacity) return false;
-    releaseBigArray(this.adv);
-    releaseBigArray(this.advSource);
+    this.releaseArrays();
     this.adv = bigInt32Array(this.rib.prefixCapacity);
     this.advSource = bigUint16Array(this.addPathLimit > 0 ? 0 : this.rib.prefixCapacity);
     if (this.addPathLimit > 0) {
-      releaseBigArray(this.pathAttr);
-      releaseBigArray(this.pathSource);
-      releaseBigArray(this.pathNext);
       this.pathAttr = new Int32Array(0);
       this.pathSource = new Uint16Array(0);
       this.pathNext = new Int32Array(0);
@@ -851,6 +847,12 @@ export class UpdateGroup {
   }
 
   /** Releases all references (the group is going away). */
+  /** Gives the pages of the Adj-RIB-Out arrays back (releaseBigArray); the caller replaces them. */
+  private releaseArrays(): void {
+    for (const a of [this.adv, this.advSource, this.pathAttr, this.pathSource, this.pathNext])
+      releaseBigArray(a);
+  }
+
   dispose(): void {
     for (let p = 0; p < this.adv.length; p++) {
       const a = this.adv[p]!;
@@ -858,8 +860,7 @@ export class UpdateGroup {
       if (this.addPathLimit === 0) this.rib.attrs.unref(a);
       else for (let q = a - 1; q >= 0; q = this.pathNext[q]!) this.rib.attrs.unref(this.pathAttr[q]!);
     }
-    for (const a of [this.adv, this.advSource, this.pathAttr, this.pathSource, this.pathNext])
-      releaseBigArray(a);
+    this.releaseArrays();
     this.adv = new Int32Array(0);
     this.advertised = 0;
     this.fromSource.fill(0);
